@@ -1,0 +1,1 @@
+"""Command line: thin argument parsing over the Python API."""

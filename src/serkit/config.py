@@ -1,0 +1,323 @@
+"""Recipe configuration: frozen dataclasses, YAML load/dump, dotted overrides, unknown-key errors.
+
+A recipe is a YAML file with the top-level sections ``data``, ``features``, ``model`` (with a
+``name``), ``train`` and ``eval``. Each section is a frozen dataclass defined here (``model`` is
+resolved by :func:`serkit.models.model_config_from_dict`, next to each model's code).
+
+Examples:
+    >>> d = apply_overrides({"model": {"name": "linear_svm"}}, ["model.C=0.5", "eval.seed=3"])
+    >>> d["model"]["C"], d["eval"]["seed"]
+    (0.5, 3)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from serkit.errors import ConfigError, UnknownKeyError
+from serkit.typing import PathLike
+
+SECTIONS = ("data", "features", "model", "train", "eval")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which corpus and labels.
+
+    Attributes:
+        corpus: a name in :data:`serkit.data.corpora.CORPORA` or ``"manifest"``.
+        root: corpus folder; None looks in ``$SERKIT_DATA`` then ``../shared/data``.
+        labels: label set of the corpus adapter (e.g. ``emodb7``, ``ravdess8``, ``4class``).
+        manifest: JSONL/CSV manifest for ``corpus: manifest``.
+        max_utterances: keep at most this many (stratified by speaker) for smoke runs; None = all.
+    """
+
+    corpus: str = "emodb"
+    root: str | None = None
+    labels: str | None = None
+    manifest: str | None = None
+    max_utterances: int | None = None
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Front-end settings.
+
+    Attributes:
+        name: ``logmel``, ``spectrogram``, ``mfcc``, ``egemaps`` / ``compare`` (openSMILE
+            functionals, one vector per utterance), ``egemaps_lld`` / ``compare_lld`` (openSMILE
+            frame-level LLDs), or ``raw`` (waveform, for encoders that learn their own front-end).
+        n_mels: Mel bands.
+        n_fft: FFT size in samples (16 kHz).
+        win_length: analysis window in samples.
+        hop_length: hop in samples (160 = 10 ms).
+        n_mfcc: cepstral coefficients.
+        deltas: append first and second derivatives.
+        speaker_norm: standardise features per speaker (uses each speaker's unlabelled audio).
+        max_seconds: crop utterances longer than this (None = keep whole).
+    """
+
+    name: str = "logmel"
+    n_mels: int = 64
+    n_fft: int = 512
+    win_length: int = 400
+    hop_length: int = 160
+    n_mfcc: int = 40
+    deltas: bool = False
+    speaker_norm: bool = False
+    max_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings for neural models (ignored by classical ones).
+
+    Attributes:
+        epochs: maximum epochs.
+        batch_size: utterances per batch.
+        optimizer: ``adamw``, ``adam`` or ``sgd``.
+        lr: peak learning rate.
+        weight_decay: decoupled (AdamW) or L2 weight decay.
+        momentum: SGD momentum.
+        scheduler: ``none``, ``cosine``, ``step`` or ``plateau``.
+        warmup_epochs: linear warm-up epochs (cosine).
+        grad_clip: max gradient norm; 0 disables.
+        class_weighted: weight the emotion loss by inverse class frequency.
+        loss_weights: weight of each task loss: ``emotion``, ``gender``, ``ctc``, ``avd``, ...
+        ctc_weighting: ``ce_plus_alpha_ctc`` (paper) or ``ctc_plus_alpha_ce`` (authors' code).
+        valid_fraction: share of the *training speakers* held out for early stopping.
+        patience: epochs without validation improvement before stopping; 0 disables.
+        monitor: validation metric to maximise: ``ua``, ``wa``, ``f1``, ``ccc`` or ``-loss``.
+        seed: random seed.
+        deterministic: torch deterministic algorithms.
+        num_threads: torch intra-op threads (0 = torch default).
+        sort_by_length: length-aware batching (buckets of similar length).
+        device: ``cpu`` or ``cuda``.
+    """
+
+    epochs: int = 30
+    batch_size: int = 16
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    scheduler: str = "cosine"
+    warmup_epochs: int = 0
+    grad_clip: float = 5.0
+    class_weighted: bool = False
+    loss_weights: dict[str, float] = field(default_factory=lambda: {"emotion": 1.0})
+    ctc_weighting: str = "ce_plus_alpha_ctc"
+    valid_fraction: float = 0.15
+    patience: int = 0
+    monitor: str = "ua"
+    seed: int = 0
+    deterministic: bool = True
+    num_threads: int = 0
+    sort_by_length: bool = True
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation protocol.
+
+    Attributes:
+        protocol: ``loso`` (leave one speaker out), ``speaker_kfold`` (speaker-grouped k-fold),
+            ``loso_session`` (leave one session out), ``official`` (corpus partition), or
+            ``random_kfold`` (speaker-DEPENDENT; needs ``speaker_dependent: true``).
+        folds: k for k-fold protocols; for ``loso`` an optional cap on the number of folds run.
+        seed: seed of fold assignment.
+        speaker_dependent: allow splits that share speakers (the report then says so).
+        official_train: partitions used for training under ``official``.
+        official_test: partition used for testing under ``official``.
+    """
+
+    protocol: str = "loso"
+    folds: int | None = None
+    seed: int = 0
+    speaker_dependent: bool = False
+    official_train: tuple[str, ...] = ("Train",)
+    official_test: str = "Test1"
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole recipe. ``model`` stays a dict here; models resolve it to their own dataclass."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: dict[str, Any] = field(default_factory=lambda: {"name": "linear_svm"})
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (YAML/JSON ready)."""
+        return to_dict(self)
+
+
+def to_dict(obj: Any) -> Any:
+    """Dataclasses and tuples to plain dicts and lists, recursively."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def from_dict(cls: type, d: Mapping[str, Any] | None, *, where: str = "") -> Any:
+    """Build dataclass ``cls`` from a dict, raising on unknown keys and coercing simple types.
+
+    Args:
+        cls: a dataclass type.
+        d: its values (missing keys take defaults).
+        where: dotted prefix used in error messages.
+
+    Raises:
+        UnknownKeyError: a key is not a field; the message lists the valid ones.
+        ConfigError: a value has the wrong type.
+    """
+    d = dict(d or {})
+    hints = typing.get_type_hints(cls)
+    valid = {f.name for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for k, v in d.items():
+        if k not in valid:
+            raise UnknownKeyError(f"key in {where or cls.__name__}", f"{where + '.' if where else ''}{k}",
+                                  [f"{where + '.' if where else ''}{n}" for n in valid])
+        kwargs[k] = _coerce(v, hints[k], f"{where}.{k}" if where else k)
+    return cls(**kwargs)
+
+
+def _coerce(v: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if v is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(v, a, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{where}: bad value {v!r}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(v, Mapping):
+            raise ConfigError(f"{where} must be a mapping, got {v!r}")
+        return from_dict(tp, v, where=where)
+    if origin in (tuple, Sequence, list):
+        if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)):
+            v = [v]
+        inner = args[0] if args else Any
+        items = [_coerce(x, inner, where) for x in v]
+        return tuple(items) if origin is not list else items
+    if origin is dict or tp is dict:
+        if not isinstance(v, Mapping):
+            raise ConfigError(f"{where} must be a mapping, got {v!r}")
+        vt = args[1] if len(args) == 2 else Any
+        return {str(k): _coerce(x, vt, where) for k, x in v.items()}
+    if tp is Any:
+        return v
+    if tp is bool:
+        if isinstance(v, bool):
+            return v
+        raise ConfigError(f"{where} must be true or false, got {v!r}")
+    if tp is int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            if isinstance(v, float) and v.is_integer():
+                return int(v)
+            raise ConfigError(f"{where} must be an integer, got {v!r}")
+        return v
+    if tp is float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"{where} must be a number, got {v!r}")
+        return float(v)
+    if tp is str:
+        if not isinstance(v, str):
+            raise ConfigError(f"{where} must be a string, got {v!r}")
+        return v
+    return v
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(d: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` overrides (values parsed as YAML) to a nested dict, in place.
+
+    Raises:
+        ConfigError: an override is not ``key=value`` or its top-level section is unknown.
+    """
+    for o in overrides:
+        if "=" not in o:
+            raise ConfigError(f"override {o!r} must look like section.key=value, e.g. model.hidden_dim=128")
+        key, _, val = o.partition("=")
+        parts = key.strip().split(".")
+        if parts[0] not in SECTIONS:
+            raise UnknownKeyError("recipe section", parts[0], SECTIONS)
+        node = d
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {o!r}: {p} is not a section")
+        node[parts[-1]] = _parse_value(val)
+    return d
+
+
+def load_dict(path: PathLike) -> dict[str, Any]:
+    """Read a recipe YAML into a dict, checking its top-level sections."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: recipe not found; see configs/ for examples")
+    try:
+        d = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: not valid YAML ({e})") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"{p}: a recipe must be a mapping with sections {list(SECTIONS)}")
+    for k in d:
+        if k not in SECTIONS:
+            raise UnknownKeyError("recipe section", k, SECTIONS)
+    return d
+
+
+def experiment_from_dict(d: Mapping[str, Any]) -> ExperimentConfig:
+    """Build an ExperimentConfig (model section kept as a dict; see serkit.models)."""
+    for k in d:
+        if k not in SECTIONS:
+            raise UnknownKeyError("recipe section", k, SECTIONS)
+    model = dict(d.get("model") or {"name": "linear_svm"})
+    if "name" not in model:
+        raise ConfigError("model.name is missing; set it to a model name, e.g. model.name=linear_svm")
+    return ExperimentConfig(
+        data=from_dict(DataConfig, d.get("data"), where="data"),
+        features=from_dict(FeatureConfig, d.get("features"), where="features"),
+        model=model,
+        train=from_dict(TrainConfig, d.get("train"), where="train"),
+        eval=from_dict(EvalConfig, d.get("eval"), where="eval"),
+    )
+
+
+def dump_yaml(cfg: ExperimentConfig | Mapping[str, Any], path: PathLike) -> Path:
+    """Write a (resolved) config as YAML."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    d = cfg.to_dict() if isinstance(cfg, ExperimentConfig) else to_dict(dict(cfg))
+    p.write_text(yaml.safe_dump(d, sort_keys=False), encoding="utf-8")
+    return p

@@ -1,0 +1,1 @@
+"""Data layer: audio I/O, manifests, corpora, speaker-independent splits."""

@@ -1,0 +1,198 @@
+"""Speaker- (or session-) independent folds, and the check that keeps them honest.
+
+A random utterance split (SpeechBrain's IEMOCAP default) lets the model recognise the speaker
+instead of the emotion; serkit only makes one when asked explicitly, and reports then say
+"speaker-dependent".
+
+Examples:
+    >>> from serkit.data.manifest import Utterance
+    >>> us = [Utterance(id=str(i), path="x.wav", speaker=f"s{i % 3}") for i in range(6)]
+    >>> [f.name for f in make_folds(us, "loso")]
+    ['s0', 's1', 's2']
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from serkit.data.manifest import Utterance
+from serkit.errors import ConfigError, SpeakerOverlapError, UnknownKeyError
+
+PROTOCOLS = ("loso", "speaker_kfold", "loso_session", "official", "random_kfold")
+
+PROTOCOL_NAMES = {
+    "loso": "leave-one-speaker-out",
+    "speaker_kfold": "speaker-grouped {k}-fold",
+    "loso_session": "leave-one-session-out",
+    "official": "official partition",
+    "random_kfold": "random utterance {k}-fold (speaker-dependent)",
+}
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One train/test split.
+
+    Attributes:
+        name: fold name (the held-out speaker, session or fold index).
+        train: utterance ids to train on.
+        test: utterance ids to test on.
+    """
+
+    name: str
+    train: tuple[str, ...]
+    test: tuple[str, ...]
+
+
+def check_speaker_disjoint(train: Sequence[Utterance], test: Sequence[Utterance], *,
+                           fold: str = "", speaker_dependent: bool = False) -> None:
+    """Raise if a speaker is in both ``train`` and ``test``.
+
+    Args:
+        train: training utterances (including any validation part).
+        test: test utterances.
+        fold: fold name for the message.
+        speaker_dependent: the user asked for a speaker-dependent run; then nothing is raised.
+
+    Raises:
+        SpeakerOverlapError: naming the shared speakers and the fix.
+    """
+    if speaker_dependent:
+        return
+    shared = sorted({u.speaker for u in train} & {u.speaker for u in test})
+    if shared:
+        raise SpeakerOverlapError(
+            f"fold {fold!r}: train and test share {len(shared)} speaker(s) {shared[:5]}; a "
+            "speaker-independent split needs disjoint speakers. Use a speaker-grouped protocol "
+            "(loso, speaker_kfold, loso_session), or set eval.speaker_dependent=true to run a "
+            "speaker-dependent evaluation on purpose (the report will say so)"
+        )
+
+
+def _group_kfold(groups: dict[str, list[str]], k: int, seed: int) -> list[list[str]]:
+    """Assign whole groups to k folds, balancing utterance counts (largest group first)."""
+    if k < 2:
+        raise ConfigError(f"eval.folds must be >= 2 for a k-fold protocol, got {k}")
+    if k > len(groups):
+        raise ConfigError(f"eval.folds={k} but only {len(groups)} speakers; use at most {len(groups)} folds")
+    names = sorted(groups)
+    random.Random(seed).shuffle(names)
+    names.sort(key=lambda g: -len(groups[g]))  # stable: ties keep the seeded order
+    bins: list[list[str]] = [[] for _ in range(k)]
+    sizes = [0] * k
+    for g in names:
+        i = min(range(k), key=lambda j: (sizes[j], len(bins[j])))
+        bins[i].append(g)
+        sizes[i] += len(groups[g])
+    return [sorted(b) for b in bins]
+
+
+def make_folds(utts: Sequence[Utterance], protocol: str, *, k: int | None = None, seed: int = 0,
+               speaker_dependent: bool = False, official_train: Sequence[str] = ("Train",),
+               official_test: str = "Test1") -> list[Fold]:
+    """Split utterances into folds under a protocol, checking speaker-disjointness.
+
+    Args:
+        utts: utterances.
+        protocol: one of :data:`PROTOCOLS`.
+        k: folds for ``speaker_kfold`` / ``random_kfold`` (default 5); for ``loso`` an optional
+            cap on the number of folds (the first k speakers in sorted order).
+        seed: seed of fold assignment.
+        speaker_dependent: required for ``random_kfold``.
+        official_train: partitions (``custom["partition"]``) used for training in ``official``.
+        official_test: partition used for testing in ``official``.
+
+    Returns:
+        folds in a deterministic order.
+
+    Raises:
+        UnknownKeyError: unknown protocol.
+        ConfigError: ``random_kfold`` without ``speaker_dependent``, or bad k.
+        SpeakerOverlapError: a speaker-independent fold shares a speaker.
+    """
+    if protocol not in PROTOCOLS:
+        raise UnknownKeyError("protocol", protocol, PROTOCOLS)
+    by_id = {u.id: u for u in utts}
+    folds: list[Fold] = []
+    if protocol in ("loso", "loso_session", "speaker_kfold"):
+        key = (lambda u: u.session) if protocol == "loso_session" else (lambda u: u.speaker)
+        groups: dict[str, list[str]] = defaultdict(list)
+        for u in utts:
+            g = key(u)
+            if g is None:
+                raise ConfigError(f"utterance {u.id} has no session; leave-one-session-out needs sessions")
+            groups[g].append(u.id)
+        if protocol == "speaker_kfold":
+            parts = _group_kfold(groups, k or 5, seed)
+            tests = [(f"fold{i + 1}", [i_ for g in p for i_ in groups[g]]) for i, p in enumerate(parts)]
+        else:
+            names = sorted(groups)
+            if k is not None and protocol == "loso":
+                names = names[:k]
+            tests = [(g, groups[g]) for g in names]
+        for name, test in tests:
+            ts = set(test)
+            folds.append(Fold(name, tuple(u.id for u in utts if u.id not in ts), tuple(test)))
+    elif protocol == "official":
+        part = {u.id: (u.custom or {}).get("partition") for u in utts}
+        if not any(part.values()):
+            raise ConfigError("protocol 'official' needs custom['partition'] on every utterance (MSP-Podcast)")
+        train = tuple(i for i, p in part.items() if p in set(official_train))
+        test = tuple(i for i, p in part.items() if p == official_test)
+        if not test:
+            raise ConfigError(f"no utterances in partition {official_test!r}; found {sorted(set(filter(None, part.values())))}")
+        folds.append(Fold(official_test, train, test))
+    else:  # random_kfold
+        if not speaker_dependent:
+            raise ConfigError(
+                "random_kfold mixes speakers across train and test; set eval.speaker_dependent=true "
+                "to run it on purpose (reports then say speaker-dependent)"
+            )
+        ids = [u.id for u in utts]
+        random.Random(seed).shuffle(ids)
+        kk = k or 5
+        for i in range(kk):
+            test = ids[i::kk]
+            ts = set(test)
+            folds.append(Fold(f"fold{i + 1}", tuple(x for x in ids if x not in ts), tuple(test)))
+    for f in folds:
+        check_speaker_disjoint([by_id[i] for i in f.train], [by_id[i] for i in f.test],
+                               fold=f.name, speaker_dependent=speaker_dependent or protocol == "random_kfold")
+    return folds
+
+
+def validation_split(utts: Sequence[Utterance], fraction: float, *, seed: int = 0) -> tuple[list[Utterance], list[Utterance]]:
+    """Hold out whole *training* speakers for early stopping (never test speakers).
+
+    With a single training speaker, falls back to an utterance split of that speaker.
+
+    Args:
+        utts: the fold's training utterances.
+        fraction: share of speakers (at least one) to hold out; 0 returns no validation set.
+        seed: seed.
+
+    Returns:
+        (train, valid).
+    """
+    if fraction <= 0:
+        return list(utts), []
+    speakers = sorted({u.speaker for u in utts})
+    rng = random.Random(seed)
+    if len(speakers) < 2:
+        idx = list(range(len(utts)))
+        rng.shuffle(idx)
+        n = max(1, int(round(fraction * len(utts))))
+        hold = set(idx[:n])
+        return [u for i, u in enumerate(utts) if i not in hold], [u for i, u in enumerate(utts) if i in hold]
+    rng.shuffle(speakers)
+    n = min(len(speakers) - 1, max(1, int(round(fraction * len(speakers)))))
+    held = set(speakers[:n])
+    return [u for u in utts if u.speaker not in held], [u for u in utts if u.speaker in held]
+
+
+def protocol_name(protocol: str, k: int | None = None) -> str:
+    """Human-readable protocol name for report headers."""
+    return PROTOCOL_NAMES.get(protocol, protocol).format(k=k or 5)

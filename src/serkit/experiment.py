@@ -1,0 +1,145 @@
+"""Run a recipe under its protocol: one model per fold, one :class:`Report`.
+
+Classical models (``model.name`` in :data:`serkit.models.CLASSICAL`) are fitted on
+utterance-level features; neural models are trained by :func:`serkit.train.loop.fit_predict`.
+Every fold is checked for speaker-disjointness before anything is trained.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from serkit.config import ExperimentConfig
+from serkit.data.corpora import CORPORA, load_corpus
+from serkit.data.corpora.common import labels_of
+from serkit.data.manifest import Utterance, summary
+from serkit.data.splits import make_folds, protocol_name
+from serkit.eval.metrics import ccc_per_dimension, classification_scores
+from serkit.eval.report import FoldResult, Prediction, Report
+from serkit.features.extract import UTTERANCE_LEVEL, extract_features
+from serkit.models import CLASSICAL, MODELS, model_config_from_dict
+from serkit.errors import ConfigError
+from serkit.typing import PathLike
+
+log = logging.getLogger(__name__)
+
+
+def load_data(cfg: ExperimentConfig, *, data_root: PathLike | None = None) -> tuple[list[Utterance], list[str]]:
+    """The recipe's utterances and label list (label-set order, restricted to present labels)."""
+    d = cfg.data
+    utts = load_corpus(d.corpus, root=data_root or d.root, labels=d.labels, manifest=d.manifest)
+    if d.max_utterances is not None and len(utts) > d.max_utterances:
+        utts = subsample(utts, d.max_utterances, seed=cfg.eval.seed)
+    spec = CORPORA[d.corpus]
+    present = {u.emotion for u in utts if u.emotion is not None}
+    order = labels_of(spec.label_sets.get(d.labels or spec.default_labels or "", {})) if spec.label_sets else []
+    labels = [c for c in order if c in present] + sorted(present - set(order))
+    return utts, labels
+
+
+def subsample(utts: Sequence[Utterance], n: int, *, seed: int = 0) -> list[Utterance]:
+    """Keep ``n`` utterances, round-robin over speakers and emotions so every group survives."""
+    groups: dict[tuple, list[Utterance]] = defaultdict(list)
+    for u in utts:
+        groups[(u.speaker, u.emotion)].append(u)
+    rng = random.Random(seed)
+    for g in groups.values():
+        rng.shuffle(g)
+    keys = sorted(groups, key=str)
+    out: list[Utterance] = []
+    while len(out) < n:
+        for k in keys:
+            if groups[k] and len(out) < n:
+                out.append(groups[k].pop())
+    order = {u.id: i for i, u in enumerate(utts)}
+    return sorted(out, key=lambda u: order[u.id])
+
+
+def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, out_dir: PathLike | None = None,
+                   progress: bool = True) -> Report:
+    """Evaluate a recipe under its protocol.
+
+    Args:
+        cfg: the recipe.
+        data_root: overrides ``data.root``.
+        out_dir: run folder (per-fold checkpoints and logs of neural models).
+        progress: progress bars.
+
+    Returns:
+        the report (not yet saved).
+
+    Raises:
+        SpeakerOverlapError: a speaker-independent fold shares speakers.
+        UnknownKeyError: bad names in the recipe.
+    """
+    t0 = time.time()
+    mcfg = model_config_from_dict(cfg.model)
+    utts, labels = load_data(cfg, data_root=data_root)
+    ev = cfg.eval
+    spec = CORPORA[cfg.data.corpus]
+    k = ev.folds if ev.folds is not None else spec.default_folds
+    folds = make_folds(utts, ev.protocol, k=k, seed=ev.seed, speaker_dependent=ev.speaker_dependent,
+                       official_train=ev.official_train, official_test=ev.official_test)
+    log.info("%s: %s; %d folds", cfg.data.corpus, summary(utts), len(folds))
+    by_id = {u.id: u for u in utts}
+    notes: list[str] = []
+    if cfg.features.speaker_norm:
+        notes.append("features standardised per speaker (each test speaker's own unlabelled audio)")
+    results: list[FoldResult] = []
+    preds: list[Prediction] = []
+    if cfg.model["name"] in CLASSICAL:
+        if cfg.features.name not in UTTERANCE_LEVEL:
+            raise ConfigError(f"model {cfg.model['name']} needs utterance-level features "
+                              f"{list(UTTERANCE_LEVEL)}, got features.name={cfg.features.name}")
+        feats, errors = extract_features(utts, cfg.features, skip_errors=True, progress=progress)
+        if errors:
+            notes.append(f"{len(errors)} files skipped: " + "; ".join(list(errors.values())[:3]))
+        X = {u.id: x for u, x in zip(utts, feats) if x is not None}
+        builder = MODELS[cfg.model["name"]][1]
+        for f in folds:
+            tr = [i for i in f.train if i in X]
+            te = [i for i in f.test if i in X]
+            clf = builder(mcfg, seed=ev.seed)
+            clf.fit(np.stack([X[i] for i in tr]), [by_id[i].emotion for i in tr])
+            yp = clf.predict(np.stack([X[i] for i in te]))
+            fold_preds = [Prediction(i, f.name, by_id[i].speaker, by_id[i].emotion, str(p)) for i, p in zip(te, yp)]
+            preds += fold_preds
+            results.append(_fold_result(f.name, len(tr), [by_id[i] for i in te], fold_preds, labels))
+    else:
+        from serkit.train.loop import fit_predict
+
+        for f in folds:
+            fold_dir = Path(out_dir) / f"fold_{f.name}" if out_dir else None
+            fo = fit_predict(cfg, [by_id[i] for i in f.train], [by_id[i] for i in f.test], labels=labels,
+                             out_dir=fold_dir, progress=progress, fold=f.name)
+            preds += fo.predictions
+            r = _fold_result(f.name, len(f.train), [by_id[i] for i in f.test], fo.predictions, labels)
+            r.extra.update(fo.extra)
+            results.append(r)
+    return Report(
+        corpus=cfg.data.corpus, label_set=cfg.data.labels or spec.default_labels, labels=labels,
+        protocol=ev.protocol, protocol_name=protocol_name(ev.protocol, k), speaker_dependent=ev.speaker_dependent,
+        seed=ev.seed, n_utterances=len(utts), features=cfg.features.name, model=cfg.model["name"],
+        folds=results, predictions=preds, notes=notes, wall_time_s=round(time.time() - t0, 1),
+        config=cfg.to_dict(),
+    )
+
+
+def _fold_result(name: str, n_train: int, test: Sequence[Utterance], preds: Sequence[Prediction],
+                 labels: Sequence[str]) -> FoldResult:
+    scores: dict[str, float] = {}
+    cls = [p for p in preds if p.true is not None and p.pred is not None]
+    if cls:
+        scores.update(classification_scores([p.true for p in cls], [p.pred for p in cls], labels))
+    dims = [p for p in preds if p.avd_true is not None and p.avd_pred is not None]
+    if len(dims) > 1:
+        c = ccc_per_dimension(np.array([p.avd_true for p in dims]), np.array([p.avd_pred for p in dims]))
+        scores.update({f"ccc_{k}": v for k, v in c.items()})
+    return FoldResult(name, n_train, len(test), sorted({u.speaker for u in test}), scores)

@@ -1,0 +1,1 @@
+"""Features: pure torch spectral functions, openSMILE, the on-disk cache and batch extraction."""

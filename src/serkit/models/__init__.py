@@ -1,0 +1,36 @@
+"""Model registry: ``MODELS`` maps a recipe's ``model.name`` to ``(ConfigClass, builder)``.
+
+Classical models (scikit-learn) take utterance-level feature vectors; neural models are
+``nn.Module`` builders ``build(cfg, *, num_classes, input_dim, **task_sizes)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from serkit.config import from_dict
+from serkit.errors import UnknownKeyError
+from serkit.models.classical import LinearSvmConfig, build_linear_svm
+
+MODELS: dict[str, tuple[type, Any]] = {
+    "linear_svm": (LinearSvmConfig, build_linear_svm),
+}
+
+#: models trained with scikit-learn on one vector per utterance
+CLASSICAL = frozenset({"linear_svm"})
+
+
+def model_config_from_dict(d: Mapping[str, Any]) -> Any:
+    """Resolve a recipe's ``model`` section to its config dataclass.
+
+    Raises:
+        UnknownKeyError: unknown model name or key (listing the valid ones).
+    """
+    name = d.get("name")
+    if name not in MODELS:
+        raise UnknownKeyError("model", str(name), MODELS)
+    return from_dict(MODELS[name][0], d, where="model")
+
+
+__all__ = ["CLASSICAL", "MODELS", "model_config_from_dict"]

@@ -1,0 +1,1 @@
+"""Plots drawn from prediction tables and attention arrays (never from models)."""

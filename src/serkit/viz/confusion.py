@@ -1,0 +1,48 @@
+"""Confusion-matrix plot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from serkit.typing import PathLike
+
+
+def plot_confusion(matrix: np.ndarray, labels: Sequence[str], path: PathLike, *, title: str = "") -> Path:
+    """Row-normalised confusion matrix with counts, saved as PNG.
+
+    Args:
+        matrix: ``(C, C)`` counts, rows true.
+        labels: class names.
+        path: output PNG.
+        title: plot title.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = np.asarray(matrix, dtype=float)
+    rec = m / np.maximum(m.sum(1, keepdims=True), 1)
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * n, 0.8 + 0.7 * n))
+    im = ax.imshow(rec, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n), labels, rotation=45, ha="right")
+    ax.set_yticks(range(n), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, f"{rec[i, j]:.2f}\n({int(m[i, j])})", ha="center", va="center", fontsize=7,
+                    color="white" if rec[i, j] > 0.5 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="recall")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, dpi=120)
+    plt.close(fig)
+    return p
