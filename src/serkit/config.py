@@ -63,6 +63,9 @@ class FeatureConfig:
         deltas: append first and second derivatives.
         speaker_norm: standardise features per speaker (uses each speaker's unlabelled audio).
         max_seconds: crop utterances longer than this (None = keep whole).
+        encoder: local folder or checkpoint of a pretrained encoder for ``cpc`` / ``ssl``
+            features (frozen; the features are cached like any other).
+        layer: encoder layer to take (None = the encoder's default / last).
     """
 
     name: str = "logmel"
@@ -74,6 +77,8 @@ class FeatureConfig:
     deltas: bool = False
     speaker_norm: bool = False
     max_seconds: float | None = None
+    encoder: str | None = None
+    layer: int | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,7 @@ class TrainConfig:
         grad_clip: max gradient norm; 0 disables.
         class_weighted: weight the emotion loss by inverse class frequency.
         loss_weights: weight of each task loss: ``emotion``, ``gender``, ``ctc``, ``avd``, ...
+        avd_weights: alpha, beta, gamma of the CCC loss ``1 - a CCC_aro - b CCC_val - g CCC_dom``.
         ctc_weighting: ``ce_plus_alpha_ctc`` (paper) or ``ctc_plus_alpha_ce`` (authors' code).
         valid_fraction: share of the *training speakers* held out for early stopping.
         patience: epochs without validation improvement before stopping; 0 disables.
@@ -114,6 +120,7 @@ class TrainConfig:
     grad_clip: float = 5.0
     class_weighted: bool = False
     loss_weights: dict[str, float] = field(default_factory=lambda: {"emotion": 1.0})
+    avd_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
     ctc_weighting: str = "ce_plus_alpha_ctc"
     valid_fraction: float = 0.15
     patience: int = 0

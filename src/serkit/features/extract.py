@@ -30,7 +30,7 @@ from serkit.typing import PathLike
 
 log = logging.getLogger(__name__)
 
-FEATURE_NAMES = ("logmel", "spectrogram", "mfcc", *SMILE_FEATURES, "raw")
+FEATURE_NAMES = ("logmel", "spectrogram", "mfcc", *SMILE_FEATURES, "raw", "cpc", "ssl")
 #: Features that give one vector per utterance (the rest give (T, F) frames).
 UTTERANCE_LEVEL = ("egemaps", "compare")
 
@@ -58,6 +58,14 @@ def compute_features(signal: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
         return signal.astype(np.float32)
     if cfg.name in SMILE_FEATURES:
         return smile_extract(signal, cfg.name)
+    if cfg.name == "cpc":  # frozen CPC encoder pretrained by serkit (serkit pretrain cpc)
+        from serkit.features.cpc import cpc_features
+
+        return cpc_features(signal, cfg)
+    if cfg.name == "ssl":  # frozen Hugging Face wav2vec2 / HuBERT / WavLM from a local folder
+        from serkit.features.ssl import ssl_features
+
+        return ssl_features(signal, cfg)
     x = torch.from_numpy(np.ascontiguousarray(signal))
     kw = {"n_fft": cfg.n_fft, "win_length": cfg.win_length, "hop_length": cfg.hop_length}
     with torch.no_grad():
