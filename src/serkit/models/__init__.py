@@ -12,9 +12,11 @@ from typing import Any
 from serkit.config import from_dict
 from serkit.errors import UnknownKeyError
 from serkit.models.classical import LinearSvmConfig, build_linear_svm
+from serkit.models.ks_transformer import KsTransformerConfig, build_ks_transformer
 
 MODELS: dict[str, tuple[type, Any]] = {
     "linear_svm": (LinearSvmConfig, build_linear_svm),
+    "ks_transformer": (KsTransformerConfig, build_ks_transformer),
 }
 
 #: models trained with scikit-learn on one vector per utterance
