@@ -214,6 +214,18 @@ def encode_texts(texts: Sequence[str | None], *, encoder: str = DEFAULT_ENCODER,
     return [feats[t] for t in final]
 
 
+def text_tokens(texts: Sequence[str], *, encoder: str = DEFAULT_ENCODER, max_tokens: int = 20) -> list[list[str]]:
+    """The tokens :func:`encode_texts` gives one feature row each (for labelling plots)."""
+    folder = resolve_encoder(encoder)
+    try:
+        from transformers import AutoTokenizer
+    except ImportError:
+        raise MissingDependencyError("transformers", "text") from None
+    tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    ids = tok(list(texts), truncation=True, max_length=max_tokens)["input_ids"]
+    return [tok.convert_ids_to_tokens(i) for i in ids]
+
+
 def parse_transcripts(source: str) -> tuple[str, str | None]:
     """Split a ``transcripts`` setting into ``("manifest", None)`` or ``("ctc", checkpoint)``.
 
@@ -295,4 +307,4 @@ def text_features_for(utts: Sequence[Any], model_cfg: Any, *, cache_dir: PathLik
 
 
 __all__ = ["DEFAULT_ENCODER", "TextCache", "ctc_transcripts", "encode_texts", "load_text_encoder", "minilm_dir",
-           "parse_transcripts", "resolve_encoder", "text_features_for", "transcripts_for"]
+           "parse_transcripts", "resolve_encoder", "text_features_for", "text_tokens", "transcripts_for"]
