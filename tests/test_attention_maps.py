@@ -28,8 +28,9 @@ def checkpoint(tmp_path):
                          intermediate_size=32)).save_pretrained(enc)
     mcfg = tiny_config(text_encoder=str(enc), text_dim=16, k=0.5, frame_stack=2)
     model = KsTransformer(mcfg, input_dim=16, num_classes=2)
-    ck = {"config": {"model": asdict(mcfg), "features": {"name": "logmel", "n_mels": 16, "speaker_norm": True}},
-          "state_dict": model.state_dict(), "label_names": ["angry", "sad"], "serkit_version": "0.1.0"}
+    ck = {"config": {"model": asdict(mcfg), "features": {"name": "logmel", "n_mels": 16, "speaker_norm": True},
+                     "data": {}, "train": {}, "eval": {}},
+          "state_dict": model.state_dict(), "label_names": ["angry", "sad"], "serkit_version": "0.1.0", "input_dim": 16}
     p = tmp_path / "model.pt"
     torch.save(ck, p)
     return p

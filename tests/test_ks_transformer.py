@@ -168,7 +168,7 @@ def test_text_only_ignores_audio_and_audio_only_needs_no_text():
 
 
 def test_max_lengths_crop():
-    m = _model(max_audio_len=20, max_text_len=4)
+    m = _model(max_audio_len=20, max_text_tokens=4)
     x, ln, txt, tln = _batch()
     out = m(x, ln, text=txt, text_lengths=tln)
     assert out.attn["audio_importance"].shape == (3, 20)

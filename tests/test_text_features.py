@@ -110,6 +110,6 @@ def test_transcript_sources():
 def test_text_features_for_model_config(tiny_bert):
     utts = [SimpleNamespace(text="kids are talking", id="a"), SimpleNamespace(text="dogs", id="b")]
     assert T.text_features_for(utts, SimpleNamespace(text_encoder=None)) is None
-    cfg = SimpleNamespace(text_encoder=str(tiny_bert), max_text_len=4, transcripts="manifest")
+    cfg = SimpleNamespace(text_encoder=str(tiny_bert), max_text_tokens=4, transcripts="manifest")
     feats = T.text_features_for(utts, cfg, cache_dir="", progress=False)
     assert [f.shape[0] for f in feats] == [4, 3]

@@ -19,7 +19,7 @@ from serkit.errors import ConfigError, ModelNotFoundError
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``serkit plot attention``."""
-    p.add_argument("checkpoint", help="ks_transformer checkpoint (e.g. runs/chen2022/emodb_both/fold_03/model.pt)")
+    p.add_argument("checkpoint", help="ks_transformer checkpoint or run folder (e.g. runs/chen2022/emodb_both/fold_03)")
     p.add_argument("file", help="audio file (any format serkit reads; resampled to 16 kHz mono)")
     p.add_argument("--text", default=None, help="transcript of the file (needed when the model uses text)")
     p.add_argument("--speaker-files", nargs="*", default=None, metavar="WAV",
@@ -34,24 +34,6 @@ def add_parser(sub) -> None:
     p = sub.add_parser("attention", help="key-sparse attention map of one file (ks_transformer)",
                        description=__doc__.splitlines()[2])
     add_arguments(p)
-
-
-def load_checkpoint_dict(path: str | Path) -> dict[str, Any]:
-    """A checkpoint dict ``{config, state_dict, label_names, ...}`` (weights only, safe).
-
-    Raises:
-        ModelNotFoundError: the file does not exist.
-    """
-    import torch
-
-    p = Path(path)
-    if not p.is_file():
-        raise ModelNotFoundError(f"{p}: checkpoint not found; train one with serkit evaluate ... --out RUN_DIR")
-    try:
-        from serkit.train.checkpoint import load_checkpoint  # the training engine's loader, when present
-    except ImportError:
-        return torch.load(p, map_location="cpu", weights_only=True)
-    return load_checkpoint(p)
 
 
 def attention_for_file(checkpoint: str | Path, file: str | Path, *, text: str | None = None,
@@ -73,17 +55,16 @@ def attention_for_file(checkpoint: str | Path, file: str | Path, *, text: str | 
     from serkit.data import audio
     from serkit.features.extract import compute_features
     from serkit.features.text import encode_texts, text_tokens
-    from serkit.models import MODELS, model_config_from_dict
+    from serkit.train.checkpoint import load_checkpoint, model_from_checkpoint
 
-    ck = load_checkpoint_dict(checkpoint)
-    cfg = ck.get("config") or {}
-    model_d = cfg.get("model", cfg)
-    if model_d.get("name") != "ks_transformer":
+    ck = load_checkpoint(checkpoint)
+    cfg = ck["config"]
+    if cfg["model"].get("name") != "ks_transformer":
         raise ConfigError(f"{checkpoint}: attention maps need a ks_transformer checkpoint, got model "
-                          f"{model_d.get('name')!r}")
-    mcfg = model_config_from_dict(model_d)
+                          f"{cfg['model'].get('name')!r}")
+    model, mcfg = model_from_checkpoint(ck)
     fcfg = from_dict(FeatureConfig, cfg.get("features"), where="features")
-    labels = list(ck.get("label_names") or [])
+    labels = list(ck["label_names"])
     feats = compute_features(audio.load(str(file)), fcfg)  # (T, F)
     norm = "none"
     if fcfg.speaker_norm:
@@ -91,24 +72,22 @@ def attention_for_file(checkpoint: str | Path, file: str | Path, *, text: str | 
         stack = np.concatenate(pool, axis=0)
         feats = ((feats - stack.mean(0)) / (stack.std(0) + 1e-8)).astype(np.float32)
         norm = f"per speaker ({len(speaker_files)} files)" if speaker_files else "the file's own statistics"
-    model = MODELS["ks_transformer"][1](mcfg, input_dim=feats.shape[1], num_classes=len(labels) or
-                                        ck["state_dict"]["head.weight"].shape[0])
-    model.load_state_dict(ck["state_dict"])
-    model.eval()
+    if feats.shape[1] != int(ck["input_dim"]):
+        raise ConfigError(f"{file}: features have {feats.shape[1]} bins but the model expects {ck['input_dim']}")
     kw: dict[str, Any] = {}
     tokens = None
     if mcfg.modalities != "audio":
         if not text:
             raise ConfigError(f"this model reads text (modalities={mcfg.modalities}); pass --text 'transcript'")
-        tf = encode_texts([text], encoder=mcfg.text_encoder or "minilm", max_tokens=mcfg.max_text_len,
+        tf = encode_texts([text], encoder=mcfg.text_encoder or "minilm", max_tokens=mcfg.max_text_tokens,
                           progress=False)[0]
-        tokens = text_tokens([text], encoder=mcfg.text_encoder or "minilm", max_tokens=mcfg.max_text_len)[0]
+        tokens = text_tokens([text], encoder=mcfg.text_encoder or "minilm", max_tokens=mcfg.max_text_tokens)[0]
         kw = {"text": torch.from_numpy(tf)[None], "text_lengths": torch.tensor([tf.shape[0]])}
     with torch.no_grad():
         out = model(torch.from_numpy(feats)[None], torch.tensor([feats.shape[0]]), **kw)
     prob = torch.softmax(out.logits[0], -1)
     i = int(prob.argmax())
-    res: dict[str, Any] = {"label": labels[i] if labels else str(i), "prob": float(prob[i]), "k": mcfg.k,
+    res: dict[str, Any] = {"label": labels[i], "prob": float(prob[i]), "k": mcfg.k,
                            "hop_seconds": fcfg.hop_length / audio.SAMPLE_RATE, "norm": norm, "features": feats}
     a = out.attn
     if "audio_importance" in a:

@@ -295,14 +295,14 @@ def text_features_for(utts: Sequence[Any], model_cfg: Any, *, cache_dir: PathLik
                       progress: bool = True) -> list[np.ndarray] | None:
     """Text features for a model config with a ``text_encoder`` field (None when it is None).
 
-    Reads ``text_encoder``, ``max_text_len`` (default 20) and ``transcripts`` (default
+    Reads ``text_encoder``, ``max_text_tokens`` (default 20) and ``transcripts`` (default
     ``manifest``) from the config; this is the one call a training loop needs.
     """
     enc = getattr(model_cfg, "text_encoder", None)
     if enc is None:
         return None
     texts, fallback = transcripts_for(utts, getattr(model_cfg, "transcripts", "manifest"), progress=progress)
-    return encode_texts(texts, encoder=enc, max_tokens=int(getattr(model_cfg, "max_text_len", 20)),
+    return encode_texts(texts, encoder=enc, max_tokens=int(getattr(model_cfg, "max_text_tokens", 20)),
                         cache_dir=cache_dir, progress=progress, fallback=fallback, ids=[u.id for u in utts])
 
 

@@ -76,7 +76,7 @@ class KsTransformerConfig:
         interaction_blocks: CCABs per direction (paper: 3).
         fusion_layers: deep-fusion KS-Transformer layers (paper: 2).
         max_audio_len: audio frames kept (crop), before frame stacking (paper: 460).
-        max_text_len: text tokens kept (crop), (paper: 20).
+        max_text_tokens: text tokens kept (crop), (paper: 20).
         frame_stack: stack this many consecutive audio frames into one (1 = off).
     """
 
@@ -95,14 +95,14 @@ class KsTransformerConfig:
     interaction_blocks: int = 3
     fusion_layers: int = 2
     max_audio_len: int = 460
-    max_text_len: int = 20
+    max_text_tokens: int = 20
     frame_stack: int = 1
 
 
 def tiny_config(**kw) -> KsTransformerConfig:
     """Hidden 16, 2 heads, 1-2 layers per stack: for tests."""
     base = dict(d_model=16, num_heads=2, ffn_dim=32, dropout=0.0, text_dim=24, audio_layers=1, text_layers=1,
-                interaction_blocks=2, fusion_layers=2, max_audio_len=460, max_text_len=20)
+                interaction_blocks=2, fusion_layers=2, max_audio_len=460, max_text_tokens=20)
     base.update(kw)
     return KsTransformerConfig(**base)
 
@@ -117,7 +117,7 @@ def _check_config(cfg: KsTransformerConfig) -> None:
                           "(e.g. minilm) or use model.modalities=audio")
     if cfg.d_model % cfg.num_heads:
         raise ConfigError(f"model.d_model ({cfg.d_model}) must be divisible by model.num_heads ({cfg.num_heads})")
-    for f in ("max_audio_len", "max_text_len", "frame_stack", "text_dim", "fusion_layers"):
+    for f in ("max_audio_len", "max_text_tokens", "frame_stack", "text_dim", "fusion_layers"):
         if getattr(cfg, f) < 1:
             raise ConfigError(f"model.{f} must be >= 1, got {getattr(cfg, f)}")
 
@@ -384,7 +384,7 @@ class KsTransformer(nn.Module):
             if text.dim() != 3 or text.shape[-1] != cfg.text_dim:
                 raise ConfigError(f"text features must be (B, L, {cfg.text_dim}), got {tuple(text.shape)}; set "
                                   f"model.text_dim={text.shape[-1]} to match the text encoder")
-            lt = min(text.shape[1], cfg.max_text_len)
+            lt = min(text.shape[1], cfg.max_text_tokens)
             t_len = text_lengths.clamp(max=lt)
             if bool((t_len < 1).any()):
                 raise ConfigError("an utterance has no text tokens (text_lengths 0); every utterance needs a transcript")
