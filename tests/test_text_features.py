@@ -107,6 +107,16 @@ def test_transcript_sources():
     assert T.transcripts_for(utts, "ctc:/nonexistent.pt") == (["dogs"], [None])  # CTC only where needed
 
 
+def test_ctc_fallback_needs_a_checkpoint_with_a_ctc_vocabulary(tmp_path):
+    import torch
+
+    assert T.greedy_ctc_decode([1, 1, 0, 1, 2, 2, 0, 0], ["<b>", "o", "k"]) == "ook"
+    p = tmp_path / "no_ctc.pt"
+    torch.save({"config": {"model": {"name": "pooled_mlp"}}, "state_dict": {}, "vocab": None}, p)
+    with pytest.raises(ConfigError, match="no character vocabulary"):
+        T.ctc_transcripts([SimpleNamespace(text=None, id="a", path="x.wav")], p, progress=False)
+
+
 def test_text_features_for_model_config(tiny_bert):
     utts = [SimpleNamespace(text="kids are talking", id="a"), SimpleNamespace(text="dogs", id="b")]
     assert T.text_features_for(utts, SimpleNamespace(text_encoder=None)) is None

@@ -12,9 +12,10 @@ Encoders (``encoder=``):
     * a local Hugging Face folder (RoBERTa, BERT, any encoder with a ``last_hidden_state``), e.g.
       one saved with ``save_pretrained``. Hub names are not fetched: serkit runs offline.
 
-Transcripts come from the manifest (``transcripts: manifest``). ``transcripts: ctc:<checkpoint>``
-(the greedy CTC by-product of a ``w2v2_ctc`` multitask checkpoint) is resolved by
-:func:`transcripts_for`; utterances without a manifest transcript can also fall back to it.
+Transcripts come from the manifest (``transcripts: manifest``). With ``transcripts:
+ctc:<checkpoint>``, utterances without a manifest transcript fall back to the greedy CTC
+by-product of a multitask checkpoint (e.g. ``w2v2_ctc``, whose ``aux["ctc"]`` logits are decoded
+with the character vocabulary stored in the checkpoint); see :func:`transcripts_for`.
 
 Examples:
     >>> feats = encode_texts(["Kids are talking by the door"], progress=False)  # doctest: +SKIP
@@ -28,7 +29,7 @@ import hashlib
 import importlib.util
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -239,34 +240,69 @@ def parse_transcripts(source: str) -> tuple[str, str | None]:
     raise ConfigError(f"model.transcripts must be 'manifest' or 'ctc:<checkpoint of a w2v2_ctc model>', got {source!r}")
 
 
-def ctc_transcripts(utts: Sequence[Any], checkpoint: PathLike, *, progress: bool = True) -> list[str]:
-    """Greedy CTC transcripts of utterances from a multitask ``w2v2_ctc`` checkpoint.
+def greedy_ctc_decode(ids: Sequence[int], symbols: Sequence[str], *, blank: int = 0) -> str:
+    """Collapse repeated frame labels, drop blanks, map ids to characters.
+
+    Examples:
+        >>> greedy_ctc_decode([0, 3, 3, 0, 3, 1, 1, 2], ["<b>", " ", "a", "h"])
+        'hh a'
+    """
+    out, prev = [], None
+    for i in ids:
+        if i != prev and i != blank:
+            out.append(symbols[i])
+        prev = i
+    return "".join(out).strip()
+
+
+def ctc_transcripts(utts: Sequence[Any], checkpoint: PathLike, *, progress: bool = True) -> list[str | None]:
+    """Greedy CTC transcripts of utterances from a multitask checkpoint (e.g. ``w2v2_ctc``).
 
     The multitask system (wav2vec 2.0 + CTC auxiliary head) emits per-frame character logits as
-    a by-product; greedy decoding with its :class:`serkit.data.vocab.CharVocab` gives a
-    transcript for corpora that have none.
+    a by-product (``ModelOutput.aux["ctc"]``); greedy decoding with the character vocabulary
+    stored in its checkpoint gives a transcript for corpora that have none. Inputs are computed
+    with the checkpoint's own feature config (cached like any features).
+
+    Returns:
+        one transcript per utterance (None where the audio could not be read).
 
     Raises:
         ModelNotFoundError: the checkpoint does not exist.
-        ConfigError: the checkpoint has no CTC head / vocabulary, or the multitask system is not
-            available in this installation.
+        ConfigError: the checkpoint has no CTC vocabulary / head.
     """
+    import torch
+
+    from serkit.config import FeatureConfig, from_dict
+    from serkit.features.extract import extract_features
+
+    # the CTC model is a trained serkit checkpoint; rebuilding it needs the engine's loader
+    from serkit.train.checkpoint import load_checkpoint, model_from_checkpoint
+
     p = Path(checkpoint)
-    if not p.is_file():
-        raise ModelNotFoundError(f"{p}: CTC checkpoint not found; train one with a configs/w2v2_ctc recipe "
-                                 "(loss_weights.ctc > 0) or use model.transcripts=manifest")
-    try:
-        from serkit.inference import Predictor  # the multitask system's decoder (inference layer)
-    except ImportError:
-        raise ConfigError("model.transcripts=ctc:... needs serkit.inference (the w2v2_ctc multitask system), "
-                          "which this installation lacks; use model.transcripts=manifest") from None
-    pred = Predictor.from_checkpoint(p)
-    transcribe: Callable[..., Any] | None = getattr(pred, "transcribe_file", None)
-    if transcribe is None:
-        raise ConfigError(f"{p}: this checkpoint's Predictor cannot transcribe (no CTC head); "
-                          "use a w2v2_ctc checkpoint trained with loss_weights.ctc > 0")
-    return [str(transcribe(u.path, start=u.start, duration=u.duration))
-            for u in tqdm(utts, desc="ctc transcripts", disable=not progress, unit="utt")]
+    if not p.exists():
+        raise ModelNotFoundError(f"{p}: CTC checkpoint not found; train a multitask model with CTC "
+                                 "(train.loss_weights.ctc > 0, e.g. a w2v2_ctc recipe) or use model.transcripts=manifest")
+    ck = load_checkpoint(p)
+    vocab = ck.get("vocab")
+    if not vocab or not vocab.get("symbols"):
+        raise ConfigError(f"{p}: checkpoint has no character vocabulary, so no CTC head; use a checkpoint "
+                          "trained with train.loss_weights.ctc > 0")
+    symbols = list(vocab["symbols"])
+    model, _ = model_from_checkpoint(ck)
+    fcfg = from_dict(FeatureConfig, ck["config"].get("features"), where="features")
+    feats, _ = extract_features(utts, fcfg, progress=progress, skip_errors=True, desc="ctc inputs")
+    out: list[str | None] = []
+    with torch.no_grad():
+        for x in tqdm(feats, desc="ctc transcripts", disable=not progress, unit="utt"):
+            if x is None:
+                out.append(None)
+                continue
+            o = model(torch.from_numpy(x)[None], torch.tensor([x.shape[0]]))
+            if "ctc" not in o.aux:
+                raise ConfigError(f"{p}: model {ck['config']['model'].get('name')!r} gives no CTC output")
+            lg, ln = o.aux["ctc"]
+            out.append(greedy_ctc_decode(lg[0, : int(ln[0])].argmax(-1).tolist(), symbols))
+    return out
 
 
 def transcripts_for(utts: Sequence[Any], source: str = "manifest", *, progress: bool = True) -> tuple[
@@ -306,5 +342,5 @@ def text_features_for(utts: Sequence[Any], model_cfg: Any, *, cache_dir: PathLik
                         cache_dir=cache_dir, progress=progress, fallback=fallback, ids=[u.id for u in utts])
 
 
-__all__ = ["DEFAULT_ENCODER", "TextCache", "ctc_transcripts", "encode_texts", "load_text_encoder", "minilm_dir",
+__all__ = ["DEFAULT_ENCODER", "TextCache", "ctc_transcripts", "encode_texts", "greedy_ctc_decode", "load_text_encoder", "minilm_dir",
            "parse_transcripts", "resolve_encoder", "text_features_for", "text_tokens", "transcripts_for"]
