@@ -57,7 +57,7 @@ def test_offline_minilm_loads_and_encodes_tokens(no_network):
 def test_local_folder_padding_invariance(tiny_bert, no_network):
     texts = ["kids are talking by the door", "dogs", "der lappen liegt auf dem eisschrank ."]
     batch = T.encode_texts(texts, encoder=str(tiny_bert), cache_dir="", progress=False)
-    for t, b in zip(texts, batch):
+    for t, b in zip(texts, batch, strict=True):
         single = T.encode_texts([t], encoder=str(tiny_bert), cache_dir="", progress=False)[0]
         np.testing.assert_allclose(b, single, rtol=1e-5, atol=1e-5)
     assert [b.shape[0] for b in batch] == [8, 3, 9]
@@ -74,7 +74,7 @@ def test_cache_reuses_features_without_the_encoder(tiny_bert, tmp_path, monkeypa
 
     monkeypatch.setattr(T, "load_text_encoder", boom)
     again = T.encode_texts(texts, encoder=str(tiny_bert), cache_dir=tmp_path / "c", progress=False)
-    for a, b in zip(first, again):
+    for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)
     # another max_tokens is another cache entry
     with pytest.raises(AssertionError, match="encoder loaded"):

@@ -206,7 +206,7 @@ def encode_texts(texts: Sequence[str | None], *, encoder: str = DEFAULT_ENCODER,
         bar = tqdm(total=len(todo), desc=f"text {folder.name}", disable=not progress, unit="text")
         for s in range(0, len(todo), batch_size):
             chunk = todo[s: s + batch_size]
-            for t, x in zip(chunk, _encode_batch(chunk, tok, model, max_tokens)):
+            for t, x in zip(chunk, _encode_batch(chunk, tok, model, max_tokens), strict=True):
                 feats[t] = x
                 if cache:
                     cache.put(t, x)
@@ -322,7 +322,7 @@ def transcripts_for(utts: Sequence[Any], source: str = "manifest", *, progress: 
     fallback: list[str | None] = [None] * len(texts)
     if missing:
         hyp = ctc_transcripts([utts[i] for i in missing], ckpt or "", progress=progress)
-        for i, h in zip(missing, hyp):
+        for i, h in zip(missing, hyp, strict=True):
             fallback[i] = h
     return texts, fallback
 
