@@ -101,6 +101,8 @@ class FeatureCache:
         self._file_hash: dict[tuple[str, float, int], str] = {}
 
     def _content_hash(self, path: str) -> str:
+        if not os.path.isfile(path):
+            audio.info(path)  # raises the AudioError that names the file and the fix
         st = os.stat(path)
         k = (path, st.st_mtime, st.st_size)
         if k not in self._file_hash:
