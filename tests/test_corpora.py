@@ -96,8 +96,9 @@ def test_ravdess_stereo_files_load_mono(data_root):
 
 
 def test_ravdess_file_names_from_fixture(tmp_path):
-    from serkit.testing import pseudo_wave
     import soundfile as sf
+
+    from serkit.testing import pseudo_wave
 
     d = tmp_path / "wav" / "Actor_03"
     d.mkdir(parents=True)

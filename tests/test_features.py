@@ -121,7 +121,7 @@ def test_egemaps_separates_angry_from_sad_loudness(assets):
     feats, errors = ex.extract_features(utts, FeatureConfig(name="egemaps"), progress=False)
     assert not errors
     i = smile_feature_names("egemaps").index("loudness_sma3_amean")
-    loud = {u.id: f[i] for u, f in zip(utts, feats)}
+    loud = {u.id: f[i] for u, f in zip(utts, feats, strict=True)}
     assert loud["emodb_03a02Wc"] > loud["emodb_03a02Ta"]
     assert loud["emodb_08a01Wa"] > loud["emodb_08a02Tb"]
 
@@ -159,7 +159,7 @@ def test_cache_hit_miss_and_invalidation(tmp_path, counted):
     assert len(counted) == 3
     again, _ = ex.extract_features(utts, cfg, cache_dir=cache, progress=False)
     assert len(counted) == 3  # all hits
-    for a, b in zip(first, again):
+    for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)
     # a new config is a new cache entry
     ex.extract_features(utts, FeatureConfig(name="mfcc", n_mfcc=13), cache_dir=cache, progress=False)

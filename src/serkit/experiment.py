@@ -21,11 +21,11 @@ from serkit.data.corpora import CORPORA, load_corpus
 from serkit.data.corpora.common import labels_of
 from serkit.data.manifest import Utterance, summary
 from serkit.data.splits import make_folds, protocol_name
+from serkit.errors import ConfigError
 from serkit.eval.metrics import ccc_per_dimension, classification_scores
 from serkit.eval.report import FoldResult, Prediction, Report
 from serkit.features.extract import UTTERANCE_LEVEL, extract_features
 from serkit.models import CLASSICAL, MODELS, model_config_from_dict
-from serkit.errors import ConfigError
 from serkit.typing import PathLike
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
         feats, errors = extract_features(utts, cfg.features, skip_errors=True, progress=progress)
         if errors:
             notes.append(f"{len(errors)} files skipped: " + "; ".join(list(errors.values())[:3]))
-        X = {u.id: x for u, x in zip(utts, feats) if x is not None}
+        X = {u.id: x for u, x in zip(utts, feats, strict=True) if x is not None}
         builder = MODELS[cfg.model["name"]][1]
         for f in folds:
             tr = [i for i in f.train if i in X]
@@ -109,7 +109,7 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
             clf = builder(mcfg, seed=ev.seed)
             clf.fit(np.stack([X[i] for i in tr]), [by_id[i].emotion for i in tr])
             yp = clf.predict(np.stack([X[i] for i in te]))
-            fold_preds = [Prediction(i, f.name, by_id[i].speaker, by_id[i].emotion, str(p)) for i, p in zip(te, yp)]
+            fold_preds = [Prediction(i, f.name, by_id[i].speaker, by_id[i].emotion, str(p)) for i, p in zip(te, yp, strict=True)]
             preds += fold_preds
             results.append(_fold_result(f.name, len(tr), [by_id[i] for i in te], fold_preds, labels))
     else:

@@ -194,7 +194,7 @@ def speaker_standardise(feats: Sequence[np.ndarray | None], speakers: Sequence[s
         speakers: speaker of each entry.
     """
     groups: dict[str, list[int]] = defaultdict(list)
-    for i, (x, s) in enumerate(zip(feats, speakers)):
+    for i, (x, s) in enumerate(zip(feats, speakers, strict=True)):
         if x is not None:
             groups[s].append(i)
     out = list(feats)
