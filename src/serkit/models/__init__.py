@@ -12,9 +12,11 @@ from typing import Any
 from serkit.config import from_dict
 from serkit.errors import UnknownKeyError
 from serkit.models.classical import LinearSvmConfig, build_linear_svm
+from serkit.models.pooled_mlp import PooledMlpConfig, build_pooled_mlp
 
 MODELS: dict[str, tuple[type, Any]] = {
     "linear_svm": (LinearSvmConfig, build_linear_svm),
+    "pooled_mlp": (PooledMlpConfig, build_pooled_mlp),
 }
 
 #: models trained with scikit-learn on one vector per utterance
