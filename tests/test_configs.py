@@ -48,3 +48,12 @@ def test_recipe_parses_and_builds(path):
             dim *= 3
         model = builder(mcfg, input_dim=dim, num_classes=4, vocab_size=32)
         assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_demo_runs_the_baseline_recipe():
+    """``make demo`` reports the same number as docs/results.md's eGeMAPS row."""
+    from serkit.cli.demo import DEMO_RECIPE
+    from serkit.config import experiment_from_dict
+
+    recipe = next(p for p in CONFIGS if p.name == "emodb_egemaps_svm.yaml")
+    assert experiment_from_dict(DEMO_RECIPE) == load_recipe(str(recipe), [])
