@@ -12,11 +12,15 @@ from typing import Any
 from serkit.config import from_dict
 from serkit.errors import UnknownKeyError
 from serkit.models.classical import LinearSvmConfig, build_linear_svm
+from serkit.models.cnn_bilstm_tf import CnnBilstmTfConfig, build_cnn_bilstm_tf
+from serkit.models.cnn_blstm_attn import CnnBlstmAttnConfig, build_cnn_blstm_attn
 from serkit.models.pooled_mlp import PooledMlpConfig, build_pooled_mlp
 
 MODELS: dict[str, tuple[type, Any]] = {
     "linear_svm": (LinearSvmConfig, build_linear_svm),
     "pooled_mlp": (PooledMlpConfig, build_pooled_mlp),
+    "cnn_blstm_attn": (CnnBlstmAttnConfig, build_cnn_blstm_attn),
+    "cnn_bilstm_tf": (CnnBilstmTfConfig, build_cnn_bilstm_tf),
 }
 
 #: models trained with scikit-learn on one vector per utterance
