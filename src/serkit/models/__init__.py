@@ -12,9 +12,11 @@ from typing import Any
 from serkit.config import from_dict
 from serkit.errors import UnknownKeyError
 from serkit.models.classical import LinearSvmConfig, build_linear_svm
+from serkit.models.cpc_ccc import CpcCccConfig, build_cpc_ccc
 
 MODELS: dict[str, tuple[type, Any]] = {
     "linear_svm": (LinearSvmConfig, build_linear_svm),
+    "cpc_ccc": (CpcCccConfig, build_cpc_ccc),
 }
 
 #: models trained with scikit-learn on one vector per utterance
