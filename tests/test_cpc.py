@@ -146,7 +146,7 @@ def test_checkpoint_roundtrip_cache_and_features(tmp_path):
     p = save_cpc(tmp_path / "cpc.pt", m)
     m2 = load_cpc(p)
     assert load_cpc(tmp_path) is m2  # cached per path (folder resolves to cpc.pt)
-    for a, b in zip(m.state_dict().values(), m2.state_dict().values()):
+    for a, b in zip(m.state_dict().values(), m2.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b)
     sig = pseudo_wave(0.8, seed=3)
     f = cpc_features(sig, FeatureConfig(name="cpc", encoder=str(p)))

@@ -89,7 +89,7 @@ def _padding(kernel: int, stride: int) -> int:
 def conv_output_lengths(lengths: torch.Tensor, cfg: CpcConfig) -> torch.Tensor:
     """Frames produced from ``lengths`` samples by the encoder (``floor`` convolution arithmetic)."""
     n = lengths.clone()
-    for k, s in zip(cfg.kernels, cfg.strides):
+    for k, s in zip(cfg.kernels, cfg.strides, strict=True):
         n = torch.div(n + 2 * _padding(k, s) - k, s, rounding_mode="floor") + 1
     return n.clamp(min=0)
 
@@ -119,7 +119,7 @@ class CpcEncoder(nn.Module):
         self.cfg = cfg
         layers: list[nn.Module] = []
         cin = 1
-        for k, s in zip(cfg.kernels, cfg.strides):
+        for k, s in zip(cfg.kernels, cfg.strides, strict=True):
             layers += [nn.Conv1d(cin, cfg.channels, k, stride=s, padding=_padding(k, s)), nn.ReLU()]
             cin = cfg.channels
         self.convs = nn.Sequential(*layers)

@@ -30,7 +30,13 @@ from tqdm.auto import tqdm
 
 from serkit.data import audio
 from serkit.errors import AudioError, ConfigError
-from serkit.features.cpc import CpcConfig, CpcModel, cpc_from_checkpoint, read_cpc_checkpoint, save_cpc
+from serkit.features.cpc import (
+    CpcConfig,
+    CpcModel,
+    cpc_from_checkpoint,
+    read_cpc_checkpoint,
+    save_cpc,
+)
 from serkit.typing import PathLike
 
 log = logging.getLogger(__name__)
@@ -238,8 +244,8 @@ def evaluate_cpc(model: CpcModel, ds: SegmentDataset, *, batch_size: int, seed: 
     return {"loss": tot_l / max(tot_n, 1), "accuracy": tot_a / max(tot_n, 1)}
 
 
-def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcConfig = CpcConfig(),
-                 train: CpcTrainConfig = CpcTrainConfig(), resume: bool = False, progress: bool = True) -> dict:
+def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcConfig | None = None,
+                 train: CpcTrainConfig | None = None, resume: bool = False, progress: bool = True) -> dict:
     """Pretrain a CPC model on unlabelled audio.
 
     Writes ``OUT/cpc.pt`` (latest, resumable: model, optimiser, RNG position), ``OUT/epoch_XXX.pt``
@@ -260,6 +266,8 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
     Raises:
         ConfigError: ``resume`` without a checkpoint, or an existing run without ``resume``.
     """
+    cfg = cfg or CpcConfig()
+    train = train or CpcTrainConfig()
     out = Path(out_dir)
     ck_path = out / "cpc.pt"
     if train.num_threads:

@@ -56,7 +56,7 @@ def plot_cpc_curve(run_dirs: PathLike | Sequence[PathLike], out: PathLike, *, sm
         ax2.plot(s[w - 1:], loss, color=line.get_color(), label=name)
         va = [(h["steps"], h["valid_accuracy"]) for h in hist if "valid_accuracy" in h]
         if va:
-            ax1.plot(*zip(*va), "o--", color=line.get_color(), label=f"{name} (held-out files)")
+            ax1.plot(*zip(*va, strict=True), "o--", color=line.get_color(), label=f"{name} (held-out files)")
     if chance:
         ax1.axhline(chance, color="grey", ls=":", label=f"chance {chance:.3f}")
         ax2.axhline(float(np.log(1 / chance)), color="grey", ls=":", label="log(N+1)")
