@@ -224,3 +224,21 @@ def test_cli_pretrain_cpc(tmp_path, capsys):
     res = json.loads(capsys.readouterr().out)
     assert res["steps"] == 2 and (out / "accuracy.png").is_file()
     assert read_cpc_checkpoint(out / "cpc.pt")["config"]["negatives"] == 4
+
+
+def test_extract_features_cpc_cached_and_invalidated_by_new_checkpoint(tmp_path):
+    from serkit.features.extract import extract_features
+    from serkit.testing import create_audio_files
+
+    utts = create_audio_files(tmp_path / "wav", n=2, seconds=0.5)
+    torch.manual_seed(0)
+    p = save_cpc(tmp_path / "cpc.pt", CpcModel(tiny_cpc_config()))
+    cfg = FeatureConfig(name="cpc", encoder=str(p))
+    a, _ = extract_features(utts, cfg, cache_dir=tmp_path / "cache", progress=False)
+    b, _ = extract_features(utts, cfg, cache_dir=tmp_path / "cache", progress=False)
+    assert a[0].shape == (50, 16)
+    np.testing.assert_array_equal(a[0], b[0])
+    torch.manual_seed(1)
+    save_cpc(p, CpcModel(tiny_cpc_config()))  # same path, new weights (e.g. pretraining went on)
+    c, _ = extract_features(utts, cfg, cache_dir=tmp_path / "cache", progress=False)
+    assert not np.allclose(a[0], c[0])
