@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from serkit import __version__
-from serkit.cli import demo, evaluate, features, prepare, pretrain
+from serkit.cli import demo, evaluate, features, prepare, pretrain, train
 from serkit.errors import SerkitError
 
 #: sub-commands in help order
-COMMANDS = [prepare, features, evaluate, demo, pretrain]
+COMMANDS = [prepare, features, train, evaluate, demo, pretrain]
 
 
 def build_parser() -> argparse.ArgumentParser:

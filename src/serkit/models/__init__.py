@@ -13,9 +13,11 @@ from serkit.config import from_dict
 from serkit.errors import UnknownKeyError
 from serkit.models.classical import LinearSvmConfig, build_linear_svm
 from serkit.models.cpc_ccc import CpcCccConfig, build_cpc_ccc
+from serkit.models.pooled_mlp import PooledMlpConfig, build_pooled_mlp
 
 MODELS: dict[str, tuple[type, Any]] = {
     "linear_svm": (LinearSvmConfig, build_linear_svm),
+    "pooled_mlp": (PooledMlpConfig, build_pooled_mlp),
     "cpc_ccc": (CpcCccConfig, build_cpc_ccc),
 }
 

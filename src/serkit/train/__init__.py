@@ -1,1 +1,1 @@
-"""Training: losses, the training loop, checkpoints, self-supervised pretraining."""
+"""Training: losses, checkpoints, the fit loop."""
