@@ -14,6 +14,7 @@ from serkit.errors import UnknownKeyError
 from serkit.models.classical import LinearSvmConfig, build_linear_svm
 from serkit.models.cnn_bilstm_tf import CnnBilstmTfConfig, build_cnn_bilstm_tf
 from serkit.models.cnn_blstm_attn import CnnBlstmAttnConfig, build_cnn_blstm_attn
+from serkit.models.cpc_ccc import CpcCccConfig, build_cpc_ccc
 from serkit.models.pooled_mlp import PooledMlpConfig, build_pooled_mlp
 
 MODELS: dict[str, tuple[type, Any]] = {
@@ -21,6 +22,7 @@ MODELS: dict[str, tuple[type, Any]] = {
     "pooled_mlp": (PooledMlpConfig, build_pooled_mlp),
     "cnn_blstm_attn": (CnnBlstmAttnConfig, build_cnn_blstm_attn),
     "cnn_bilstm_tf": (CnnBilstmTfConfig, build_cnn_bilstm_tf),
+    "cpc_ccc": (CpcCccConfig, build_cpc_ccc),
 }
 
 #: models trained with scikit-learn on one vector per utterance
