@@ -12,10 +12,12 @@ from typing import Any
 from serkit.config import from_dict
 from serkit.errors import UnknownKeyError
 from serkit.models.classical import LinearSvmConfig, build_linear_svm
+from serkit.models.pooled_mlp import PooledMlpConfig, build_pooled_mlp
 from serkit.models.w2v2_ctc import W2v2CtcConfig, build_w2v2_ctc
 
 MODELS: dict[str, tuple[type, Any]] = {
     "linear_svm": (LinearSvmConfig, build_linear_svm),
+    "pooled_mlp": (PooledMlpConfig, build_pooled_mlp),
     "w2v2_ctc": (W2v2CtcConfig, build_w2v2_ctc),
 }
 
