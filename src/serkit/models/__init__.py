@@ -15,6 +15,7 @@ from serkit.models.classical import LinearSvmConfig, build_linear_svm
 from serkit.models.cnn_bilstm_tf import CnnBilstmTfConfig, build_cnn_bilstm_tf
 from serkit.models.cnn_blstm_attn import CnnBlstmAttnConfig, build_cnn_blstm_attn
 from serkit.models.cpc_ccc import CpcCccConfig, build_cpc_ccc
+from serkit.models.ks_transformer import KsTransformerConfig, build_ks_transformer
 from serkit.models.pooled_mlp import PooledMlpConfig, build_pooled_mlp
 from serkit.models.w2v2_ctc import W2v2CtcConfig, build_w2v2_ctc
 
@@ -25,6 +26,7 @@ MODELS: dict[str, tuple[type, Any]] = {
     "cnn_bilstm_tf": (CnnBilstmTfConfig, build_cnn_bilstm_tf),
     "cpc_ccc": (CpcCccConfig, build_cpc_ccc),
     "w2v2_ctc": (W2v2CtcConfig, build_w2v2_ctc),
+    "ks_transformer": (KsTransformerConfig, build_ks_transformer),
 }
 
 #: models trained with scikit-learn on one vector per utterance
