@@ -12,9 +12,11 @@ from typing import Any
 from serkit.config import from_dict
 from serkit.errors import UnknownKeyError
 from serkit.models.classical import LinearSvmConfig, build_linear_svm
+from serkit.models.compact_cnn import CompactCnnConfig, build_compact_cnn
 
 MODELS: dict[str, tuple[type, Any]] = {
     "linear_svm": (LinearSvmConfig, build_linear_svm),
+    "compact_cnn": (CompactCnnConfig, build_compact_cnn),
 }
 
 #: models trained with scikit-learn on one vector per utterance
