@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from serkit import __version__
-from serkit.cli import demo, evaluate, export, features, predict, prepare
+from serkit.cli import demo, evaluate, export, features, plot, predict, prepare
 from serkit.errors import SerkitError
 
 #: sub-commands in help order
-COMMANDS = [prepare, features, evaluate, demo, predict, export]
+COMMANDS = [prepare, features, evaluate, demo, predict, export, plot]
 
 
 def build_parser() -> argparse.ArgumentParser:
