@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from serkit.config import ExperimentConfig
-from serkit.data.corpora import CORPORA, load_corpus
+from serkit.data.corpora import corpus_spec, load_corpus
 from serkit.data.corpora.common import labels_of
 from serkit.data.manifest import Utterance, summary
 from serkit.data.splits import make_folds, protocol_name
@@ -37,7 +37,7 @@ def load_data(cfg: ExperimentConfig, *, data_root: PathLike | None = None) -> tu
     utts = load_corpus(d.corpus, root=data_root or d.root, labels=d.labels, manifest=d.manifest)
     if d.max_utterances is not None and len(utts) > d.max_utterances:
         utts = subsample(utts, d.max_utterances, seed=cfg.eval.seed)
-    spec = CORPORA[d.corpus]
+    spec = corpus_spec(d.corpus)
     present = {u.emotion for u in utts if u.emotion is not None}
     order = labels_of(spec.label_sets.get(d.labels or spec.default_labels or "", {})) if spec.label_sets else []
     labels = [c for c in order if c in present] + sorted(present - set(order))
@@ -83,10 +83,11 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
     mcfg = model_config_from_dict(cfg.model)
     utts, labels = load_data(cfg, data_root=data_root)
     ev = cfg.eval
-    spec = CORPORA[cfg.data.corpus]
+    spec = corpus_spec(cfg.data.corpus)
     k = ev.folds if ev.folds is not None else spec.default_folds
     folds = make_folds(utts, ev.protocol, k=k, seed=ev.seed, speaker_dependent=ev.speaker_dependent,
-                       official_train=ev.official_train, official_test=ev.official_test)
+                       official_train=ev.official_train, official_test=ev.official_test,
+                       test_speakers=ev.test_speakers)
     log.info("%s: %s; %d folds", cfg.data.corpus, summary(utts), len(folds))
     by_id = {u.id: u for u in utts}
     notes: list[str] = []

@@ -15,8 +15,10 @@ from serkit import __version__
 from serkit.cli import (
     demo,
     evaluate,
+    export,
     features,
     plot,
+    predict,
     prepare,
     pretrain,
     train,
@@ -30,6 +32,8 @@ COMMANDS = [
     pretrain,
     train,
     evaluate,
+    predict,
+    export,
     plot,
     demo,
 ]
