@@ -84,7 +84,13 @@ def _register_timeline(plots) -> None:
     plot_timeline.add_timeline(plots)
 
 
-SUBCOMMANDS = [_register_embeddings, _register_attention_weights, _register_timeline]
+def _register_ks_attention(plots) -> None:
+    from serkit.cli.plot_attention import register
+
+    register(plots)
+
+
+SUBCOMMANDS = [_register_embeddings, _register_attention_weights, _register_timeline, _register_ks_attention]
 
 
 # --- run folders -----------------------------------------------------------------------------
