@@ -78,7 +78,13 @@ def _register_attention_weights(plots) -> None:
 
 
 #: ``serkit plot`` sub-commands, in help order; each is ``register(plot_subparsers)``.
-SUBCOMMANDS = [_register_embeddings, _register_attention_weights]
+def _register_timeline(plots) -> None:
+    from serkit.cli import plot_timeline
+
+    plot_timeline.add_timeline(plots)
+
+
+SUBCOMMANDS = [_register_embeddings, _register_attention_weights, _register_timeline]
 
 
 # --- run folders -----------------------------------------------------------------------------
