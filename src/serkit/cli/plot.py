@@ -77,13 +77,13 @@ def _register_attention_weights(plots) -> None:
     p.set_defaults(func=run_attention_weights)
 
 
-#: ``serkit plot`` sub-commands, in help order; each is ``register(plot_subparsers)``.
 def _register_timeline(plots) -> None:
     from serkit.cli import plot_timeline
 
     plot_timeline.add_timeline(plots)
 
 
+#: ``serkit plot`` sub-commands, in help order; each is ``register(plot_subparsers)``.
 SUBCOMMANDS = [_register_embeddings, _register_attention_weights, _register_timeline]
 
 
