@@ -227,3 +227,27 @@ def test_iemocap_fixture_flows_to_ccc_in_report(tmp_path):
     table = rep.to_table()
     assert "CCC_AROUSAL" in table and "±" in table
     assert any(p.avd_pred is not None for p in rep.predictions)
+
+
+@pytest.mark.parametrize("mode", ["frozen_cpc", "end_to_end"])
+def test_recipe_smoke_on_assets(tmp_path, assets, mode):
+    """A CPC checkpoint -> frozen CPC features or end-to-end raw waves -> LOSO report on the 4 EmoDB clips."""
+    from serkit.config import experiment_from_dict
+    from serkit.experiment import run_experiment
+
+    torch.manual_seed(0)
+    ck = save_cpc(tmp_path / "cpc.pt", CpcModel(tiny_cpc_config()))
+    model = {"name": "cpc_ccc", "d_model": 16, "heads": 2, "fc_dim": 16, "frame_stride": 2}
+    if mode == "end_to_end":
+        features, model["encoder"] = {"name": "raw"}, str(ck)
+    else:
+        features = {"name": "cpc", "encoder": str(ck)}
+    cfg = experiment_from_dict({
+        "data": {"corpus": "manifest", "manifest": str(assets / "manifest.jsonl")},
+        "features": features, "model": model,
+        "train": {"epochs": 1, "batch_size": 2, "valid_fraction": 0.0, "num_threads": 1},
+        "eval": {"protocol": "loso"},
+    })
+    rep = run_experiment(cfg, out_dir=tmp_path / "run", progress=False)
+    assert len(rep.folds) == 2 and all({"ua", "wa", "f1"} <= set(f.scores) for f in rep.folds)
+    assert len(rep.predictions) == 4
