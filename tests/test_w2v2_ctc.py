@@ -147,11 +147,12 @@ def _spoken(text: str, seed: int) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def _overfit(texts: list[str], steps: int) -> tuple[list[str], int]:
+def _overfit(texts: list[str], steps: int):
     torch.manual_seed(0)
     torch.set_num_threads(1)
     vocab = CharVocab.from_texts(texts)
-    batch = _batch([_spoken(t, i) for i, t in enumerate(texts)], texts, list(range(len(texts))), vocab)
+    waves = [_spoken(t, i) for i, t in enumerate(texts)]
+    batch = _batch(waves, texts, list(range(len(texts))), vocab)
     m = build_w2v2_ctc(tiny_config(), num_classes=len(texts), vocab_size=len(vocab))
     opt = torch.optim.Adam(m.parameters(), lr=5e-3)
     w = task_weights({"emotion": 1.0, "ctc": 1.0})
@@ -169,19 +170,52 @@ def _overfit(texts: list[str], steps: int) -> tuple[list[str], int]:
                 out = m(batch.inputs, batch.lengths)
             hyps = transcribe(out, vocab.to_dict())
             if hyps == texts and (out.logits.argmax(-1) == batch.label).all():
-                return hyps, step
-    return hyps, steps
+                break
+    return m.eval(), vocab, waves, hyps, step
 
 
-def test_tiny_model_overfits_and_decodes_its_transcripts():
-    hyps, step = _overfit(["ab", "ca"], steps=300)
-    assert hyps == ["ab", "ca"], f"decoded {hyps} after {step} steps"
+@pytest.fixture(scope="module")
+def overfit_two():
+    return _overfit(["ab", "ca"], steps=300)
+
+
+def test_tiny_model_overfits_and_decodes_its_transcripts(overfit_two):
+    _, _, _, hyps, step = overfit_two
+    assert hyps == ["ab", "ca"], f"decoded {hyps} after {step + 1} steps"
+
+
+def test_predict_transcribe_from_a_checkpoint(overfit_two, tmp_path, capsys):
+    from serkit.cli.main import main
+    from serkit.inference import Predictor
+    from serkit.train.checkpoint import save_checkpoint
+    from serkit.vad import SegmentConfig
+
+    m, vocab, waves, _, _ = overfit_two
+    cfg = experiment_from_dict({"features": {"name": "raw"}, "model": {"name": "w2v2_ctc", **tiny_config().__dict__}})
+    ck = save_checkpoint(tmp_path / "run" / "checkpoint.pt", {
+        "config": cfg.to_dict(), "state_dict": m.state_dict(), "label_names": ["x", "y"], "input_dim": 1,
+        "vocab": vocab.to_dict(), "avd_stats": None})
+    pred = Predictor.from_checkpoint(ck, segment=SegmentConfig(vad=False, max_window=5.0), transcribe=True)
+    r = pred.predict_signal(waves[0])
+    assert r["text"] == "ab" and r["segments"][0]["text"] == "ab" and r["label"] == "x"
+    import soundfile as sf
+
+    sf.write(tmp_path / "ca.wav", waves[1], 16000, subtype="FLOAT")
+    assert main(["predict", str(tmp_path / "ca.wav"), "--model", str(tmp_path / "run"), "--transcribe",
+                 "--no-vad", "--format", "json"]) == 0
+    assert '"text": "ca"' in capsys.readouterr().out
+    # a model without a CTC head refuses --transcribe with the reason
+    save_checkpoint(tmp_path / "noctc.pt", {
+        "config": cfg.to_dict(), "state_dict": build_w2v2_ctc(tiny_config(), num_classes=2).state_dict(),
+        "label_names": ["x", "y"], "input_dim": 1, "vocab": None})
+    with pytest.raises(ConfigError, match="CTC head"):
+        Predictor.from_checkpoint(tmp_path / "noctc.pt", transcribe=True)
 
 
 @pytest.mark.slow
 def test_tiny_model_overfits_four_utterances():
-    hyps, step = _overfit(["ab", "ba", "cab", "bc"], steps=600)
-    assert hyps == ["ab", "ba", "cab", "bc"], f"decoded {hyps} after {step} steps"
+    hyps = _overfit(["ab", "ba", "cab", "bc"], steps=600)[3]
+    assert hyps == ["ab", "ba", "cab", "bc"]
 
 
 def test_loss_weighting_matches_each_recipe():
