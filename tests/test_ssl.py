@@ -39,7 +39,7 @@ def test_local_folder_loads_through_real_path_and_matches_saved_weights(tmp_path
     folder, model = save_tiny(tmp_path / "tiny")
     enc = SslEncoder.from_pretrained(folder)
     assert enc.kind == "wav2vec2" and enc.hidden_size == 16 and enc.num_layers == 3
-    for (k, a), b in zip(model.state_dict().items(), enc.model.state_dict().values()):
+    for (k, a), b in zip(model.state_dict().items(), enc.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
     x = torch.randn(2, 4000)
     layers, lens = enc(x, torch.tensor([4000, 3000]))
@@ -92,7 +92,7 @@ def test_padded_batch_matches_single_utterances():
         layers, lens = enc(x, torch.tensor([a.numel(), b.numel()]))
         single, slen = enc(b[None], torch.tensor([b.numel()]))
     assert int(lens[1]) == int(slen[0])
-    for h, s in zip(layers, single):
+    for h, s in zip(layers, single, strict=True):
         torch.testing.assert_close(h[1, : int(lens[1])], s[0], atol=1e-4, rtol=1e-4)
 
 
