@@ -272,3 +272,15 @@ def test_cpc_finetune_trains_gru_not_convolutions(tmp_path):
     assert all(p.grad is not None for p in gru.parameters())
     assert all(not p.requires_grad for p in m.encoder.model.cpc.encoder.parameters())
     assert {g["name"]: g["lr"] for g in m.param_groups(1e-3)} == {"encoder": 1e-4, "heads": 1e-3}
+
+
+def test_ssl_model_flag_points_recipes_at_a_local_folder(tiny_hf):
+    from serkit.cli.common import load_recipe
+
+    cfg = load_recipe(str(CONFIGS / "emodb_scratch_w2v2.yaml"), ["train.epochs=1"], str(tiny_hf))
+    mcfg = model_config_from_dict(cfg.model)
+    assert (mcfg.encoder, mcfg.encoder_path, cfg.train.epochs) == ("pretrained", str(tiny_hf), 1)
+    assert build_w2v2_ctc(mcfg, num_classes=7, vocab_size=30).encoder.kind == "wav2vec2"
+    base = Path(__file__).resolve().parents[1] / "configs" / "baseline" / "emodb_egemaps_svm.yaml"
+    with pytest.raises(ConfigError, match="uses no SSL encoder"):
+        load_recipe(str(base), [], str(tiny_hf))

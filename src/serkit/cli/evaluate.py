@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, optionally save JSON + plots."""
     from serkit.experiment import run_experiment
 
-    cfg = load_recipe(args.config, args.overrides)
+    cfg = load_recipe(args.config, args.overrides, getattr(args, "ssl_model", None))
     report = run_experiment(cfg, data_root=args.data_root, out_dir=args.out, progress=not args.no_progress)
     print(report.to_table())
     if args.json:
