@@ -63,7 +63,7 @@ def subsample(utts: Sequence[Utterance], n: int, *, seed: int = 0) -> list[Utter
 
 
 def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, out_dir: PathLike | None = None,
-                   progress: bool = True) -> Report:
+                   progress: bool = True, resume: bool = False) -> Report:
     """Evaluate a recipe under its protocol.
 
     Args:
@@ -71,6 +71,8 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
         data_root: overrides ``data.root``.
         out_dir: run folder (per-fold checkpoints and logs of neural models).
         progress: progress bars.
+        resume: continue each neural fold from ``out_dir/fold_<name>/last.pt`` (a finished fold
+            only predicts its test set again).
 
     Returns:
         the report (not yet saved).
@@ -119,7 +121,8 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
         for f in folds:
             fold_dir = Path(out_dir) / f"fold_{f.name}" if out_dir else None
             fo = fit_predict(cfg, [by_id[i] for i in f.train], [by_id[i] for i in f.test], labels=labels,
-                             out_dir=fold_dir, progress=progress, fold=f.name)
+                             out_dir=fold_dir, progress=progress, fold=f.name,
+                             resume=resume and fold_dir is not None)
             preds += fo.predictions
             r = _fold_result(f.name, len(f.train), [by_id[i] for i in f.test], fo.predictions, labels)
             r.extra.update(fo.extra)
