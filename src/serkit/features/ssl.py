@@ -8,7 +8,10 @@ serkit's own CPC encoder (:mod:`serkit.features.cpc`) through a small adapter.
 ``forward(waves (B, S), lengths (B,)) -> (layers, out_lengths)``: ``layers`` is a list of
 ``(B, T, D)`` hidden states (for the transformers: the transformer input, then every layer's
 output), ``out_lengths (B,)`` the valid frames. Lengths are converted to Hugging Face's
-``attention_mask`` only here (STYLE section 4).
+``attention_mask`` only here (STYLE section 4). Models whose conv stack uses group norm over time
+(``feat_extract_norm="group"``, e.g. wav2vec2-base) still see the zero padding there, so their
+padded-batch outputs differ slightly from per-utterance runs; layer-norm models (the scratch
+encoder, wav2vec2-large-lv60, HuBERT/WavLM large) are padding-invariant.
 
 :class:`WeightedLayerSum` is SUPERB's learned softmax-weighted sum of layers (Yang et al., "SUPERB:
 Speech processing Universal PERformance Benchmark", Interspeech 2021, section 3; s3prl's
