@@ -26,6 +26,8 @@ _API = {
     "extract_features": "serkit.features.extract",
     "run_experiment": "serkit.experiment",
     "Report": "serkit.eval.report",
+    "Predictor": "serkit.inference",
+    "export_onnx": "serkit.export",
 }
 _ALIASES = {"load_audio": "load"}
 
