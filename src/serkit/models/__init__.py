@@ -13,10 +13,12 @@ from serkit.config import from_dict
 from serkit.errors import UnknownKeyError
 from serkit.models.classical import LinearSvmConfig, build_linear_svm
 from serkit.models.compact_cnn import CompactCnnConfig, build_compact_cnn
+from serkit.models.ensemble import EnsembleConfig, build_ensemble
 
 MODELS: dict[str, tuple[type, Any]] = {
     "linear_svm": (LinearSvmConfig, build_linear_svm),
     "compact_cnn": (CompactCnnConfig, build_compact_cnn),
+    "ensemble": (EnsembleConfig, build_ensemble),
 }
 
 #: models trained with scikit-learn on one vector per utterance
