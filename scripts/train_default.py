@@ -15,6 +15,7 @@ Usage:
     python scripts/train_default.py configs/default.yaml --out runs/default
     python scripts/train_default.py configs/default.yaml --all-speakers --out runs/default_all
     python scripts/train_default.py configs/default.yaml --eval-only runs/default/model.pt --out runs/default
+    python scripts/train_default.py configs/default.yaml --merge runs/a/model.pt runs/b/model.pt --out runs/ens
 """
 
 from __future__ import annotations
@@ -147,6 +148,8 @@ def main(argv=None) -> int:
     p.add_argument("--data-root", default=None)
     p.add_argument("--eval-only", default=None, metavar="CKPT",
                    help="score this checkpoint end to end (Predictor) on the held-out speakers; no training")
+    p.add_argument("--merge", nargs="+", default=None, metavar="CKPT",
+                   help="merge these checkpoints into an ensemble OUT/model.pt and score it end to end")
     add_overrides(p)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -155,6 +158,10 @@ def main(argv=None) -> int:
         torch.set_num_threads(cfg.train.num_threads)
     t0 = time.time()
     utts, labels = load_data(cfg, data_root=a.data_root)
+    if a.merge:
+        from serkit.models.ensemble import merge_checkpoints
+
+        a.eval_only = str(merge_checkpoints(a.merge, Path(a.out) / "model.pt"))
     if a.eval_only:
         fold = make_folds(utts, cfg.eval.protocol, seed=cfg.eval.seed, test_speakers=cfg.eval.test_speakers)[0]
         res = evaluate_predictor(a.eval_only, [u for u in utts if u.id in set(fold.test)], labels)
