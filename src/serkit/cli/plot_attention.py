@@ -106,7 +106,7 @@ def attention_for_utterance(run_dir: str | Path, utterance: str, *, fold: str | 
     u = match[0]
     mcfg = model_config_from_dict(fm.cfg.model)
     feats = fm.features([u])[0]
-    model = fm.model(int(feats.shape[-1]))
+    model = fm.model()
     tf = text_features_for([u], mcfg, progress=False) if mcfg.modalities != "audio" else None
     tokens = None
     if tf is not None:
