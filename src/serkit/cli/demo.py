@@ -26,6 +26,16 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+#: The demo's recipe: the same as configs/baseline/emodb_egemaps_svm.yaml (a test keeps them equal),
+#: inlined so that the demo also runs from a non-editable install without the configs/ folder.
+DEMO_RECIPE = {
+    "data": {"corpus": "emodb", "labels": "emodb7"},
+    "features": {"name": "egemaps", "speaker_norm": True},
+    "model": {"name": "linear_svm", "C": 0.001, "class_weight": "balanced"},
+    "eval": {"protocol": "loso", "folds": None, "seed": 0},
+}
+
+
 def examples_dir() -> Path:
     """``./examples`` if present, else the ``examples/`` folder of the source checkout."""
     here = Path("examples")
@@ -73,7 +83,7 @@ def predict_examples(folder: Path, out_dir: Path) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Example predictions, then the baseline evaluation on EmoDB when the corpus is there."""
-    from serkit.config import DataConfig, EvalConfig, ExperimentConfig, FeatureConfig
+    from serkit.config import experiment_from_dict
     from serkit.data.corpora import find_data_root
     from serkit.errors import ManifestError
     from serkit.experiment import run_experiment
@@ -86,12 +96,7 @@ def run(args: argparse.Namespace) -> int:
     except (ManifestError, FileNotFoundError) as e:
         print(f"skipping the EmoDB baseline: {e}")
         return rc
-    cfg = ExperimentConfig(
-        data=DataConfig(corpus="emodb", labels="emodb7"),
-        features=FeatureConfig(name="egemaps", speaker_norm=True),
-        model={"name": "linear_svm", "C": 0.01},
-        eval=EvalConfig(protocol="loso"),
-    )
+    cfg = experiment_from_dict(DEMO_RECIPE)
     report = run_experiment(cfg, data_root=args.data_root)
     print(report.to_table())
     paths = report.save(Path(args.out) / "emodb_egemaps_svm.json")

@@ -1,0 +1,68 @@
+"""``serkit train CONFIG``: train one neural model from a recipe."""
+
+from __future__ import annotations
+
+import argparse
+
+from serkit.cli.common import add_data_root, add_overrides, load_recipe
+
+
+def add_parser(sub) -> None:
+    """Register the sub-command."""
+    p = sub.add_parser(
+        "train", help="train one neural model from a recipe",
+        description="Train one model. Without --fold it trains on every speaker of the corpus "
+                    "(validation speakers for early stopping drawn from them); with --fold NAME it "
+                    "trains on that protocol fold's training speakers and reports on its test speakers.")
+    p.add_argument("config", help="recipe YAML")
+    add_overrides(p)
+    add_data_root(p)
+    p.add_argument("--out", required=True, help="run folder: checkpoint.pt, last.pt, resolved.yaml, train.log")
+    p.add_argument("--resume", action="store_true", help="continue a killed run from OUT/last.pt")
+    p.add_argument("--fold", default=None, help="train on this fold of the recipe's protocol and test on it")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train and print the validation (or fold test) scores."""
+    import json
+
+    from serkit.data.corpora import CORPORA
+    from serkit.data.splits import make_folds, protocol_name
+    from serkit.errors import UnknownKeyError
+    from serkit.experiment import load_data
+    from serkit.train.loop import _vocab_for, fit_predict, prepare, train_model
+    from serkit.data.splits import validation_split
+    from serkit.eval.metrics import classification_scores
+
+    cfg = load_recipe(args.config, args.overrides, getattr(args, "ssl_model", None))
+    utts, labels = load_data(cfg, data_root=args.data_root)
+    progress = not args.no_progress
+    if args.fold is None:
+        tr, va = validation_split(utts, cfg.train.valid_fraction, seed=cfg.train.seed)
+        vocab = _vocab_for(cfg, tr)
+        res = train_model(cfg, prepare(cfg, tr, vocab=vocab, progress=progress),
+                          prepare(cfg, va, vocab=vocab, progress=progress) if va else None,
+                          labels=labels, out_dir=args.out, resume=args.resume, progress=progress, vocab=vocab)
+        last = res.history[-1] if res.history else {}
+        print(json.dumps({"checkpoint": f"{args.out}/checkpoint.pt", "epochs": len(res.history),
+                          "train_time_s": res.wall_time_s, "n_parameters": res.checkpoint["n_parameters"],
+                          "validation_speakers": sorted({u.speaker for u in va}),
+                          "best_valid": res.checkpoint.get("best_valid"), "last_epoch": last}, indent=2))
+        return 0
+    ev = cfg.eval
+    k = ev.folds if ev.folds is not None else CORPORA[cfg.data.corpus].default_folds
+    folds = {f.name: f for f in make_folds(utts, ev.protocol, k=k, seed=ev.seed,
+                                           speaker_dependent=ev.speaker_dependent)}
+    if args.fold not in folds:
+        raise UnknownKeyError("fold", args.fold, folds)
+    f = folds[args.fold]
+    by_id = {u.id: u for u in utts}
+    fo = fit_predict(cfg, [by_id[i] for i in f.train], [by_id[i] for i in f.test], labels=labels,
+                     out_dir=args.out, progress=progress, fold=f.name, resume=args.resume)
+    sc = classification_scores([p.true for p in fo.predictions], [p.pred for p in fo.predictions], labels)
+    print(f"corpus={cfg.data.corpus} protocol={protocol_name(ev.protocol, k)} fold={f.name} "
+          f"(1 of {len(folds)} folds; no std for a single fold): "
+          + " ".join(f"{m.upper()}={v:.4f}" for m, v in sc.items()))
+    return 0

@@ -1,0 +1,421 @@
+"""The fit loop: length-aware batches, multitask losses, early stopping on training speakers,
+per-epoch checkpoints and exact resume.
+
+Determinism: every epoch reseeds torch from ``(seed, epoch)`` and the batch order comes from
+the same pair, so a run resumed from ``last.pt`` reproduces an uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from serkit.config import ExperimentConfig
+from serkit.data.dataset import IGNORE, Batch, LengthBucketSampler, UtteranceDataset, collate
+from serkit.data.manifest import Utterance
+from serkit.data.splits import check_speaker_disjoint, validation_split
+from serkit.errors import ConfigError, UnknownKeyError
+from serkit.eval.metrics import ccc_per_dimension, classification_scores
+from serkit.eval.report import Prediction
+from serkit.features.extract import extract_features
+from serkit.models import CLASSICAL, MODELS, model_config_from_dict
+from serkit.models.base import ModelOutput, count_parameters
+from serkit.train.checkpoint import load_checkpoint, save_checkpoint
+from serkit.train.losses import compute_losses, task_weights
+from serkit.typing import PathLike
+
+log = logging.getLogger(__name__)
+
+OPTIMIZERS = ("adamw", "adam", "sgd")
+SCHEDULERS = ("none", "cosine", "step", "plateau")
+
+
+@dataclass
+class Prepared:
+    """Utterances with their model inputs (and optional CTC targets / text features)."""
+
+    utts: list[Utterance]
+    inputs: list[np.ndarray]
+    tokens: list[np.ndarray | None] | None = None
+    text: list[np.ndarray | None] | None = None
+
+
+@dataclass
+class TrainResult:
+    """A trained model and what is needed to use it.
+
+    Attributes:
+        model: the best (or last) model, eval mode.
+        checkpoint: dict as saved in ``checkpoint.pt``.
+        history: per-epoch dicts (train loss, validation metrics).
+        wall_time_s: training time.
+    """
+
+    model: torch.nn.Module
+    checkpoint: dict[str, Any]
+    history: list[dict[str, float]]
+    wall_time_s: float
+
+
+@dataclass
+class FoldOutput:
+    """Test predictions of one fold and facts about its training."""
+
+    predictions: list[Prediction]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare(cfg: ExperimentConfig, utts: Sequence[Utterance], *, vocab: Any = None,
+            progress: bool = True) -> Prepared:
+    """Extract (cached) inputs for utterances; drop bad files with a warning.
+
+    Args:
+        cfg: recipe.
+        utts: utterances.
+        vocab: a CharVocab to encode transcripts for CTC, or None.
+        progress: progress bar.
+    """
+    feats, errors = extract_features(utts, cfg.features, skip_errors=True, progress=progress)
+    keep = [i for i, x in enumerate(feats) if x is not None]
+    for uid, msg in errors.items():
+        log.warning("skipped %s: %s", uid, msg)
+    us = [utts[i] for i in keep]
+    inputs = [feats[i] for i in keep]
+    tokens = None
+    if vocab is not None:
+        tokens = [vocab.encode(u.text) if u.text else None for u in us]
+    text = None
+    mcfg = model_config_from_dict(cfg.model)
+    enc = getattr(mcfg, "text_encoder", None)
+    if enc:
+        # transcripts: manifest | ctc:<checkpoint> (CTC by-product where the manifest has none)
+        from serkit.features.text import text_features_for
+        from serkit.train.transcripts import ctc_transcripts
+
+        text = text_features_for(us, mcfg, progress=progress, transcribe=ctc_transcripts)
+    return Prepared(us, inputs, tokens, text)
+
+
+def _input_dim(inputs: Sequence[np.ndarray]) -> int:
+    x = inputs[0]
+    return 1 if x.ndim == 1 else int(x.shape[-1])
+
+
+def _avd_stats(utts: Sequence[Utterance]) -> dict[str, list[float]] | None:
+    a = np.array([u.avd for u in utts if u.avd is not None], dtype=np.float64)
+    if len(a) < 2:
+        return None
+    return {"mean": a.mean(0).tolist(), "std": (a.std(0) + 1e-8).tolist()}
+
+
+def _dataset(p: Prepared, labels: Sequence[str], avd_stats: dict | None) -> UtteranceDataset:
+    stats = (np.array(avd_stats["mean"], np.float32), np.array(avd_stats["std"], np.float32)) if avd_stats else None
+    return UtteranceDataset(p.utts, p.inputs, labels=labels, avd_stats=stats, tokens=p.tokens, text=p.text)
+
+
+def _forward(model: torch.nn.Module, batch: Batch) -> ModelOutput:
+    kw = {}
+    if batch.text is not None:
+        kw = {"text": batch.text, "text_lengths": batch.text_lengths}
+    return model(batch.inputs, batch.lengths, **kw)
+
+
+def _optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
+    if cfg.optimizer not in OPTIMIZERS:
+        raise UnknownKeyError("train.optimizer", cfg.optimizer, OPTIMIZERS)
+    # A model may give parameter groups with their own learning rates (e.g. a fine-tuned
+    # SSL encoder below the head's rate); otherwise all trainable parameters share cfg.lr.
+    groups = model.param_groups(cfg.lr) if hasattr(model, "param_groups") else \
+        [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def _scheduler(opt: torch.optim.Optimizer, cfg):
+    if cfg.scheduler not in SCHEDULERS:
+        raise UnknownKeyError("train.scheduler", cfg.scheduler, SCHEDULERS)
+    if cfg.scheduler == "cosine":
+        warm, total = cfg.warmup_epochs, max(1, cfg.epochs)
+
+        def f(e: int) -> float:
+            if e < warm:
+                return (e + 1) / (warm + 1)
+            return 0.5 * (1 + math.cos(math.pi * (e - warm) / max(1, total - warm)))
+
+        return torch.optim.lr_scheduler.LambdaLR(opt, f)
+    if cfg.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, cfg.epochs // 3), gamma=0.1)
+    if cfg.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=2)
+    return None
+
+
+@torch.no_grad()
+def run_model(model: torch.nn.Module, ds: UtteranceDataset, *, batch_size: int = 16) -> list[dict[str, Any]]:
+    """Outputs per item (in dataset order): ``probs``, ``avd``, ``embedding``, ``ctc`` argmax ids.
+
+    Batches are length-sorted to limit padding; results are returned in the original order.
+    """
+    model.eval()
+    sampler = LengthBucketSampler([ds.length(i) for i in range(len(ds))], batch_size, shuffle=False)
+    out: list[dict[str, Any] | None] = [None] * len(ds)
+    for idx in sampler:
+        batch = collate([ds[i] for i in idx])
+        o = _forward(model, batch)
+        probs = torch.softmax(o.logits, -1) if o.logits is not None else None
+        ctc = None
+        if "ctc" in o.aux:
+            lg, ln = o.aux["ctc"]
+            ctc = [lg[b, : int(ln[b])].argmax(-1).tolist() for b in range(len(idx))]
+        for b, i in enumerate(idx):
+            out[i] = {
+                "probs": probs[b].numpy() if probs is not None else None,
+                "avd": o.avd[b].numpy() if o.avd is not None else None,
+                "embedding": o.embedding[b].numpy() if o.embedding is not None else None,
+                "ctc": ctc[b] if ctc is not None else None,
+            }
+    return out  # type: ignore[return-value]
+
+
+def _validate(model, ds, labels, avd_stats, weights, ctx, batch_size) -> dict[str, float]:
+    res = run_model(model, ds, batch_size=batch_size)
+    m: dict[str, float] = {}
+    y = [ds[i].label for i in range(len(ds))]
+    cls = [(t, r["probs"]) for t, r in zip(y, res) if t != IGNORE and r["probs"] is not None]
+    if cls:
+        m.update(classification_scores([t for t, _ in cls], [int(np.argmax(p)) for _, p in cls],
+                                       list(range(len(labels)))))
+    dims = [(ds.utts[i].avd, r["avd"]) for i, r in enumerate(res) if ds.utts[i].avd is not None and r["avd"] is not None]
+    if len(dims) > 1:
+        pred = np.array([d for _, d in dims])
+        if avd_stats:
+            pred = pred * np.array(avd_stats["std"]) + np.array(avd_stats["mean"])
+        c = ccc_per_dimension(np.array([t for t, _ in dims]), pred)
+        m.update({f"ccc_{k}": v for k, v in c.items()})
+        m["ccc"] = float(np.mean(list(c.values())))
+    # validation loss on the same tasks as training
+    model.eval()
+    tot, n = 0.0, 0
+    with torch.no_grad():
+        for idx in LengthBucketSampler([ds.length(i) for i in range(len(ds))], batch_size, shuffle=False):
+            b = collate([ds[i] for i in idx])
+            tot += float(compute_losses(_forward(model, b), b, weights, ctx)["total"]) * len(idx)
+            n += len(idx)
+    m["loss"] = tot / max(n, 1)
+    m["-loss"] = -m["loss"]
+    return m
+
+
+def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, *, labels: Sequence[str],
+                out_dir: PathLike | None = None, resume: bool = False, progress: bool = True,
+                vocab: Any = None, desc: str = "train") -> TrainResult:
+    """Train one model.
+
+    Args:
+        cfg: recipe (model, train sections used).
+        train: prepared training data.
+        valid: prepared validation data (training speakers only) for early stopping, or None.
+        labels: emotion names (class index order).
+        out_dir: where ``last.pt`` (every epoch), ``checkpoint.pt`` (best), ``train.log`` and
+            ``resolved.yaml`` go; None keeps everything in memory.
+        resume: continue from ``out_dir/last.pt``.
+        progress: progress bar.
+        vocab: CharVocab for CTC (stored in the checkpoint).
+        desc: progress-bar label.
+
+    Raises:
+        UnknownKeyError / ConfigError: bad recipe values.
+    """
+    t0 = time.time()
+    tc = cfg.train
+    if tc.num_threads > 0:
+        torch.set_num_threads(tc.num_threads)
+    if tc.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    if tc.monitor not in ("ua", "wa", "f1", "ccc", "-loss"):
+        raise UnknownKeyError("train.monitor", tc.monitor, ("ua", "wa", "f1", "ccc", "-loss"))
+    mcfg = model_config_from_dict(cfg.model)
+    if mcfg.name in CLASSICAL:
+        raise ConfigError(f"model {mcfg.name} is a classical model; use serkit evaluate, not the neural trainer")
+    weights = task_weights(tc.loss_weights, tc.ctc_weighting)
+    avd_stats = _avd_stats(train.utts)
+    ds_tr = _dataset(train, labels, avd_stats)
+    ds_va = _dataset(valid, labels, avd_stats) if valid is not None and valid.utts else None
+    input_dim = _input_dim(train.inputs)
+    torch.manual_seed(tc.seed)
+    model = MODELS[mcfg.name][1](mcfg, input_dim=input_dim, num_classes=len(labels),
+                                 vocab_size=len(vocab) if vocab is not None else None)
+    opt = _optimizer(model, tc)
+    sched = _scheduler(opt, tc)
+    ctx: dict[str, Any] = {"avd_weights": tc.avd_weights}
+    if tc.class_weighted and labels:
+        counts = Counter(ds_tr[i].label for i in range(len(ds_tr)))
+        n = sum(v for k, v in counts.items() if k != IGNORE)
+        ctx["class_weights"] = torch.tensor([n / (len(labels) * max(counts.get(c, 0), 1)) for c in range(len(labels))])
+    meta = {
+        "config": cfg.to_dict(), "label_names": list(labels), "input_dim": input_dim,
+        "avd_stats": avd_stats, "vocab": vocab.to_dict() if vocab is not None else None,
+        "n_parameters": count_parameters(model),
+    }
+    out = Path(out_dir) if out_dir is not None else None
+    history: list[dict[str, float]] = []
+    start_epoch, best_score, best_state, bad = 0, -math.inf, None, 0
+    if out is not None:
+        from serkit.config import dump_yaml
+
+        dump_yaml(cfg, out / "resolved.yaml")
+        if resume and (out / "last.pt").is_file():
+            st = load_checkpoint(out / "last.pt")
+            model.load_state_dict(st["state_dict"])
+            opt.load_state_dict(st["optimizer"])
+            if sched is not None and st.get("scheduler") is not None:
+                sched.load_state_dict(st["scheduler"])
+            start_epoch, history = int(st["epoch"]) + 1, list(st["history"])
+            best_score = float(st["best_score"])
+            best_state, bad = st.get("best_state"), int(st["bad_epochs"])
+            log.info("resumed %s at epoch %d", out, start_epoch)
+        elif resume:
+            log.warning("--resume: no %s; starting from scratch", out / "last.pt")
+    sampler = LengthBucketSampler([ds_tr.length(i) for i in range(len(ds_tr))], tc.batch_size,
+                                  shuffle=True, seed=tc.seed)
+    logf = (out / "train.log").open("a", encoding="utf-8") if out is not None else None
+    bar = tqdm(range(start_epoch, tc.epochs), desc=desc, disable=not progress, unit="epoch",
+               initial=start_epoch, total=tc.epochs)
+    try:
+        for epoch in bar:
+            torch.manual_seed(tc.seed * 1_000_003 + epoch)  # exact resume: RNG depends on (seed, epoch) only
+            sampler.set_epoch(epoch)
+            model.train()
+            tot, n = 0.0, 0
+            for idx in sampler:
+                batch = collate([ds_tr[i] for i in idx])
+                losses = compute_losses(_forward(model, batch), batch, weights, ctx)
+                opt.zero_grad(set_to_none=True)
+                losses["total"].backward()
+                if tc.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+                opt.step()
+                tot += float(losses["total"].detach()) * len(idx)
+                n += len(idx)
+            rec: dict[str, float] = {"epoch": epoch, "train_loss": tot / max(n, 1),
+                                     "lr": opt.param_groups[-1]["lr"]}
+            if ds_va is not None:
+                vm = _validate(model, ds_va, labels, avd_stats, weights, ctx, tc.batch_size)
+                rec.update({f"valid_{k}": v for k, v in vm.items() if k != "-loss"})
+                score = vm.get(tc.monitor, vm.get("ccc", vm["-loss"]))
+                if score > best_score:
+                    best_score, bad = score, 0
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                else:
+                    bad += 1
+            if sched is not None:
+                if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    sched.step(best_score if ds_va is not None else -rec["train_loss"])
+                else:
+                    sched.step()
+            history.append(rec)
+            bar.set_postfix({k: round(v, 4) for k, v in rec.items() if k in ("train_loss", f"valid_{tc.monitor}")})
+            if logf is not None:
+                logf.write(" ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()) + "\n")
+                logf.flush()
+            if out is not None:
+                save_checkpoint(out / "last.pt", {
+                    **meta, "state_dict": model.state_dict(), "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict() if sched is not None else None, "epoch": epoch,
+                    "history": history, "best_score": best_score, "best_state": best_state, "bad_epochs": bad,
+                })
+            if ds_va is not None and tc.patience > 0 and bad >= tc.patience:
+                log.info("early stop at epoch %d (best valid %s %.4f)", epoch, tc.monitor, best_score)
+                break
+    finally:
+        bar.close()
+        if logf is not None:
+            logf.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    ckpt = {**meta, "state_dict": model.state_dict(), "history": history,
+            "best_valid": best_score if best_state is not None else None}
+    if out is not None:
+        save_checkpoint(out / "checkpoint.pt", ckpt)
+    return TrainResult(model, ckpt, history, round(time.time() - t0, 1))
+
+
+def _vocab_for(cfg: ExperimentConfig, utts: Sequence[Utterance]):
+    weights = cfg.train.loss_weights
+    if weights.get("ctc", 0.0) <= 0:
+        return None
+    from serkit.data.vocab import CharVocab
+
+    texts = [u.text for u in utts if u.text]
+    if not texts:
+        raise ConfigError("train.loss_weights.ctc > 0 but no training utterance has a transcript")
+    return CharVocab.from_texts(texts)
+
+
+def fit_predict(cfg: ExperimentConfig, train_utts: Sequence[Utterance], test_utts: Sequence[Utterance], *,
+                labels: Sequence[str], out_dir: PathLike | None = None, progress: bool = True,
+                fold: str = "", resume: bool = False) -> FoldOutput:
+    """Train on one fold's training speakers (validation from them) and predict its test set.
+
+    Raises:
+        SpeakerOverlapError: train (or validation) and test share a speaker in a
+            speaker-independent run.
+    """
+    ev = cfg.eval
+    check_speaker_disjoint(train_utts, test_utts, fold=fold, speaker_dependent=ev.speaker_dependent)
+    tr, va = validation_split(train_utts, cfg.train.valid_fraction, seed=cfg.train.seed)
+    vocab = _vocab_for(cfg, tr)
+    p_tr = prepare(cfg, tr, vocab=vocab, progress=False)
+    p_va = prepare(cfg, va, vocab=vocab, progress=False) if va else None
+    p_te = prepare(cfg, test_utts, vocab=vocab, progress=False)
+    res = train_model(cfg, p_tr, p_va, labels=labels, out_dir=out_dir, resume=resume, progress=progress,
+                      vocab=vocab, desc=f"fold {fold}" if fold else "train")
+    preds = predict_prepared(res, p_te, fold=fold, batch_size=cfg.train.batch_size)
+    extra = {"train_time_s": res.wall_time_s, "epochs": len(res.history),
+             "n_parameters": res.checkpoint["n_parameters"], "n_valid": len(va),
+             "valid_speakers": sorted({u.speaker for u in va})}
+    if vocab is not None:
+        extra["transcripts"] = {p.id: t for p, t in zip(preds, _transcripts(res, p_te, vocab, cfg))}
+    return FoldOutput(preds, extra)
+
+
+def _transcripts(res: TrainResult, p: Prepared, vocab, cfg) -> list[str]:
+    ds = _dataset(p, res.checkpoint["label_names"], res.checkpoint["avd_stats"])
+    return [vocab.decode_ctc(r["ctc"]) if r["ctc"] is not None else "" for r in
+            run_model(res.model, ds, batch_size=cfg.train.batch_size)]
+
+
+def predict_prepared(res: TrainResult, p: Prepared, *, fold: str = "", batch_size: int = 16) -> list[Prediction]:
+    """Prediction rows for prepared utterances."""
+    labels = res.checkpoint["label_names"]
+    stats = res.checkpoint["avd_stats"]
+    ds = _dataset(p, labels, stats)
+    outs = run_model(res.model, ds, batch_size=batch_size)
+    preds = []
+    for u, r in zip(p.utts, outs):
+        scores = {c: float(s) for c, s in zip(labels, r["probs"])} if r["probs"] is not None else None
+        avd_pred = None
+        if r["avd"] is not None:
+            a = r["avd"]
+            if stats:
+                a = a * np.array(stats["std"]) + np.array(stats["mean"])
+            avd_pred = [float(v) for v in a]
+        preds.append(Prediction(
+            id=u.id, fold=fold, speaker=u.speaker, true=u.emotion if u.emotion in labels else None,
+            pred=max(scores, key=scores.get) if scores else None, scores=scores,
+            avd_true=list(u.avd) if u.avd is not None else None, avd_pred=avd_pred))
+    return preds

@@ -1,0 +1,140 @@
+"""Training engine: losses, loss composition, early stopping data, checkpoints, exact resume."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from serkit.config import experiment_from_dict
+from serkit.data.dataset import Batch
+from serkit.errors import ConfigError, UnknownKeyError
+from serkit.models.base import ModelOutput
+from serkit.train.checkpoint import load_checkpoint, model_from_checkpoint
+from serkit.train.loop import fit_predict, prepare, train_model
+from serkit.train.losses import ccc_loss, compute_losses, concordance_cc, task_weights
+
+
+def _cfg(**train):
+    return experiment_from_dict({
+        "data": {"corpus": "manifest"},
+        "features": {"name": "logmel", "n_mels": 16},
+        "model": {"name": "pooled_mlp", "hidden_dim": 16, "dropout": 0.1, "gender_head": True},
+        "train": {"epochs": 4, "batch_size": 4, "lr": 0.01, "valid_fraction": 0.25, **train},
+        "eval": {"protocol": "loso"},
+    })
+
+
+def test_ccc_hand_computed():
+    x = torch.tensor([[-1.5], [-0.5], [0.5], [1.5]])  # zero mean, so CCC(x, -x) = -1 exactly
+    assert concordance_cc(x, x).item() == pytest.approx(1.0, abs=1e-6)
+    assert concordance_cc(x, -x).item() == pytest.approx(-1.0, abs=1e-6)
+    # target = x + 1: cov 1.25, vars 1.25 each, mean diff 1 -> 2.5 / 3.5
+    assert concordance_cc(x, x + 1).item() == pytest.approx(2.5 / 3.5, abs=1e-6)
+    p = torch.cat([x, x, x], 1)
+    t = torch.cat([x, -x, x + 1], 1)
+    want = 1 - (0.5 * 1 + 0.25 * -1 + 0.25 * 2.5 / 3.5)
+    assert ccc_loss(p, t, (0.5, 0.25, 0.25)).item() == pytest.approx(want, abs=1e-6)
+
+
+def test_loss_weighting_modes():
+    assert task_weights({"ctc": 0.1}) == {"emotion": 1.0, "ctc": 0.1}
+    assert task_weights({"ctc": 0.1}, "ctc_plus_alpha_ce") == {"emotion": 0.1, "ctc": 1.0}
+    with pytest.raises(UnknownKeyError, match="expected one of"):
+        task_weights({"emotoin": 1.0})
+    with pytest.raises(UnknownKeyError):
+        task_weights({}, "both")
+
+
+def test_compute_losses_weighted_sum():
+    out = ModelOutput(logits=torch.randn(3, 4), aux={"gender": torch.randn(3, 2)})
+    b = Batch(inputs=torch.zeros(3, 5, 2), lengths=torch.tensor([5, 5, 5]), ids=["a", "b", "c"],
+              speakers=["s"] * 3, label=torch.tensor([0, 1, 2]), gender=torch.tensor([0, 1, -100]))
+    ls = compute_losses(out, b, {"emotion": 1.0, "gender": 0.5})
+    assert ls["total"].item() == pytest.approx(ls["emotion"].item() + 0.5 * ls["gender"].item(), rel=1e-6)
+    with pytest.raises(ConfigError, match="no task"):
+        compute_losses(ModelOutput(), b, {"emotion": 1.0})
+
+
+def test_resume_equals_uninterrupted(synthetic, tmp_path):
+    cfg = _cfg()
+    labels = sorted({u.emotion for u in synthetic})
+    tr, va = synthetic[:12], synthetic[12:]
+    p_tr, p_va = prepare(cfg, tr, progress=False), prepare(cfg, va, progress=False)
+    full = train_model(cfg, p_tr, p_va, labels=labels, out_dir=tmp_path / "full", progress=False)
+    # "kill" after 2 epochs: train a 2-epoch run with the same schedule length, then resume
+    from dataclasses import replace
+
+    short = replace(cfg, train=replace(cfg.train, epochs=4))
+    part_dir = tmp_path / "part"
+    import serkit.train.loop as loop
+
+    class Kill(Exception):
+        pass
+
+    orig = loop.save_checkpoint
+    calls = {"n": 0}
+
+    def killing_save(path, ckpt):
+        orig(path, ckpt)
+        if str(path).endswith("last.pt"):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise Kill
+
+    loop.save_checkpoint = killing_save
+    try:
+        with pytest.raises(Kill):
+            train_model(short, p_tr, p_va, labels=labels, out_dir=part_dir, progress=False)
+    finally:
+        loop.save_checkpoint = orig
+    assert load_checkpoint(part_dir / "last.pt")["epoch"] == 1
+    resumed = train_model(short, p_tr, p_va, labels=labels, out_dir=part_dir, resume=True, progress=False)
+    assert len(resumed.history) == 4
+    for k, v in full.model.state_dict().items():
+        assert torch.equal(v, resumed.model.state_dict()[k]), k
+    assert [h["train_loss"] for h in full.history] == [h["train_loss"] for h in resumed.history]
+
+
+def test_checkpoint_rebuilds_model(synthetic, tmp_path):
+    cfg = _cfg(epochs=1)
+    labels = sorted({u.emotion for u in synthetic})
+    res = train_model(cfg, prepare(cfg, synthetic, progress=False), None, labels=labels,
+                      out_dir=tmp_path, progress=False)
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")  # weights_only=True inside
+    assert ckpt["label_names"] == labels and ckpt["serkit_version"]
+    model, _ = model_from_checkpoint(ckpt)
+    x = torch.randn(2, 30, 16)
+    torch.testing.assert_close(model(x, torch.tensor([30, 20])).logits,
+                               res.model(x, torch.tensor([30, 20])).logits)
+    assert (tmp_path / "resolved.yaml").is_file() and (tmp_path / "train.log").is_file()
+
+
+def test_fit_predict_learns_synthetic(synthetic):
+    # the synthetic emotion sets the pitch: a small model must beat chance on unseen speakers
+    cfg = _cfg(epochs=25, lr=0.01, valid_fraction=0.0)
+    train = [u for u in synthetic if u.speaker != "spk0"]
+    test = [u for u in synthetic if u.speaker == "spk0"]
+    fo = fit_predict(cfg, train, test, labels=sorted({u.emotion for u in synthetic}), progress=False)
+    acc = sum(p.true == p.pred for p in fo.predictions) / len(fo.predictions)
+    assert acc > 0.25 + 1e-9
+    assert fo.extra["n_parameters"] > 0 and not math.isnan(fo.extra["train_time_s"])
+
+
+def test_overlapping_fold_raises(synthetic):
+    from serkit.errors import SpeakerOverlapError
+
+    with pytest.raises(SpeakerOverlapError, match="share"):
+        fit_predict(_cfg(), synthetic[:8], synthetic[4:], labels=["angry"], progress=False)
+
+
+def test_bad_config_errors():
+    from serkit.models import model_config_from_dict
+
+    with pytest.raises(UnknownKeyError, match="expected one of"):
+        model_config_from_dict({"name": "w2v"})
+    with pytest.raises(UnknownKeyError, match="model.hidden_dim"):
+        model_config_from_dict({"name": "pooled_mlp", "hiden_dim": 3})
+    with pytest.raises(UnknownKeyError, match="train.lr"):
+        experiment_from_dict({"model": {"name": "pooled_mlp"}, "train": {"lrate": 1}})
