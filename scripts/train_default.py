@@ -128,7 +128,7 @@ def evaluate_predictor(ckpt, test_utts, labels) -> dict:
 
     pred = Predictor.from_checkpoint(ckpt, threads=1)
     got = {}
-    for u, r in zip(test_utts, pred.predict_batch([u.path for u in test_utts])):
+    for u, r in zip(test_utts, pred.predict_batch([u.path for u in test_utts]), strict=False):
         got[u.id] = r.get("label")
     true = [u.emotion for u in test_utts]
     guess = [got[u.id] or "none" for u in test_utts]
