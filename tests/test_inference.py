@@ -209,3 +209,12 @@ def test_bundled_model_timeline_follows_the_clips(assets, tmp_path):
     hits = sum(lab == truth[i % 4] for i, lab in enumerate(labels))
     assert hits >= 0.75 * len(labels), labels
     assert r["label"] in ("angry", "sad")
+
+
+def test_run_folder_with_fold_checkpoints(tmp_path):
+    save_tiny_checkpoint(tmp_path / "run" / "fold_a" / "checkpoint.pt")
+    save_tiny_checkpoint(tmp_path / "run" / "fold_a" / "last.pt")
+    assert find_checkpoint(tmp_path / "run") == tmp_path / "run" / "fold_a" / "checkpoint.pt"
+    save_tiny_checkpoint(tmp_path / "run" / "fold_b" / "checkpoint.pt")
+    with pytest.raises(ModelNotFoundError, match="2 fold models"):
+        find_checkpoint(tmp_path / "run")

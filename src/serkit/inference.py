@@ -72,6 +72,13 @@ def find_checkpoint(path: PathLike) -> Path:
         pts = sorted(p.glob("*.pt")) or sorted(p.glob("*/*.pt"))
         if len(pts) == 1:
             return pts[0]
+        # a run folder of serkit evaluate / train: fold_<name>/checkpoint.pt (+ last.pt)
+        folds = sorted(p.glob("*/checkpoint.pt"))
+        if len(folds) == 1:
+            return folds[0]
+        if folds:
+            raise ModelNotFoundError(f"{p}: {len(folds)} fold models ({', '.join(str(f.parent.name) for f in folds)}); "
+                                     f"pass one fold's folder, e.g. {folds[0].parent}")
         onnx = sorted(p.glob("*.onnx"))
         if not pts and len(onnx) == 1:
             return onnx[0]
