@@ -160,3 +160,43 @@ def create_msp_podcast_tree(root: PathLike, *, seconds: float = 0.5) -> Path:
     (rel / "Labels").mkdir(parents=True, exist_ok=True)
     (rel / "Labels" / "labels_consensus.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return rel
+
+
+def save_tiny_checkpoint(path: PathLike, *, labels: tuple[str, ...] = EMOTIONS, n_mels: int = 16,
+                         avd: bool = False, seed: int = 0) -> Path:
+    """Write a random-weight tiny ``compact_cnn`` checkpoint in serkit's checkpoint format.
+
+    For tests of inference and export without a trained model.
+
+    Args:
+        path: ``.pt`` file to write.
+        labels: class names.
+        n_mels: log-Mel bands of its feature config.
+        avd: add an A/V/D head (and ``avd_stats``).
+        seed: weight seed.
+    """
+    import dataclasses
+
+    import torch
+
+    from serkit import __version__
+    from serkit.config import FeatureConfig, to_dict
+    from serkit.models.compact_cnn import build_compact_cnn, tiny_config
+
+    torch.manual_seed(seed)
+    mcfg = dataclasses.replace(tiny_config(), avd=avd)
+    model = build_compact_cnn(mcfg, input_dim=n_mels, num_classes=len(labels))
+    model.set_input_stats(torch.full((n_mels,), -6.0), torch.full((n_mels,), 3.0))
+    model.eval()
+    ck = {
+        "config": {"data": {}, "features": to_dict(FeatureConfig(name="logmel", n_mels=n_mels)),
+                   "model": to_dict(mcfg), "train": {}, "eval": {}},
+        "state_dict": model.state_dict(), "label_names": list(labels), "serkit_version": __version__,
+        "input_dim": n_mels,
+    }
+    if avd:
+        ck["avd_stats"] = {"mean": [3.0, 3.0, 3.0], "std": [1.0, 0.5, 0.8]}
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ck, p)
+    return p

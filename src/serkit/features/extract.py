@@ -83,6 +83,10 @@ def compute_features(signal: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
 
 def _cache_config(cfg: FeatureConfig) -> str:
     d = asdict(replace(cfg, speaker_norm=False))  # standardisation is applied after the cache
+    if cfg.encoder and os.path.exists(cfg.encoder):
+        # a re-trained encoder at the same path must not reuse the old features
+        st = os.stat(cfg.encoder)
+        d["encoder_stamp"] = [st.st_size, st.st_mtime_ns]
     return json.dumps(d, sort_keys=True)
 
 

@@ -1,0 +1,258 @@
+"""CPC encoder, InfoNCE, pretraining loop (checkpoints, resume, logs), CPC features and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from serkit.cli.main import main
+from serkit.config import FeatureConfig
+from serkit.errors import ConfigError, ModelNotFoundError
+from serkit.features.cpc import (
+    CpcConfig,
+    CpcModel,
+    conv_output_lengths,
+    cpc_features,
+    load_cpc,
+    read_cpc_checkpoint,
+    save_cpc,
+    tiny_cpc_config,
+)
+from serkit.testing import pseudo_wave
+from serkit.train.cpc import (
+    CpcTrainConfig,
+    collect_sources,
+    fixed_segment,
+    info_nce,
+    pretrain_cpc,
+    sample_negative_indices,
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # two threads on a loaded 2-core machine are many times slower than one
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _write_waves(folder, n=6, seconds=0.7):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        sf.write(folder / f"w{i}.wav", pseudo_wave(seconds, seed=i), 16000, subtype="PCM_16")
+    return folder
+
+
+def test_paper_architecture_frame_rate_and_dims():
+    m = CpcModel(CpcConfig())
+    convs = [c for c in m.encoder.convs if isinstance(c, torch.nn.Conv1d)]
+    assert [c.kernel_size[0] for c in convs] == [10, 8, 8, 4]
+    assert [c.stride[0] for c in convs] == [5, 4, 4, 2]
+    assert all(c.out_channels == 128 for c in convs)
+    assert m.gru.hidden_size == 256 and not m.gru.bidirectional
+    assert len(m.predictors) == 12
+    with torch.no_grad():
+        z, c, n = m(torch.randn(1, 4000), torch.tensor([4000]))
+    assert z.shape == (1, 25, 128) and c.shape == (1, 25, 256) and n.tolist() == [25]  # 10 ms frames
+    assert conv_output_lengths(torch.tensor([160, 1600, 16000]), CpcConfig()).tolist() == [1, 10, 100]
+
+
+def test_info_nce_random_features_near_log51():
+    g = torch.Generator().manual_seed(0)
+    z = 0.01 * torch.randn(4, 60, 32, generator=g)
+    c = 0.01 * torch.randn(4, 60, 64, generator=g)
+    preds = [torch.nn.Linear(64, 32) for _ in range(12)]
+    loss, acc, count = info_nce(z, c, preds, torch.tensor([60, 60, 40, 30]), negatives=50, generator=g)
+    assert abs(loss.item() - math.log(51)) < 0.02
+    # valid predictions: sum over sequences and k of (len - k) for k <= 12 with t + k < len
+    expected = sum(sum(L - k for k in range(1, 13)) for L in (60, 60, 40, 30))
+    assert int(count) == expected
+    assert 0.0 <= float(acc) < 0.1
+
+
+def test_info_nce_fresh_paper_model_near_log51():
+    torch.manual_seed(0)
+    m = CpcModel(CpcConfig())
+    w = torch.from_numpy(np.stack([pseudo_wave(0.5, seed=s) for s in range(2)]))
+    with torch.no_grad():
+        z, c, n = m(w, torch.tensor([8000, 8000]))
+    loss, _, _ = info_nce(z, c, m.predictors, n, negatives=50, generator=torch.Generator().manual_seed(0))
+    assert abs(loss.item() - math.log(51)) < 0.1
+
+
+def test_negatives_never_include_positive_and_cover_the_rest():
+    g = torch.Generator().manual_seed(1)
+    lengths = torch.tensor([2, 5, 37])
+    pos = torch.stack([torch.randint(0, int(L), (20, 4), generator=g) for L in lengths])  # (B, P, K)
+    neg = sample_negative_indices(pos, lengths, 200, generator=g)
+    assert neg.shape == (3, 20, 4, 200)
+    assert not (neg == pos[..., None]).any()
+    assert (neg >= 0).all() and (neg < lengths[:, None, None, None]).all()
+    # with 2 frames the only negative is the other frame
+    assert ((neg[0] + pos[0][..., None]) == 1).all()
+    # every non-positive frame of the longest sequence is drawn at some point
+    b, p, k = 2, 0, 0
+    assert set(neg[b, p, k].tolist()) | set(neg[b, 1:, k].flatten().tolist()) >= set(range(37)) - {int(pos[b, p, k])}
+    with pytest.raises(ValueError):
+        sample_negative_indices(pos[:1], torch.tensor([1]), 5)
+
+
+def test_info_nce_perfect_predictor_picks_positive():
+    # z orthogonal frames and a predictor that reproduces z_{t+k} exactly from c_t: accuracy 1
+    T, D = 20, 32
+    z = torch.eye(D)[:T][None] * 10  # (1, T, D)
+    c = torch.roll(z, shifts=-1, dims=1)  # c_t = z_{t+1}
+    lin = torch.nn.Linear(D, D, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.eye(D))
+    loss, acc, _ = info_nce(z, c, [lin], torch.tensor([T]), negatives=10)
+    assert acc.item() == 1.0 and loss.item() < 1e-3
+
+
+def test_padding_invariance_and_masked_standardisation():
+    torch.manual_seed(0)
+    m = CpcModel(tiny_cpc_config()).eval()
+    a = torch.from_numpy(pseudo_wave(0.5, seed=1))
+    b = torch.from_numpy(pseudo_wave(0.3, seed=2))
+    w = torch.zeros(2, len(a))
+    w[0], w[1, : len(b)] = a, b
+    with torch.no_grad():
+        _, cb, nb = m(w, torch.tensor([len(a), len(b)]))
+        _, c1, n1 = m(b[None], torch.tensor([len(b)]))
+    assert int(nb[1]) == int(n1[0]) == len(b) // 160
+    # frames away from the right edge are identical; the last one may see the conv padding differently
+    torch.testing.assert_close(cb[1, : int(n1[0]) - 1], c1[0, : int(n1[0]) - 1], atol=1e-5, rtol=1e-4)
+
+
+def test_fixed_segment_cut_and_repeat():
+    rng = np.random.default_rng(0)
+    x = np.arange(10, dtype=np.float32)
+    np.testing.assert_array_equal(fixed_segment(x, 25, rng), np.concatenate([x, x, x[:5]]))
+    y = fixed_segment(np.arange(100, dtype=np.float32), 30, rng)
+    assert len(y) == 30 and np.all(np.diff(y) == 1)
+
+
+def test_checkpoint_roundtrip_cache_and_features(tmp_path):
+    torch.manual_seed(0)
+    m = CpcModel(tiny_cpc_config())
+    p = save_cpc(tmp_path / "cpc.pt", m)
+    m2 = load_cpc(p)
+    assert load_cpc(tmp_path) is m2  # cached per path (folder resolves to cpc.pt)
+    for a, b in zip(m.state_dict().values(), m2.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b)
+    sig = pseudo_wave(0.8, seed=3)
+    f = cpc_features(sig, FeatureConfig(name="cpc", encoder=str(p)))
+    assert f.shape == (80, 16) and f.dtype == np.float32
+    assert cpc_features(sig, FeatureConfig(name="cpc", encoder=str(p), layer=0)).shape == (80, 8)
+    with pytest.raises(ConfigError, match="features.encoder"):
+        cpc_features(sig, FeatureConfig(name="cpc"))
+    with pytest.raises(ConfigError, match="layer"):
+        cpc_features(sig, FeatureConfig(name="cpc", encoder=str(p), layer=3))
+    with pytest.raises(ModelNotFoundError, match="serkit pretrain cpc"):
+        load_cpc(tmp_path / "missing.pt")
+    torch.save({"state_dict": {}}, tmp_path / "other.pt")
+    with pytest.raises(ConfigError, match="not a serkit CPC checkpoint"):
+        read_cpc_checkpoint(tmp_path / "other.pt")
+
+
+def test_pretrain_logs_checkpoints_and_resume(tmp_path):
+    wav = _write_waves(tmp_path / "wav")
+    cfg = tiny_cpc_config()
+    tr = CpcTrainConfig(epochs=1, batch_size=2, lr=3e-3, valid_fraction=0.0, save_every=0)
+    out = tmp_path / "run"
+    res = pretrain_cpc(collect_sources([wav]), out, cfg=cfg, train=tr, progress=False)
+    assert res["steps"] == 3 and len(res["history"]) == 1
+    h = res["history"][0]
+    assert {"train_loss", "train_accuracy", "chance"} <= set(h) and h["chance"] == pytest.approx(1 / 6)
+    assert (out / "epoch_001.pt").is_file() and (out / "history.json").is_file()
+    assert len((out / "steps.jsonl").read_text().splitlines()) == 3
+    with pytest.raises(ConfigError, match="--resume"):
+        pretrain_cpc(collect_sources([wav]), out, cfg=cfg, train=tr, progress=False)
+    res2 = pretrain_cpc(collect_sources([wav]), out, train=replace(tr, epochs=2), resume=True, progress=False)
+    assert res2["steps"] == 6 and [r["epoch"] for r in res2["history"]] == [1, 2]
+    ck = read_cpc_checkpoint(out / "cpc.pt")
+    assert ck["epoch"] == 2 and ck["step"] == 6
+    with pytest.raises(ConfigError, match="not found"):
+        pretrain_cpc(collect_sources([wav]), tmp_path / "new", train=tr, resume=True, progress=False)
+
+
+def test_pretrain_resume_mid_epoch_logs_whole_epoch(tmp_path):
+    wav = _write_waves(tmp_path / "wav")
+    tr = CpcTrainConfig(epochs=1, batch_size=2, valid_fraction=0.0, save_every=0)
+    out = tmp_path / "run"
+    res = pretrain_cpc(collect_sources([wav]), out, cfg=tiny_cpc_config(), train=replace(tr, max_steps=2),
+                       progress=False)
+    assert res["steps"] == 2 and res["history"][-1]["complete"] is False
+    res = pretrain_cpc(collect_sources([wav]), out, train=tr, resume=True, progress=False)
+    assert res["steps"] == 3 and len(res["history"]) == 1 and res["history"][0]["complete"]
+    steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in steps] == [1, 2, 3]
+    assert res["history"][0]["train_loss"] == pytest.approx(np.mean([r["loss"] for r in steps]), abs=1e-4)
+
+
+def test_info_nce_training_rises_above_chance():
+    # a few Adam steps on a fixed batch: the positive is picked far more often than 1/(N+1)
+    torch.manual_seed(0)
+    cfg = tiny_cpc_config()
+    m = CpcModel(cfg)
+    w = torch.from_numpy(np.stack([pseudo_wave(0.5, seed=s) for s in range(4)]))
+    lengths = torch.full((4,), w.shape[1])
+    opt = torch.optim.Adam(m.parameters(), lr=1e-2)
+    g = torch.Generator().manual_seed(0)
+    hist = []
+    for _ in range(40):
+        z, c, n = m(w, lengths)
+        loss, acc, _ = info_nce(z, c, m.predictors, n, negatives=cfg.negatives, generator=g)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        hist.append((loss.item(), acc.item()))
+    assert hist[0][0] == pytest.approx(math.log(cfg.negatives + 1), abs=0.05)
+    assert hist[-1][0] < hist[0][0] - 0.3
+    assert hist[-1][1] > 2 / (cfg.negatives + 1)
+
+
+def test_collect_sources_errors(tmp_path):
+    with pytest.raises(ConfigError, match="expected a folder"):
+        collect_sources([tmp_path / "nope"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="no audio found"):
+        collect_sources([tmp_path / "empty"])
+
+
+def test_cli_pretrain_cpc(tmp_path, capsys):
+    wav = _write_waves(tmp_path / "wav", n=4, seconds=0.6)
+    out = tmp_path / "run"
+    rc = main(["pretrain", "cpc", "--audio", str(wav), "--out", str(out), "--epochs", "1", "--batch-size", "2",
+               "--segment-seconds", "0.5", "--steps-ahead", "2", "--negatives", "4", "--channels", "8",
+               "--hidden", "8", "--no-progress", "--valid-fraction", "0"])
+    assert rc == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["steps"] == 2 and (out / "accuracy.png").is_file()
+    assert read_cpc_checkpoint(out / "cpc.pt")["config"]["negatives"] == 4
+
+
+def test_extract_features_cpc_cached_and_invalidated_by_new_checkpoint(tmp_path):
+    from serkit.features.extract import extract_features
+    from serkit.testing import create_audio_files
+
+    utts = create_audio_files(tmp_path / "wav", n=2, seconds=0.5)
+    torch.manual_seed(0)
+    p = save_cpc(tmp_path / "cpc.pt", CpcModel(tiny_cpc_config()))
+    cfg = FeatureConfig(name="cpc", encoder=str(p))
+    a, _ = extract_features(utts, cfg, cache_dir=tmp_path / "cache", progress=False)
+    b, _ = extract_features(utts, cfg, cache_dir=tmp_path / "cache", progress=False)
+    assert a[0].shape == (50, 16)
+    np.testing.assert_array_equal(a[0], b[0])
+    torch.manual_seed(1)
+    save_cpc(p, CpcModel(tiny_cpc_config()))  # same path, new weights (e.g. pretraining went on)
+    c, _ = extract_features(utts, cfg, cache_dir=tmp_path / "cache", progress=False)
+    assert not np.allclose(a[0], c[0])
