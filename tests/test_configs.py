@@ -46,7 +46,12 @@ def test_recipe_parses_and_builds(path):
         dim = _FRAME_DIMS.get(cfg.features.name, lambda f: 64)(cfg.features)
         if cfg.features.deltas:
             dim *= 3
-        model = builder(mcfg, input_dim=dim, num_classes=4, vocab_size=32)
+        from serkit.errors import ModelNotFoundError
+
+        try:
+            model = builder(mcfg, input_dim=dim, num_classes=4, vocab_size=32)
+        except ModelNotFoundError as e:  # pretrained encoder weights the user supplies (tested with stand-ins)
+            pytest.skip(f"needs local encoder weights: {str(e)[:80]}")
         assert sum(p.numel() for p in model.parameters()) > 0
 
 

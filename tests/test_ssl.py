@@ -39,7 +39,7 @@ def test_local_folder_loads_through_real_path_and_matches_saved_weights(tmp_path
     folder, model = save_tiny(tmp_path / "tiny")
     enc = SslEncoder.from_pretrained(folder)
     assert enc.kind == "wav2vec2" and enc.hidden_size == 16 and enc.num_layers == 3
-    for (k, a), b in zip(model.state_dict().items(), enc.model.state_dict().values()):
+    for (k, a), b in zip(model.state_dict().items(), enc.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
     x = torch.randn(2, 4000)
     layers, lens = enc(x, torch.tensor([4000, 3000]))
@@ -92,7 +92,7 @@ def test_padded_batch_matches_single_utterances():
         layers, lens = enc(x, torch.tensor([a.numel(), b.numel()]))
         single, slen = enc(b[None], torch.tensor([b.numel()]))
     assert int(lens[1]) == int(slen[0])
-    for h, s in zip(layers, single):
+    for h, s in zip(layers, single, strict=True):
         torch.testing.assert_close(h[1, : int(lens[1])], s[0], atol=1e-4, rtol=1e-4)
 
 
@@ -137,3 +137,21 @@ def test_ssl_features_frozen_cached_path(tiny_folder):
         ssl_features(sig, FeatureConfig(name="ssl", encoder=str(tiny_folder), layer=7))
     with pytest.raises(ConfigError, match="features.encoder"):
         ssl_features(sig, FeatureConfig(name="ssl"))
+
+
+def test_cpc_encoder_through_the_same_interface(tmp_path):
+    cpc = pytest.importorskip("serkit.features.cpc")
+    path = cpc.save_cpc(tmp_path / "cpc.pt", cpc.CpcModel(cpc.tiny_cpc_config()))
+    enc = SslEncoder.from_cpc(path)
+    assert enc.kind == "custom" and enc.num_layers == 1 and enc.hidden_size == 16
+    wav = torch.from_numpy(pseudo_wave(0.3, seed=4))[None]
+    with torch.no_grad():
+        layers, lens = enc(wav, torch.tensor([wav.shape[1]]))
+        # cached frozen-conv frames (features.name cpc, layer 0) give the same context
+        z = torch.from_numpy(cpc.cpc_features(wav[0].numpy(), FeatureConfig(name="cpc", encoder=str(path),
+                                                                            layer=0)))[None]
+        from_frames, flens = enc(z, torch.tensor([z.shape[1]]))
+    assert layers[0].shape == (1, 30, 16) and lens.tolist() == [30] == flens.tolist()
+    torch.testing.assert_close(layers[0], from_frames[0])
+    with pytest.raises(ModelNotFoundError, match="pretrain"):
+        SslEncoder.from_cpc(tmp_path / "missing.pt")

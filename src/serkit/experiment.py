@@ -63,7 +63,7 @@ def subsample(utts: Sequence[Utterance], n: int, *, seed: int = 0) -> list[Utter
 
 
 def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, out_dir: PathLike | None = None,
-                   progress: bool = True) -> Report:
+                   progress: bool = True, resume: bool = False) -> Report:
     """Evaluate a recipe under its protocol.
 
     Args:
@@ -71,6 +71,8 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
         data_root: overrides ``data.root``.
         out_dir: run folder (per-fold checkpoints and logs of neural models).
         progress: progress bars.
+        resume: continue each neural fold from ``out_dir/fold_<name>/last.pt`` (a finished fold
+            only predicts its test set again).
 
     Returns:
         the report (not yet saved).
@@ -119,10 +121,14 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
         for f in folds:
             fold_dir = Path(out_dir) / f"fold_{f.name}" if out_dir else None
             fo = fit_predict(cfg, [by_id[i] for i in f.train], [by_id[i] for i in f.test], labels=labels,
-                             out_dir=fold_dir, progress=progress, fold=f.name)
+                             out_dir=fold_dir, progress=progress, fold=f.name,
+                             resume=resume and fold_dir is not None)
             preds += fo.predictions
             r = _fold_result(f.name, len(f.train), [by_id[i] for i in f.test], fo.predictions, labels)
             r.extra.update(fo.extra)
+            cer = transcript_cer([by_id[i] for i in f.test], fo.extra.get("transcripts") or {})
+            if cer is not None:  # CTC by-product (w2v2_ctc): character error rate of the transcripts
+                r.scores["cer"] = cer
             results.append(r)
     return Report(
         corpus=cfg.data.corpus, label_set=cfg.data.labels or spec.default_labels, labels=labels,
@@ -144,3 +150,17 @@ def _fold_result(name: str, n_train: int, test: Sequence[Utterance], preds: Sequ
         c = ccc_per_dimension(np.array([p.avd_true for p in dims]), np.array([p.avd_pred for p in dims]))
         scores.update({f"ccc_{k}": v for k, v in c.items()})
     return FoldResult(name, n_train, len(test), sorted({u.speaker for u in test}), scores)
+
+
+def transcript_cer(utts: Sequence[Utterance], hyps: dict[str, str]) -> float | None:
+    """Character error rate of CTC transcripts ``{id: text}`` against the normalised references.
+
+    Utterances without a reference transcript or without a hypothesis are left out; None when
+    nothing is left.
+    """
+    from serkit.data.vocab import normalize_text
+    from serkit.eval.metrics import character_error_rate
+
+    pairs = [(normalize_text(u.text), hyps[u.id]) for u in utts if u.text and u.id in hyps]
+    pairs = [(r, h) for r, h in pairs if r]
+    return character_error_rate([r for r, _ in pairs], [h for _, h in pairs]) if pairs else None

@@ -92,6 +92,8 @@ class _TorchBackend:
 
         self.torch = torch
         self.model = model.eval()
+        #: greedy CTC frame ids of the last call's items (models with a CTC head), else None
+        self.last_ctc: list[list[int]] | None = None
 
     def __call__(self, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         t = self.torch
@@ -99,6 +101,11 @@ class _TorchBackend:
             out = self.model(t.from_numpy(x), t.from_numpy(lengths))
             probs = t.softmax(out.logits.float(), -1).numpy() if out.logits is not None else None
             avd = out.avd.float().numpy() if out.avd is not None else None
+            self.last_ctc = None
+            if "ctc" in out.aux:
+                from serkit.models.w2v2_ctc import greedy_ctc
+
+                self.last_ctc = greedy_ctc(*out.aux["ctc"])
         return probs, avd
 
 
@@ -146,11 +153,23 @@ class Predictor:
         threads: torch intra-op threads to use (None leaves torch's setting); one thread per
             stream is fastest for a single stream on a shared CPU.
         name: shown in reports.
+        vocab: the checkpoint's CTC vocabulary (``CharVocab.to_dict()``), for ``transcribe``.
+        transcribe: add each segment's greedy CTC transcript (``"text"``) and the file's joined
+            text; needs a model with a CTC head (e.g. ``w2v2_ctc`` trained with
+            ``train.loss_weights.ctc > 0``) run by torch.
+
+    Raises:
+        ConfigError: ``transcribe`` with a model that has no CTC head (or an ONNX model).
     """
 
     def __init__(self, backend, features: FeatureConfig, label_names: Sequence[str], *,
                  avd_stats: dict[str, Sequence[float]] | None = None, segment: SegmentConfig | None = None,
-                 batch_size: int = 16, threads: int | None = None, name: str = "model") -> None:
+                 batch_size: int = 16, threads: int | None = None, name: str = "model",
+                 vocab: dict[str, Any] | None = None, transcribe: bool = False) -> None:
+        if transcribe and (not vocab or getattr(backend, "kind", "") != "torch"):
+            raise ConfigError(f"{name}: --transcribe needs a torch checkpoint of a model with a CTC head "
+                              "(w2v2_ctc trained with train.loss_weights.ctc > 0, e.g. "
+                              "configs/cai2021/emodb_scratch_w2v2.yaml); this model has none")
         if features.name in ("egemaps", "compare"):
             raise ConfigError(f"features.name={features.name} gives one vector per utterance; the Predictor "
                               "needs frame-level features (logmel, mfcc, ...) or raw waves")
@@ -166,6 +185,11 @@ class Predictor:
         self.label_names = list(label_names)
         self.avd_stats = avd_stats
         self.segment = segment or SegmentConfig()
+        self.vocab = None
+        if transcribe:
+            from serkit.data.vocab import CharVocab
+
+            self.vocab = CharVocab.from_dict(vocab)
         self.batch_size = batch_size
         self.name = name
 
@@ -203,12 +227,16 @@ class Predictor:
         input_dim = ck.get("input_dim")
         if input_dim is None:
             raise ModelNotFoundError(f"{p}: checkpoint lacks input_dim; re-save it with serkit's checkpoint writer")
-        vocab = ck.get("vocab")
+        vocab = ck.get("vocab")  # CharVocab.to_dict(): its len() is not the vocabulary size
+        if vocab:
+            from serkit.data.vocab import CharVocab
+
+            vocab_size = len(CharVocab.from_dict(vocab))
         model = MODELS[cfg["model"]["name"]][1](mcfg, input_dim=int(input_dim), num_classes=len(ck["label_names"]),
-                                               vocab_size=len(vocab) if vocab else None)
+                                               vocab_size=vocab_size if vocab else None)
         model.load_state_dict(ck["state_dict"])
         return cls(_TorchBackend(model), feats, ck["label_names"], avd_stats=ck.get("avd_stats"),
-                   name=str(path), **kwargs)
+                   name=str(path), vocab=vocab, **kwargs)
 
     @classmethod
     def from_onnx(cls, path: PathLike, *, threads: int | None = None, **kwargs: Any) -> Predictor:
@@ -270,6 +298,8 @@ class Predictor:
                 r["scores"] = {c: round(float(v), DIGITS) for c, v in zip(self.label_names, probs[i])}
             if avd is not None:
                 r.update(self._avd(avd[i]))
+            if self.vocab is not None and self.backend.last_ctc is not None:
+                r["text"] = self.vocab.decode_ctc(self.backend.last_ctc[i])
             out.append(r)
         return out
 
@@ -315,6 +345,8 @@ class Predictor:
             out["label"] = self.label_names[int(np.argmax(p))]
             out["scores"] = {c: round(float(v), DIGITS) for c, v in zip(self.label_names, p)}
         out["segments"] = segs
+        if "text" in segs[0]:  # --transcribe: the segments' transcripts in time order
+            out["text"] = " ".join(s["text"] for s in segs if s["text"])
         if "arousal" in segs[0]:
             for k in AVD_NAMES:
                 out[k] = round(float(sum(wi * s[k] for wi, s in zip(w, segs))), DIGITS)

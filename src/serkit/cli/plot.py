@@ -83,8 +83,14 @@ def _register_timeline(plots) -> None:
     plot_timeline.add_timeline(plots)
 
 
+def _register_ks_attention(plots) -> None:
+    from serkit.cli.plot_attention import register
+
+    register(plots)
+
+
 #: ``serkit plot`` sub-commands, in help order; each is ``register(plot_subparsers)``.
-SUBCOMMANDS = [_register_embeddings, _register_attention_weights, _register_timeline]
+SUBCOMMANDS = [_register_embeddings, _register_attention_weights, _register_timeline, _register_ks_attention]
 
 
 # --- run folders -----------------------------------------------------------------------------

@@ -42,6 +42,9 @@ def add_parser(sub) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads per stream (default 1: fastest for one stream on a busy machine)")
     p.add_argument("--segments", action="store_true", help="table/csv: one row per segment, not per file")
+    p.add_argument("--transcribe", action="store_true",
+                   help="also print the greedy CTC transcript (models with a CTC head, e.g. w2v2_ctc; "
+                        "json/csv field 'text')")
     p.set_defaults(func=run)
 
 
@@ -64,8 +67,9 @@ def expand_inputs(paths: list[str]) -> list[str]:
 
 
 class _Writer:
-    def __init__(self, fmt: str, stream, labels: list[str], *, segments: bool) -> None:
+    def __init__(self, fmt: str, stream, labels: list[str], *, segments: bool, transcribe: bool = False) -> None:
         self.fmt, self.f, self.labels, self.segments = fmt, stream, labels, segments
+        self.transcribe = transcribe
         self.header_done = False
 
     def _line(self, s: str) -> None:
@@ -80,7 +84,8 @@ class _Writer:
             first = ["start", "end"] if stream_mode else ["file", "duration"]
             if self.segments and not stream_mode:
                 first = ["file", "start", "end"]
-            self._line(",".join(first + ["label"] + [f"p_{c}" for c in self.labels] + ([] if stream_mode else ["error"])))
+            self._line(",".join(first + ["label"] + [f"p_{c}" for c in self.labels] + ([] if stream_mode else ["error"])
+                                + (["text"] if self.transcribe else [])))
         elif self.fmt == "table":
             first = f"{'start':>8} {'end':>8}" if stream_mode else f"{'file':<40} {'seconds':>8}"
             self._line(f"{first}  {'label':<10} {'score':>6}")
@@ -101,6 +106,8 @@ class _Writer:
                 cells = key + [row.get("label") or ""] + [f"{scores[c]:.4f}" if c in scores else "" for c in self.labels]
                 if not (self.segments and "error" not in r):
                     cells.append(row.get("error", ""))
+                if self.transcribe:
+                    cells.append(row.get("text", ""))
                 self._line(",".join(_csv(c) for c in cells))
             elif "error" in row:
                 self._line(f"{_short(row['file']):<40} {'':>8}  ERROR: {row['error']}")
@@ -108,7 +115,8 @@ class _Writer:
                 top = max(scores.values()) if scores else float("nan")
                 first = f"{_short(row['file']):<40} " + (f"{row['start']:>4.1f}-{row['end']:<4.1f}" if self.segments
                                                           else f"{row['duration']:>8.2f}")
-                self._line(f"{first}  {row.get('label') or '-':<10} {top:>6.3f}")
+                text = f"  {row.get('text', '')!r}" if self.transcribe else ""
+                self._line(f"{first}  {row.get('label') or '-':<10} {top:>6.3f}{text}")
 
     def window(self, w: dict) -> None:
         self.header(True)
@@ -117,10 +125,12 @@ class _Writer:
         elif self.fmt == "csv":
             s = w.get("scores") or {}
             self._line(",".join([f"{w['start']:.3f}", f"{w['end']:.3f}", w.get("label", "")]
-                                + [f"{s[c]:.4f}" if c in s else "" for c in self.labels]))
+                                + [f"{s[c]:.4f}" if c in s else "" for c in self.labels]
+                                + ([_csv(w.get("text", ""))] if self.transcribe else [])))
         else:
             top = max((w.get("scores") or {"": float("nan")}).values())
-            self._line(f"{w['start']:>8.2f} {w['end']:>8.2f}  {w.get('label', '-'):<10} {top:>6.3f}")
+            text = f"  {w.get('text', '')!r}" if self.transcribe else ""
+            self._line(f"{w['start']:>8.2f} {w['end']:>8.2f}  {w.get('label', '-'):<10} {top:>6.3f}{text}")
 
 
 def _csv(s: str) -> str:
@@ -140,17 +150,28 @@ def _stdin_blocks(rate: int) -> Iterator:
 
 def run(args: argparse.Namespace) -> int:
     """Predict and write results; exit code 1 if any input failed."""
+    try:
+        return _run(args)
+    except BrokenPipeError:  # output piped into head & co. that stopped reading: not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
     from serkit.errors import ConfigError
     from serkit.inference import Predictor
     from serkit.vad import SegmentConfig
 
     if "-" in args.paths and len(args.paths) > 1:
         raise ConfigError("'-' (stdin) cannot be mixed with files; run serkit predict - on its own")
+    kw = {"transcribe": True} if getattr(args, "transcribe", False) else {}
     pred = Predictor.load(args.model, segment=SegmentConfig(vad=not args.no_vad, max_window=args.max_window),
-                          threads=args.threads)
+                          threads=args.threads, **kw)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
     try:
-        w = _Writer(args.format, out, pred.label_names, segments=args.segments)
+        w = _Writer(args.format, out, pred.label_names, segments=args.segments, transcribe=bool(kw))
         if args.paths == ["-"]:
             for win in pred.predict_stream(_stdin_blocks(args.rate)):
                 w.window(win)

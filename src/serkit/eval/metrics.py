@@ -113,4 +113,4 @@ def character_error_rate(refs: Sequence[str], hyps: Sequence[str]) -> float:
     total = sum(len(r) for r in refs)
     if total == 0:
         raise ValueError("character_error_rate: the references have no characters")
-    return sum(edit_distance(r, h) for r, h in zip(refs, hyps)) / total
+    return sum(edit_distance(r, h) for r, h in zip(refs, hyps, strict=True)) / total

@@ -8,7 +8,10 @@ serkit's own CPC encoder (:mod:`serkit.features.cpc`) through a small adapter.
 ``forward(waves (B, S), lengths (B,)) -> (layers, out_lengths)``: ``layers`` is a list of
 ``(B, T, D)`` hidden states (for the transformers: the transformer input, then every layer's
 output), ``out_lengths (B,)`` the valid frames. Lengths are converted to Hugging Face's
-``attention_mask`` only here (STYLE section 4).
+``attention_mask`` only here (STYLE section 4). Models whose conv stack uses group norm over time
+(``feat_extract_norm="group"``, e.g. wav2vec2-base) still see the zero padding there, so their
+padded-batch outputs differ slightly from per-utterance runs; layer-norm models (the scratch
+encoder, wav2vec2-large-lv60, HuBERT/WavLM large) are padding-invariant.
 
 :class:`WeightedLayerSum` is SUPERB's learned softmax-weighted sum of layers (Yang et al., "SUPERB:
 Speech processing Universal PERformance Benchmark", Interspeech 2021, section 3; s3prl's
@@ -188,7 +191,11 @@ class SslEncoder(nn.Module):
 
     @classmethod
     def from_cpc(cls, path: PathLike) -> SslEncoder:
-        """serkit's CPC encoder (``serkit pretrain cpc``) from its checkpoint, via :class:`CpcLayers`."""
+        """serkit's CPC encoder (``serkit pretrain cpc``) from its checkpoint, via :class:`CpcLayers`.
+
+        Raises:
+            ModelNotFoundError: no checkpoint at ``path``.
+        """
         return cls(CpcLayers.from_checkpoint(path), kind="custom", normalize_waveform=False, source=str(path))
 
     # ---------------------------------------------------------------- properties
@@ -234,8 +241,9 @@ class SslEncoder(nn.Module):
         """Encode a padded batch.
 
         Args:
-            waves: ``(B, S)`` float 16 kHz waves, zero-padded.
-            lengths: ``(B,)`` int64 valid samples.
+            waves: ``(B, S)`` float 16 kHz waves, zero-padded; for the CPC adapter also
+                ``(B, T, C)`` frames of its frozen conv encoder (then ``lengths`` are frames).
+            lengths: ``(B,)`` int64 valid samples (or frames).
 
         Returns:
             (list of ``(B, T, D)`` hidden states, ``out_lengths (B,)`` int64 valid frames).
@@ -243,6 +251,8 @@ class SslEncoder(nn.Module):
         Raises:
             ValueError: wrong ranks, or an utterance shorter than the encoder's receptive field.
         """
+        if waves.dim() == 3 and hasattr(self.model, "forward_frames"):  # cached frozen conv frames
+            return self.model.forward_frames(waves, lengths.to(waves.device))
         if waves.dim() != 2 or lengths.dim() != 1 or lengths.shape[0] != waves.shape[0]:
             raise ValueError(f"SslEncoder expects waves (B, S) and lengths (B,), got {tuple(waves.shape)} "
                              f"and {tuple(lengths.shape)}")
@@ -296,66 +306,59 @@ class WeightedLayerSum(nn.Module):
 
 
 class CpcLayers(nn.Module):
-    """Adapter that exposes serkit's CPC encoder through the SslEncoder layer interface.
+    """Adapter that exposes serkit's CPC model (:mod:`serkit.features.cpc`) as an SSL encoder.
 
-    Layers are ``[z, c]``: the convolutional encoder's frames and the autoregressive context.
-    The convolutional encoder is the ``feature_encoder`` frozen when fine-tuning.
+    The single layer is the GRU context ``c_t`` (the representation Li et al. 2021 use; the
+    encoder output ``z_t`` has another width, so it cannot enter a weighted layer sum). The
+    strided convolutions are the ``feature_encoder`` frozen when fine-tuning. Because they are
+    frozen, their output can be cached: :meth:`forward_frames` runs only the GRU on ``z_t``
+    frames from ``features.name: cpc`` with ``features.layer: 0``.
 
     Args:
-        cpc: the CPC module from :mod:`serkit.features.cpc`.
+        cpc: a ``serkit.features.cpc.CpcModel``.
     """
 
     def __init__(self, cpc: nn.Module) -> None:
         super().__init__()
         self.cpc = cpc
-        self.hidden_size, self.num_layers = _cpc_dims(cpc)
+        self.hidden_size = int(cpc.cfg.hidden)
+        self.frame_dim = int(cpc.cfg.channels)
+        self.num_layers = 1
 
     @classmethod
     def from_checkpoint(cls, path: PathLike) -> CpcLayers:
-        """Load a CPC checkpoint written by ``serkit pretrain cpc``.
+        """A private, trainable copy of the CPC model in a ``serkit pretrain cpc`` checkpoint.
 
         Raises:
-            ModelNotFoundError: no such file.
+            ModelNotFoundError: no such file (the message gives the pretraining command).
         """
-        p = Path(path).expanduser()
-        if not p.is_file():
-            raise ModelNotFoundError(f"{p}: CPC checkpoint not found; pretrain one with "
-                                     f"`serkit pretrain cpc` (see configs/cai2021/emodb_cpc.yaml)")
-        try:
-            from serkit.features import cpc as cpc_mod
-        except ImportError:
-            raise ModelNotFoundError("serkit.features.cpc is not available in this serkit version") from None
-        return cls(_load_cpc(cpc_mod, p))
+        from serkit.features import cpc as cpc_mod
+
+        return cls(cpc_mod.cpc_from_checkpoint(cpc_mod.read_cpc_checkpoint(path)))
 
     @property
-    def feature_encoder(self) -> nn.Module | None:
-        """The CPC convolutional encoder."""
-        return getattr(self.cpc, "encoder", None)
+    def feature_encoder(self) -> nn.Module:
+        """The CPC convolutional encoder ``g_enc``."""
+        return self.cpc.encoder
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Valid frames for ``lengths`` samples."""
-        return _cpc_output_lengths(self.cpc, lengths)
+        from serkit.features.cpc import conv_output_lengths
+
+        return conv_output_lengths(lengths, self.cpc.cfg)
 
     def forward(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """``[z (B, T, D), c (B, T, D)]`` and ``out_lengths (B,)``."""
-        return _cpc_forward(self.cpc, waves, lengths)
+        """``[c (B, T, H)]`` and ``out_lengths (B,)`` from waves (the CPC standardises them itself)."""
+        z, n = self.cpc.encoder(waves, lengths)  # (B, T, C)
+        return self.forward_frames(z, n)
 
-
-# The three helpers below are the only places that know the CPC module's API (serkit.features.cpc).
-def _cpc_dims(cpc: nn.Module) -> tuple[int, int]:
-    raise NotImplementedError("CPC encoder adapter: waiting for serkit.features.cpc")
-
-
-def _load_cpc(cpc_mod: Any, path: Path) -> nn.Module:
-    raise NotImplementedError("CPC encoder adapter: waiting for serkit.features.cpc")
-
-
-def _cpc_output_lengths(cpc: nn.Module, lengths: torch.Tensor) -> torch.Tensor:
-    raise NotImplementedError("CPC encoder adapter: waiting for serkit.features.cpc")
-
-
-def _cpc_forward(cpc: nn.Module, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-    raise NotImplementedError("CPC encoder adapter: waiting for serkit.features.cpc")
+    def forward_frames(self, z: torch.Tensor, lengths: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """``[c (B, T, H)]`` from encoder frames ``z (B, T, C)``; the GRU is causal, so padding never leaks."""
+        if z.shape[-1] != self.frame_dim:
+            raise ValueError(f"CPC frames must have {self.frame_dim} channels (features.name: cpc with "
+                             f"features.layer: 0), got {z.shape[-1]}")
+        c, _ = self.cpc.gru(z)  # (B, T, H)
+        return [c], lengths
 
 
 # ---------------------------------------------------------------- frozen cached features
