@@ -26,6 +26,11 @@ _API = {
     "extract_features": "serkit.features.extract",
     "run_experiment": "serkit.experiment",
     "Report": "serkit.eval.report",
+    "CharVocab": "serkit.data.vocab",
+    "SslEncoder": "serkit.features.ssl",
+    "character_error_rate": "serkit.eval.metrics",
+    "Predictor": "serkit.inference",
+    "export_onnx": "serkit.export",
 }
 _ALIASES = {"load_audio": "load"}
 

@@ -138,13 +138,14 @@ class EvalConfig:
 
     Attributes:
         protocol: ``loso`` (leave one speaker out), ``speaker_kfold`` (speaker-grouped k-fold),
-            ``loso_session`` (leave one session out), ``official`` (corpus partition), or
+            ``loso_session`` (leave one session out), ``official`` (corpus partition), ``holdout`` (the speakers in ``test_speakers``), or
             ``random_kfold`` (speaker-DEPENDENT; needs ``speaker_dependent: true``).
         folds: k for k-fold protocols; for ``loso`` an optional cap on the number of folds run.
         seed: seed of fold assignment.
         speaker_dependent: allow splits that share speakers (the report then says so).
         official_train: partitions used for training under ``official``.
         official_test: partition used for testing under ``official``.
+        test_speakers: speakers held out under ``holdout`` (one fold: train on the rest).
     """
 
     protocol: str = "loso"
@@ -153,6 +154,7 @@ class EvalConfig:
     speaker_dependent: bool = False
     official_train: tuple[str, ...] = ("Train",)
     official_test: str = "Test1"
+    test_speakers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

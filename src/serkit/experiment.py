@@ -17,15 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from serkit.config import ExperimentConfig
-from serkit.data.corpora import CORPORA, load_corpus
+from serkit.data.corpora import corpus_spec, load_corpus
 from serkit.data.corpora.common import labels_of
 from serkit.data.manifest import Utterance, summary
 from serkit.data.splits import make_folds, protocol_name
+from serkit.errors import ConfigError
 from serkit.eval.metrics import ccc_per_dimension, classification_scores
 from serkit.eval.report import FoldResult, Prediction, Report
 from serkit.features.extract import UTTERANCE_LEVEL, extract_features
 from serkit.models import CLASSICAL, MODELS, model_config_from_dict
-from serkit.errors import ConfigError
 from serkit.typing import PathLike
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def load_data(cfg: ExperimentConfig, *, data_root: PathLike | None = None) -> tu
     utts = load_corpus(d.corpus, root=data_root or d.root, labels=d.labels, manifest=d.manifest)
     if d.max_utterances is not None and len(utts) > d.max_utterances:
         utts = subsample(utts, d.max_utterances, seed=cfg.eval.seed)
-    spec = CORPORA[d.corpus]
+    spec = corpus_spec(d.corpus)
     present = {u.emotion for u in utts if u.emotion is not None}
     order = labels_of(spec.label_sets.get(d.labels or spec.default_labels or "", {})) if spec.label_sets else []
     labels = [c for c in order if c in present] + sorted(present - set(order))
@@ -63,7 +63,7 @@ def subsample(utts: Sequence[Utterance], n: int, *, seed: int = 0) -> list[Utter
 
 
 def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, out_dir: PathLike | None = None,
-                   progress: bool = True) -> Report:
+                   progress: bool = True, resume: bool = False) -> Report:
     """Evaluate a recipe under its protocol.
 
     Args:
@@ -71,6 +71,8 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
         data_root: overrides ``data.root``.
         out_dir: run folder (per-fold checkpoints and logs of neural models).
         progress: progress bars.
+        resume: continue each neural fold from ``out_dir/fold_<name>/last.pt`` (a finished fold
+            only predicts its test set again).
 
     Returns:
         the report (not yet saved).
@@ -83,10 +85,11 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
     mcfg = model_config_from_dict(cfg.model)
     utts, labels = load_data(cfg, data_root=data_root)
     ev = cfg.eval
-    spec = CORPORA[cfg.data.corpus]
+    spec = corpus_spec(cfg.data.corpus)
     k = ev.folds if ev.folds is not None else spec.default_folds
     folds = make_folds(utts, ev.protocol, k=k, seed=ev.seed, speaker_dependent=ev.speaker_dependent,
-                       official_train=ev.official_train, official_test=ev.official_test)
+                       official_train=ev.official_train, official_test=ev.official_test,
+                       test_speakers=ev.test_speakers)
     log.info("%s: %s; %d folds", cfg.data.corpus, summary(utts), len(folds))
     by_id = {u.id: u for u in utts}
     notes: list[str] = []
@@ -101,7 +104,7 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
         feats, errors = extract_features(utts, cfg.features, skip_errors=True, progress=progress)
         if errors:
             notes.append(f"{len(errors)} files skipped: " + "; ".join(list(errors.values())[:3]))
-        X = {u.id: x for u, x in zip(utts, feats) if x is not None}
+        X = {u.id: x for u, x in zip(utts, feats, strict=True) if x is not None}
         builder = MODELS[cfg.model["name"]][1]
         for f in folds:
             tr = [i for i in f.train if i in X]
@@ -109,7 +112,7 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
             clf = builder(mcfg, seed=ev.seed)
             clf.fit(np.stack([X[i] for i in tr]), [by_id[i].emotion for i in tr])
             yp = clf.predict(np.stack([X[i] for i in te]))
-            fold_preds = [Prediction(i, f.name, by_id[i].speaker, by_id[i].emotion, str(p)) for i, p in zip(te, yp)]
+            fold_preds = [Prediction(i, f.name, by_id[i].speaker, by_id[i].emotion, str(p)) for i, p in zip(te, yp, strict=True)]
             preds += fold_preds
             results.append(_fold_result(f.name, len(tr), [by_id[i] for i in te], fold_preds, labels))
     else:
@@ -118,10 +121,14 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
         for f in folds:
             fold_dir = Path(out_dir) / f"fold_{f.name}" if out_dir else None
             fo = fit_predict(cfg, [by_id[i] for i in f.train], [by_id[i] for i in f.test], labels=labels,
-                             out_dir=fold_dir, progress=progress, fold=f.name)
+                             out_dir=fold_dir, progress=progress, fold=f.name,
+                             resume=resume and fold_dir is not None)
             preds += fo.predictions
             r = _fold_result(f.name, len(f.train), [by_id[i] for i in f.test], fo.predictions, labels)
             r.extra.update(fo.extra)
+            cer = transcript_cer([by_id[i] for i in f.test], fo.extra.get("transcripts") or {})
+            if cer is not None:  # CTC by-product (w2v2_ctc): character error rate of the transcripts
+                r.scores["cer"] = cer
             results.append(r)
     return Report(
         corpus=cfg.data.corpus, label_set=cfg.data.labels or spec.default_labels, labels=labels,
@@ -143,3 +150,17 @@ def _fold_result(name: str, n_train: int, test: Sequence[Utterance], preds: Sequ
         c = ccc_per_dimension(np.array([p.avd_true for p in dims]), np.array([p.avd_pred for p in dims]))
         scores.update({f"ccc_{k}": v for k, v in c.items()})
     return FoldResult(name, n_train, len(test), sorted({u.speaker for u in test}), scores)
+
+
+def transcript_cer(utts: Sequence[Utterance], hyps: dict[str, str]) -> float | None:
+    """Character error rate of CTC transcripts ``{id: text}`` against the normalised references.
+
+    Utterances without a reference transcript or without a hypothesis are left out; None when
+    nothing is left.
+    """
+    from serkit.data.vocab import normalize_text
+    from serkit.eval.metrics import character_error_rate
+
+    pairs = [(normalize_text(u.text), hyps[u.id]) for u in utts if u.text and u.id in hyps]
+    pairs = [(r, h) for r, h in pairs if r]
+    return character_error_rate([r for r, _ in pairs], [h for _, h in pairs]) if pairs else None

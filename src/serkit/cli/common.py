@@ -15,13 +15,38 @@ def add_overrides(p: argparse.ArgumentParser) -> None:
     """``--set key=value`` dotted overrides."""
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe value, e.g. --set model.C=0.01 (repeatable)")
+    p.add_argument("--ssl-model", default=None, metavar="DIR",
+                   help="local Hugging Face wav2vec2/HuBERT/WavLM folder for the recipe's SSL encoder "
+                        "(sets model.encoder_path, or features.encoder for features.name=ssl)")
 
 
-def load_recipe(path: str, overrides: list[str]):
-    """Read a recipe, apply overrides, validate every section including the model's."""
+def ssl_model_overrides(d: dict, folder: str) -> list[str]:
+    """Overrides that point a recipe dict's SSL encoder at a local folder (``--ssl-model``).
+
+    Raises:
+        ConfigError: the recipe uses no SSL encoder.
+    """
+    from serkit.errors import ConfigError
+
+    out = []
+    if (d.get("features") or {}).get("name") == "ssl":
+        out.append(f"features.encoder={folder}")
+    if (d.get("model") or {}).get("name") == "w2v2_ctc":
+        out += ["model.encoder=pretrained", f"model.encoder_path={folder}"]
+    if not out:
+        raise ConfigError(f"--ssl-model {folder}: this recipe uses no SSL encoder (needs model.name=w2v2_ctc "
+                          "or features.name=ssl), e.g. configs/cai2021/iemocap_wav2vec2_base.yaml")
+    return out
+
+
+def load_recipe(path: str, overrides: list[str], ssl_model: str | None = None):
+    """Read a recipe, apply overrides (and ``--ssl-model``), validate every section including the model's."""
     from serkit.config import apply_overrides, experiment_from_dict, load_dict
     from serkit.models import model_config_from_dict
 
-    cfg = experiment_from_dict(apply_overrides(load_dict(path), overrides))
+    d = load_dict(path)
+    if ssl_model:
+        overrides = [*ssl_model_overrides(d, ssl_model), *overrides]
+    cfg = experiment_from_dict(apply_overrides(d, overrides))
     model_config_from_dict(cfg.model)  # unknown model keys raise here, before any work
     return cfg

@@ -19,6 +19,8 @@ def add_parser(sub) -> None:
                    help="write the report as JSON (plus OUT.predictions.csv and OUT.confusion.png)")
     p.add_argument("--out", default=None, help="run folder for checkpoints and logs of neural models")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--resume", action="store_true",
+                   help="continue neural folds from OUT/fold_*/last.pt (needs --out); finished folds only predict")
     p.set_defaults(func=run)
 
 
@@ -26,8 +28,9 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, optionally save JSON + plots."""
     from serkit.experiment import run_experiment
 
-    cfg = load_recipe(args.config, args.overrides)
-    report = run_experiment(cfg, data_root=args.data_root, out_dir=args.out, progress=not args.no_progress)
+    cfg = load_recipe(args.config, args.overrides, getattr(args, "ssl_model", None))
+    report = run_experiment(cfg, data_root=args.data_root, out_dir=args.out, progress=not args.no_progress,
+                            resume=getattr(args, "resume", False))
     print(report.to_table())
     if args.json:
         paths = report.save(args.json)

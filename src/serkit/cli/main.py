@@ -12,11 +12,31 @@ import sys
 from collections.abc import Sequence
 
 from serkit import __version__
-from serkit.cli import demo, evaluate, features, prepare, pretrain, train
+from serkit.cli import (
+    demo,
+    evaluate,
+    export,
+    features,
+    plot,
+    predict,
+    prepare,
+    pretrain,
+    train,
+)
 from serkit.errors import SerkitError
 
 #: sub-commands in help order
-COMMANDS = [prepare, features, train, evaluate, demo, pretrain]
+COMMANDS = [
+    prepare,
+    features,
+    pretrain,
+    train,
+    evaluate,
+    predict,
+    export,
+    plot,
+    demo,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from serkit.data.splits import validation_split
     from serkit.eval.metrics import classification_scores
 
-    cfg = load_recipe(args.config, args.overrides)
+    cfg = load_recipe(args.config, args.overrides, getattr(args, "ssl_model", None))
     utts, labels = load_data(cfg, data_root=args.data_root)
     progress = not args.no_progress
     if args.fold is None:

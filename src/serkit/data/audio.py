@@ -13,7 +13,9 @@ Examples:
 
 from __future__ import annotations
 
+import logging
 import os
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,8 @@ import soxr
 
 from serkit.errors import AudioError
 from serkit.typing import PathLike
+
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 #: Shortest input accepted by default, in seconds. The smallest serkit front-end (25 ms window)
@@ -93,7 +97,45 @@ def info(path: PathLike) -> AudioInfo:
         else:
             fix = "use WAV, FLAC, OGG or MP3; convert with ffmpeg -i IN -ar 16000 -ac 1 OUT.wav"
         raise AudioError(p, f"not a readable audio file ({_short(e)})", fix) from None
+    if str(i.format) in ("WAV", "WAVEX"):
+        # libsndfile silently shortens a WAV whose data chunk is cut off; the header knows better.
+        _check_wav_complete(p)
     return AudioInfo(str(p), int(i.samplerate), int(i.channels), int(i.frames), str(i.format), str(i.subtype))
+
+
+def _check_wav_complete(p: Path) -> None:
+    """Raise if a RIFF/WAVE file's ``data`` chunk is shorter than its header declares."""
+    size = p.stat().st_size
+    with p.open("rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return  # RF64 / W64 / other: libsndfile's own checks apply
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            cid, n = struct.unpack("<4sI", f.read(8))
+            if cid == b"data":
+                # 0 and 0xFFFFFFFF mark a stream whose length was unknown when the header was written.
+                if n not in (0, 0xFFFFFFFF) and pos + 8 + n > size:
+                    raise AudioError(p, f"is truncated: the WAV header declares {n} data bytes, the file "
+                                        f"holds {size - pos - 8}", "re-export or re-download the file")
+                return
+            pos += 8 + n + (n & 1)
+
+
+def _no_samples(path: PathLike) -> AudioError:
+    return AudioError(path, "contains no decodable samples (zero length, or cut off before the first "
+                            "complete block)", "re-record, re-export or re-download the file")
+
+
+def _clip(y: np.ndarray, path: PathLike) -> np.ndarray:
+    """Keep samples in [-1, 1]: float files may exceed full scale, resampling may overshoot."""
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if peak > 1.0:
+        if peak > 1.01:
+            log.warning("%s: peak %.3f exceeds full scale; clipped to [-1, 1]", path, peak)
+        np.clip(y, -1.0, 1.0, out=y)
+    return y
 
 
 def _short(e: BaseException) -> str:
@@ -198,7 +240,7 @@ def load(path: PathLike, *, sample_rate: int = SAMPLE_RATE, start: float = 0.0,
     """
     i = info(path)
     if i.frames <= 0:
-        raise AudioError(path, "contains no samples (zero length)", "re-record or re-export the file")
+        raise _no_samples(path)
     first = int(round(start * i.sample_rate))
     n = -1 if duration is None else int(round(duration * i.sample_rate))
     if first >= i.frames:
@@ -215,18 +257,27 @@ def load(path: PathLike, *, sample_rate: int = SAMPLE_RATE, start: float = 0.0,
     if x.shape[0] < want:
         raise AudioError(path, f"is truncated: header promises {want} frames, only {x.shape[0]} could be read",
                          "re-export or re-download the file")
-    y = resample(to_mono_float32(x), i.sample_rate, sample_rate)
+    y = to_mono_float32(x)
+    if not np.all(np.isfinite(y)):  # before soxr, which would smear a NaN over its filter length
+        check_signal(y, name=path, sample_rate=i.sample_rate, min_duration=0.0)
+    y = _clip(resample(y, i.sample_rate, sample_rate), path)
     return check_signal(y, name=path, sample_rate=sample_rate, min_duration=min_duration,
                         allow_silence=allow_silence)
 
 
-def stream(path: PathLike, *, block_seconds: float = 10.0, sample_rate: int = SAMPLE_RATE) -> Iterator[np.ndarray]:
+def stream(path: PathLike, *, block_seconds: float = 10.0, sample_rate: int = SAMPLE_RATE,
+           min_duration: float = MIN_DURATION) -> Iterator[np.ndarray]:
     """Read a file block by block, resampled and mono, with memory flat in its length.
+
+    The header is checked before the first block is yielded (missing, empty, not audio,
+    truncated WAV, shorter than ``min_duration``); decoding errors, NaN/inf samples and a file
+    that ends before its header says raise when the bad block is reached.
 
     Args:
         path: audio file.
         block_seconds: block length in seconds of the source.
         sample_rate: output rate in Hz.
+        min_duration: shorter files raise before anything is yielded.
 
     Yields:
         ``(S_block,)`` float32 blocks whose concatenation equals :func:`load` (up to resampler
@@ -237,27 +288,41 @@ def stream(path: PathLike, *, block_seconds: float = 10.0, sample_rate: int = SA
     """
     i = info(path)
     if i.frames <= 0:
-        raise AudioError(path, "contains no samples (zero length)", "re-record or re-export the file")
+        raise _no_samples(path)
+    if i.duration < min_duration:
+        raise AudioError(path, f"is {i.duration:.3f} s long, shorter than the {min_duration:g} s minimum",
+                         f"give at least {min_duration:g} s of speech")
+    return _stream_blocks(path, i, block_seconds, sample_rate)
+
+
+def _stream_blocks(path: PathLike, i: AudioInfo, block_seconds: float, sample_rate: int) -> Iterator[np.ndarray]:
     rs = None if i.sample_rate == sample_rate else soxr.ResampleStream(
         i.sample_rate, sample_rate, 1, dtype="float32", quality="HQ")
     block = max(1, int(block_seconds * i.sample_rate))
+    got = 0
     try:
         with sf.SoundFile(str(path)) as f:
             while True:
                 x = f.read(block, dtype="float32", always_2d=True)
+                got += x.shape[0]
                 last = x.shape[0] < block
                 y = to_mono_float32(x)
                 if not np.all(np.isfinite(y)):
-                    raise AudioError(path, "contains NaN or inf samples",
-                                     "re-export the audio as 16-bit PCM WAV")
+                    bad = int(y.size - np.count_nonzero(np.isfinite(y)))
+                    raise AudioError(path, f"contains {bad} NaN or inf samples in the block at "
+                                           f"{(got - x.shape[0]) / i.sample_rate:.1f} s",
+                                     "re-export the audio as 16-bit PCM WAV (e.g. sox IN -b 16 OUT.wav)")
                 if rs is not None:
                     y = rs.resample_chunk(y, last=last)
                 if y.size:
-                    yield y
+                    yield _clip(y, path)
                 if last:
                     break
     except (sf.LibsndfileError, RuntimeError) as e:
         raise AudioError(path, f"is truncated or corrupt ({_short(e)})", "re-export or re-download the file") from None
+    if got < i.frames:
+        raise AudioError(path, f"is truncated: header promises {i.frames} frames, only {got} could be read",
+                         "re-export or re-download the file")
 
 
 def read_pcm_stream(fileobj, *, sample_rate: int = SAMPLE_RATE, block_samples: int = 16000,

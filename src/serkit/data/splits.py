@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from serkit.data.manifest import Utterance
 from serkit.errors import ConfigError, SpeakerOverlapError, UnknownKeyError
 
-PROTOCOLS = ("loso", "speaker_kfold", "loso_session", "official", "random_kfold")
+PROTOCOLS = ("loso", "speaker_kfold", "loso_session", "official", "random_kfold", "holdout")
 
 PROTOCOL_NAMES = {
     "loso": "leave-one-speaker-out",
@@ -29,6 +29,7 @@ PROTOCOL_NAMES = {
     "loso_session": "leave-one-session-out",
     "official": "official partition",
     "random_kfold": "random utterance {k}-fold (speaker-dependent)",
+    "holdout": "held-out speakers (1 fold)",
 }
 
 
@@ -92,7 +93,7 @@ def _group_kfold(groups: dict[str, list[str]], k: int, seed: int) -> list[list[s
 
 def make_folds(utts: Sequence[Utterance], protocol: str, *, k: int | None = None, seed: int = 0,
                speaker_dependent: bool = False, official_train: Sequence[str] = ("Train",),
-               official_test: str = "Test1") -> list[Fold]:
+               official_test: str = "Test1", test_speakers: Sequence[str] = ()) -> list[Fold]:
     """Split utterances into folds under a protocol, checking speaker-disjointness.
 
     Args:
@@ -104,6 +105,7 @@ def make_folds(utts: Sequence[Utterance], protocol: str, *, k: int | None = None
         speaker_dependent: required for ``random_kfold``.
         official_train: partitions (``custom["partition"]``) used for training in ``official``.
         official_test: partition used for testing in ``official``.
+        test_speakers: the held-out speakers of ``holdout`` (one fold).
 
     Returns:
         folds in a deterministic order.
@@ -136,6 +138,14 @@ def make_folds(utts: Sequence[Utterance], protocol: str, *, k: int | None = None
         for name, test in tests:
             ts = set(test)
             folds.append(Fold(name, tuple(u.id for u in utts if u.id not in ts), tuple(test)))
+    elif protocol == "holdout":
+        held = set(test_speakers)
+        known = {u.speaker for u in utts}
+        if not held or held - known:
+            raise ConfigError(f"protocol 'holdout' needs eval.test_speakers from the corpus; "
+                              f"unknown {sorted(held - known)}, valid e.g. {sorted(known)[:6]}")
+        folds.append(Fold("holdout", tuple(u.id for u in utts if u.speaker not in held),
+                          tuple(u.id for u in utts if u.speaker in held)))
     elif protocol == "official":
         part = {u.id: (u.custom or {}).get("partition") for u in utts}
         if not any(part.values()):

@@ -75,3 +75,42 @@ def classification_scores(y_true: Sequence, y_pred: Sequence, labels: Sequence |
     """``{"ua", "wa", "f1"}`` for one fold."""
     return {"ua": unweighted_accuracy(y_true, y_pred, labels), "wa": weighted_accuracy(y_true, y_pred),
             "f1": macro_f1(y_true, y_pred, labels)}
+
+
+def edit_distance(ref: Sequence, hyp: Sequence) -> int:
+    """Levenshtein distance (substitutions, insertions, deletions all cost 1).
+
+    Examples:
+        >>> edit_distance("kitten", "sitting")
+        3
+    """
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return prev[-1]
+
+
+def character_error_rate(refs: Sequence[str], hyps: Sequence[str]) -> float:
+    """Corpus-level CER: total character edit distance over total reference characters.
+
+    Args:
+        refs: reference transcripts (already normalised the way the hypotheses are).
+        hyps: hypotheses, one per reference.
+
+    Raises:
+        ValueError: different numbers of references and hypotheses, or no reference characters.
+
+    Examples:
+        >>> character_error_rate(["abc", "de"], ["abd", "de"])
+        0.2
+    """
+    if len(refs) != len(hyps):
+        raise ValueError(f"character_error_rate needs one hypothesis per reference, got {len(refs)} "
+                         f"references and {len(hyps)} hypotheses")
+    total = sum(len(r) for r in refs)
+    if total == 0:
+        raise ValueError("character_error_rate: the references have no characters")
+    return sum(edit_distance(r, h) for r, h in zip(refs, hyps, strict=True)) / total

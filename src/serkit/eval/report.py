@@ -21,6 +21,8 @@ from serkit.typing import PathLike
 
 CLASS_METRICS = ("ua", "wa", "f1")
 DIM_METRICS = ("ccc_arousal", "ccc_valence", "ccc_dominance")
+#: by-product metrics: ``cer`` = character error rate of CTC transcripts (lower is better)
+AUX_METRICS = ("cer",)
 
 
 @dataclass
@@ -81,7 +83,7 @@ class Report:
     @property
     def metric_names(self) -> list[str]:
         """Metrics present in every fold, in display order."""
-        names = [m for m in (*CLASS_METRICS, *DIM_METRICS) if all(m in f.scores for f in self.folds)]
+        names = [m for m in (*CLASS_METRICS, *DIM_METRICS, *AUX_METRICS) if all(m in f.scores for f in self.folds)]
         return names
 
     def mean(self) -> dict[str, float]:

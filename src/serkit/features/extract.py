@@ -105,6 +105,8 @@ class FeatureCache:
         self._file_hash: dict[tuple[str, float, int], str] = {}
 
     def _content_hash(self, path: str) -> str:
+        if not os.path.isfile(path):
+            audio.info(path)  # raises the AudioError that names the file and the fix
         st = os.stat(path)
         k = (path, st.st_mtime, st.st_size)
         if k not in self._file_hash:
@@ -196,7 +198,7 @@ def speaker_standardise(feats: Sequence[np.ndarray | None], speakers: Sequence[s
         speakers: speaker of each entry.
     """
     groups: dict[str, list[int]] = defaultdict(list)
-    for i, (x, s) in enumerate(zip(feats, speakers)):
+    for i, (x, s) in enumerate(zip(feats, speakers, strict=True)):
         if x is not None:
             groups[s].append(i)
     out = list(feats)

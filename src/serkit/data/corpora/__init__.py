@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from serkit.data.corpora import emodb, generic, iemocap, ljspeech, msp_podcast, ravdess
-from serkit.data.corpora.common import CorpusSpec, find_data_root, load_corpus
+from serkit.data.corpora.common import CorpusSpec, corpus_spec, find_data_root, load_corpus
 
 #: name -> CorpusSpec(prepare function, label sets, default label set, default protocol, folder)
 CORPORA: dict[str, CorpusSpec] = {
@@ -18,4 +18,4 @@ CORPORA: dict[str, CorpusSpec] = {
     "manifest": generic.SPEC,
 }
 
-__all__ = ["CORPORA", "CorpusSpec", "find_data_root", "load_corpus"]
+__all__ = ["CORPORA", "CorpusSpec", "corpus_spec", "find_data_root", "load_corpus"]

@@ -101,7 +101,8 @@ def load_corpus(name: str, *, root: PathLike | None = None, labels: str | None =
 
     Args:
         name: registry name (``emodb``, ``ravdess``, ``iemocap``, ``msp_podcast``, ``ljspeech``,
-            ``manifest``).
+            ``manifest``), or several joined by ``+`` (e.g. ``emodb+ravdess``) to pool them under
+            one label set that every part defines (e.g. ``common6``).
         root: data root or corpus folder.
         labels: label-set name.
         manifest: manifest file for ``name="manifest"``.
@@ -112,6 +113,11 @@ def load_corpus(name: str, *, root: PathLike | None = None, labels: str | None =
     """
     from serkit.data.corpora import CORPORA
 
+    if "+" in name:  # several corpora pooled, e.g. "emodb+ravdess" (speaker ids are corpus-prefixed)
+        utts = [u for part in name.split("+")
+                for u in load_corpus(part.strip(), root=root, labels=labels, manifest=manifest, **kwargs)]
+        validate(utts, where=name)
+        return utts
     if name not in CORPORA:
         raise UnknownKeyError("corpus", name, CORPORA)
     spec = CORPORA[name]
@@ -123,3 +129,13 @@ def load_corpus(name: str, *, root: PathLike | None = None, labels: str | None =
         utts = spec.prepare(corpus_dir(spec, root), labels=labels, **kwargs)
     validate(utts, where=name)
     return utts
+
+
+def corpus_spec(name: str) -> CorpusSpec:
+    """The registry entry of a corpus; for pooled ``a+b`` names, the first part's entry."""
+    from serkit.data.corpora import CORPORA
+
+    first = name.split("+")[0].strip()
+    if first not in CORPORA:
+        raise UnknownKeyError("corpus", first, CORPORA)
+    return CORPORA[first]

@@ -8,6 +8,7 @@ leave-one-speaker-out (10 folds).
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from serkit.data.corpora.common import CorpusSpec, label_map
@@ -33,6 +34,10 @@ LABEL_SETS = {
 # Speaker ages from the EmoDB documentation are not needed; gender is in labels.csv.
 _GENDER = {"03": "m", "08": "f", "09": "f", "10": "m", "11": "m", "12": "m", "13": "f",
            "14": "f", "15": "m", "16": "f"}
+
+
+#: SSTTTEV: speaker (2 digits), text id (a01..b10), emotion letter, version letter.
+_NAME = re.compile(r"^(?P<spk>\d{2})(?P<tid>[ab]\d{2})(?P<emo>[WLEAFTN])(?P<ver>[a-z])$")
 
 
 def _texts(corpus_dir: Path) -> dict[str, str]:
@@ -69,10 +74,10 @@ def prepare_emodb(corpus_dir: PathLike, out_dir: PathLike | None = None, *,
                              float(r["duration_s"]) if r.get("duration_s") else None))
     else:
         for p in sorted((d / "wav").glob("*.wav")):
-            s = p.stem
-            if len(s) < 6 or s[5] not in LETTERS:
-                continue
-            rows.append((f"wav/{p.name}", s[:2], _GENDER.get(s[:2]), s[2:5], LETTERS[s[5]], None))
+            m = _NAME.match(p.stem)
+            if not m:
+                continue  # not an EmoDB recording (e.g. a stray README.wav)
+            rows.append((f"wav/{p.name}", m["spk"], _GENDER.get(m["spk"]), m["tid"], LETTERS[m["emo"]], None))
     if not rows:
         raise ManifestError(f"{d}: no EmoDB files found (expected wav/SSTTTEV.wav or labels.csv)")
     out = []

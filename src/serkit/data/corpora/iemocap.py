@@ -28,7 +28,7 @@ LABEL_SETS = {
     # since 2018): 5531 utterances. Excitement and happiness are both high-valence and the
     # happy class alone is too small (595 utterances).
     "4class_exc": {"neutral": "neutral", "happy": "happy", "excited": "happy", "sad": "sad", "angry": "angry"},
-    # The original 4-class setup without the merge (1636 happy+... fewer utterances).
+    # The original 4-class setup without the merge (4490 utterances; happy alone is 595).
     "4class": {"neutral": "neutral", "happy": "happy", "sad": "sad", "angry": "angry"},
     # Everything with a majority label (no 'xxx'), for dimensional-only training.
     "all": {k: k for k in ["neutral", "happy", "excited", "sad", "angry", "frustrated", "fear",

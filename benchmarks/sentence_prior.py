@@ -1,0 +1,54 @@
+"""How much can the transcript alone tell about the emotion in an acted corpus?
+
+In EmoDB and RAVDESS every emotion is spoken over the same fixed sentences, so a transcript
+carries (almost) no emotion information. This script measures the best a text-only model can
+do: per fold, it predicts for each sentence the class-frequency-weighted most common emotion of
+that sentence among the *training* speakers (the Bayes decision from the sentence identity and
+the training prior), under the same speaker-independent protocol as the recipes.
+
+Run: PYTHONPATH=src python benchmarks/sentence_prior.py configs/chen2022/emodb_text.yaml
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter, defaultdict
+
+import numpy as np
+
+from serkit.config import experiment_from_dict, load_dict
+from serkit.data.corpora import CORPORA
+from serkit.data.splits import make_folds, protocol_name
+from serkit.eval.metrics import classification_scores
+from serkit.experiment import load_data
+
+
+def main(path: str) -> None:
+    cfg = experiment_from_dict(load_dict(path))
+    utts, labels = load_data(cfg)
+    ev = cfg.eval
+    k = ev.folds if ev.folds is not None else CORPORA[cfg.data.corpus].default_folds
+    folds = make_folds(utts, ev.protocol, k=k, seed=ev.seed)
+    by_id = {u.id: u for u in utts}
+    scores = []
+    for f in folds:
+        tr = [by_id[i] for i in f.train]
+        te = [by_id[i] for i in f.test]
+        prior = Counter(u.emotion for u in tr)
+        table: dict[str, Counter] = defaultdict(Counter)
+        for u in tr:
+            table[u.text][u.emotion] += 1
+        # class-weighted decision, like the recipes' class_weighted loss
+        pred = [max(labels, key=lambda c: table[u.text][c] / prior[c]) for u in te]
+        scores.append(classification_scores([u.emotion for u in te], pred, labels))
+    n_sent = len({u.text for u in utts})
+    print(f"corpus={cfg.data.corpus} labels={cfg.data.labels} ({len(labels)} classes, chance UA "
+          f"{1 / len(labels):.4f}) | protocol={protocol_name(ev.protocol, k)}, {len(folds)} folds | "
+          f"{n_sent} distinct sentences | sentence-identity classifier:")
+    for m in ("ua", "wa", "f1"):
+        v = np.array([s[m] for s in scores])
+        print(f"  {m.upper()} {v.mean():.4f} ± {v.std():.4f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,435 @@
+"""Predictor: the single inference API (files, folders, long recordings, live streams).
+
+A :class:`Predictor` wraps a trained model (a serkit checkpoint run by torch, or an exported
+``.onnx`` file run by ONNX Runtime) with its own feature config and label names. Audio is read
+block-wise (:func:`serkit.data.audio.stream`), cut into speech segments by voice-activity
+detection (:mod:`serkit.vad`, at most ``max_window`` seconds each), and every segment is
+classified; a file's label is the argmax of the duration-weighted mean of its segment scores.
+Memory stays flat in the length of the input: only the open segment and one batch of closed
+segments are held at a time.
+
+Result of one file (``predict_file``), also the JSON line of ``serkit predict --format json``::
+
+    {"file": "a.wav", "duration": 3.1, "label": "angry", "scores": {"angry": 0.8, ...},
+     "segments": [{"start": 0.2, "end": 2.9, "label": "angry", "scores": {...}}, ...],
+     "arousal": 0.4, "valence": -0.2, "dominance": 0.3}   # A/V/D only when the model has them
+
+Examples:
+    >>> import numpy as np, torch, tempfile, pathlib
+    >>> from serkit.testing import save_tiny_checkpoint
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> p = Predictor.from_checkpoint(save_tiny_checkpoint(d / "m.pt"))
+    >>> r = p.predict_signal(np.random.default_rng(0).standard_normal(16000).astype("float32") * 0.1)
+    >>> sorted(r), round(sum(r["scores"].values()), 3)
+    (['duration', 'label', 'scores', 'segments'], 1.0)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from serkit.config import FeatureConfig, from_dict
+from serkit.data import audio
+from serkit.errors import AudioError, ConfigError, ModelNotFoundError, SerkitError
+from serkit.typing import PathLike
+from serkit.vad import Segment, SegmentConfig, Segmenter
+
+log = logging.getLogger(__name__)
+
+#: names accepted by :meth:`Predictor.load` besides paths
+BUNDLED = ("default",)
+AVD_NAMES = ("arousal", "valence", "dominance")
+#: checkpoint file names looked for, in order, inside a run folder
+CHECKPOINT_NAMES = ("model.pt", "checkpoint.pt", "best.pt", "last.pt")
+DIGITS = 5
+
+
+def bundled_dir(name: str = "default") -> Path:
+    """Folder of a model shipped inside the package (``serkit/assets/<name>``)."""
+    return Path(__file__).resolve().parent / "assets" / name
+
+
+def find_checkpoint(path: PathLike) -> Path:
+    """Resolve a run folder, checkpoint file or ``.onnx`` file to one model file.
+
+    Raises:
+        ModelNotFoundError: nothing loadable there (the message says what was looked for).
+    """
+    p = Path(path)
+    if p.is_file():
+        return p
+    if p.is_dir():
+        for n in CHECKPOINT_NAMES:
+            if (p / n).is_file():
+                return p / n
+        pts = sorted(p.glob("*.pt")) or sorted(p.glob("*/*.pt"))
+        if len(pts) == 1:
+            return pts[0]
+        # a run folder of serkit evaluate / train: fold_<name>/checkpoint.pt (+ last.pt)
+        folds = sorted(p.glob("*/checkpoint.pt"))
+        if len(folds) == 1:
+            return folds[0]
+        if folds:
+            raise ModelNotFoundError(f"{p}: {len(folds)} fold models ({', '.join(str(f.parent.name) for f in folds)}); "
+                                     f"pass one fold's folder, e.g. {folds[0].parent}")
+        onnx = sorted(p.glob("*.onnx"))
+        if not pts and len(onnx) == 1:
+            return onnx[0]
+        found = [str(x.relative_to(p)) for x in pts + onnx]
+        raise ModelNotFoundError(f"{p}: expected one of {list(CHECKPOINT_NAMES)} or a single .pt/.onnx file, "
+                                 f"found {found or 'none'}; pass the file itself")
+    raise ModelNotFoundError(f"model {str(path)!r} not found; expected a bundled name {list(BUNDLED)}, "
+                             "a run folder, a .pt checkpoint or an .onnx file")
+
+
+class _TorchBackend:
+    """Runs an ``nn.Module`` on padded features; returns (probs (B, C), avd (B, 3) | None)."""
+
+    kind = "torch"
+
+    def __init__(self, model) -> None:
+        import torch
+
+        self.torch = torch
+        self.model = model.eval()
+        #: greedy CTC frame ids of the last call's items (models with a CTC head), else None
+        self.last_ctc: list[list[int]] | None = None
+
+    def __call__(self, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        t = self.torch
+        with t.inference_mode():
+            out = self.model(t.from_numpy(x), t.from_numpy(lengths))
+            probs = t.softmax(out.logits.float(), -1).numpy() if out.logits is not None else None
+            avd = out.avd.float().numpy() if out.avd is not None else None
+            self.last_ctc = None
+            if "ctc" in out.aux:
+                from serkit.models.w2v2_ctc import greedy_ctc
+
+                self.last_ctc = greedy_ctc(*out.aux["ctc"])
+        return probs, avd
+
+
+class _OnnxBackend:
+    """Runs an exported model with ONNX Runtime (inputs ``x``, ``lengths``; outputs ``probs`` [, ``avd``])."""
+
+    kind = "onnx"
+
+    def __init__(self, path: Path, *, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            from serkit.errors import MissingDependencyError
+
+            raise MissingDependencyError("onnxruntime", "onnx") from None
+        so = ort.SessionOptions()
+        if threads:
+            so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        self.outputs = [o.name for o in self.session.get_outputs()]
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if "serkit" not in meta:
+            raise ModelNotFoundError(f"{path}: ONNX file has no serkit metadata; export it with serkit export")
+        self.meta = json.loads(meta["serkit"])
+
+    def __call__(self, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        res = dict(zip(self.outputs, self.session.run(None, {"x": x, "lengths": lengths}), strict=False))
+        return res.get("probs"), res.get("avd")
+
+
+class Predictor:
+    """Emotion predictions for signals, files, batches of files and live streams.
+
+    Build it with :meth:`load` (bundled name, run folder, checkpoint or ``.onnx``) or
+    :meth:`from_checkpoint`.
+
+    Args:
+        backend: callable ``(x (B, T, F) float32, lengths (B,) int64) -> (probs (B, C), avd (B, 3) | None)``.
+        features: the model's feature config.
+        label_names: class names, in logit order.
+        avd_stats: ``{"mean": [3], "std": [3]}`` to undo the training standardisation of A/V/D.
+        segment: segmentation settings (VAD, max window).
+        batch_size: segments per forward pass.
+        threads: torch intra-op threads to use (None leaves torch's setting); one thread per
+            stream is fastest for a single stream on a shared CPU.
+        name: shown in reports.
+        vocab: the checkpoint's CTC vocabulary (``CharVocab.to_dict()``), for ``transcribe``.
+        transcribe: add each segment's greedy CTC transcript (``"text"``) and the file's joined
+            text; needs a model with a CTC head (e.g. ``w2v2_ctc`` trained with
+            ``train.loss_weights.ctc > 0``) run by torch.
+
+    Raises:
+        ConfigError: ``transcribe`` with a model that has no CTC head (or an ONNX model).
+    """
+
+    def __init__(self, backend, features: FeatureConfig, label_names: Sequence[str], *,
+                 avd_stats: dict[str, Sequence[float]] | None = None, segment: SegmentConfig | None = None,
+                 batch_size: int = 16, threads: int | None = None, name: str = "model",
+                 vocab: dict[str, Any] | None = None, transcribe: bool = False) -> None:
+        if transcribe and (not vocab or getattr(backend, "kind", "") != "torch"):
+            raise ConfigError(f"{name}: --transcribe needs a torch checkpoint of a model with a CTC head "
+                              "(w2v2_ctc trained with train.loss_weights.ctc > 0, e.g. "
+                              "configs/cai2021/emodb_scratch_w2v2.yaml); this model has none")
+        if features.name in ("egemaps", "compare"):
+            raise ConfigError(f"features.name={features.name} gives one vector per utterance; the Predictor "
+                              "needs frame-level features (logmel, mfcc, ...) or raw waves")
+        if features.speaker_norm:
+            log.warning("%s was trained with per-speaker feature standardisation, which single files "
+                        "cannot provide; predictions use unnormalised features", name)
+        if threads:
+            import torch
+
+            torch.set_num_threads(int(threads))
+        self.backend = backend
+        self.features = replace(features, max_seconds=None)
+        self.label_names = list(label_names)
+        self.avd_stats = avd_stats
+        self.segment = segment or SegmentConfig()
+        self.vocab = None
+        if transcribe:
+            from serkit.data.vocab import CharVocab
+
+            self.vocab = CharVocab.from_dict(vocab)
+        self.batch_size = batch_size
+        self.name = name
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_checkpoint(cls, path: PathLike, **kwargs: Any) -> Predictor:
+        """A torch Predictor from a serkit checkpoint (file or run folder).
+
+        Args:
+            path: ``.pt`` file holding ``{config, state_dict, label_names, input_dim, ...}``, or
+                a run folder with ``model.pt`` / ``checkpoint.pt``.
+            **kwargs: ``segment``, ``batch_size``, ``threads`` (see the class).
+
+        Raises:
+            ModelNotFoundError: no checkpoint there, or not a serkit checkpoint.
+        """
+        import torch
+
+        from serkit.models import MODELS, model_config_from_dict
+
+        p = find_checkpoint(path)
+        try:
+            ck = torch.load(p, map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
+            raise ModelNotFoundError(f"{p}: not a readable serkit checkpoint ({type(e).__name__}: "
+                                     f"{str(e).splitlines()[0][:120]}); train one with serkit train") from None
+        missing = [k for k in ("config", "state_dict", "label_names") if k not in ck]
+        if missing:
+            raise ModelNotFoundError(f"{p}: checkpoint lacks {missing}; expected a file written by serkit train")
+        cfg = ck["config"]
+        mcfg = model_config_from_dict(cfg["model"])
+        if getattr(mcfg, "text_encoder", None):
+            raise ConfigError(f"{p}: model {cfg['model']['name']} needs transcripts; Predictor handles audio-only models")
+        feats = from_dict(FeatureConfig, cfg.get("features"), where="features")
+        input_dim = ck.get("input_dim")
+        if input_dim is None:
+            raise ModelNotFoundError(f"{p}: checkpoint lacks input_dim; re-save it with serkit's checkpoint writer")
+        vocab = ck.get("vocab")  # CharVocab.to_dict(): its len() is not the vocabulary size
+        if vocab:
+            from serkit.data.vocab import CharVocab
+
+            vocab_size = len(CharVocab.from_dict(vocab))
+        model = MODELS[cfg["model"]["name"]][1](mcfg, input_dim=int(input_dim), num_classes=len(ck["label_names"]),
+                                               vocab_size=vocab_size if vocab else None)
+        model.load_state_dict(ck["state_dict"])
+        return cls(_TorchBackend(model), feats, ck["label_names"], avd_stats=ck.get("avd_stats"),
+                   name=str(path), vocab=vocab, **kwargs)
+
+    @classmethod
+    def from_onnx(cls, path: PathLike, *, threads: int | None = None, **kwargs: Any) -> Predictor:
+        """An ONNX Runtime Predictor from a file written by :func:`serkit.export.export_onnx`.
+
+        Args:
+            path: ``.onnx`` file.
+            threads: intra-op threads of ONNX Runtime and torch (the feature front-end).
+            **kwargs: ``segment``, ``batch_size`` (see the class).
+        """
+        b = _OnnxBackend(Path(path), threads=threads)
+        kwargs["threads"] = threads
+        m = b.meta
+        return cls(b, from_dict(FeatureConfig, m["features"], where="features"), m["label_names"],
+                   avd_stats=m.get("avd_stats"), name=str(path), **kwargs)
+
+    @classmethod
+    def load(cls, name_or_path: PathLike | None = None, **kwargs: Any) -> Predictor:
+        """A Predictor from a bundled model name, run folder, checkpoint or ``.onnx`` file.
+
+        Args:
+            name_or_path: ``"default"`` (or None) for the model shipped with serkit, else a path.
+            **kwargs: ``segment``, ``batch_size``, ``threads`` (ONNX only).
+
+        Raises:
+            ModelNotFoundError: unknown name or path; the message lists the bundled names.
+        """
+        if name_or_path is None or str(name_or_path) in BUNDLED:
+            d = bundled_dir(str(name_or_path or "default"))
+            if not (d / "model.pt").is_file():
+                raise ModelNotFoundError(f"bundled model {str(name_or_path or 'default')!r} is missing from {d}; "
+                                         "reinstall serkit or pass --model RUN_DIR")
+            return cls.from_checkpoint(d / "model.pt", **kwargs)
+        p = find_checkpoint(name_or_path)
+        if p.suffix == ".onnx":
+            return cls.from_onnx(p, **kwargs)
+        return cls.from_checkpoint(p, **kwargs)
+
+    # ----------------------------------------------------------------- core
+    def _features(self, x: np.ndarray) -> np.ndarray:
+        from serkit.features.extract import compute_features
+
+        return compute_features(x, self.features)
+
+    def _classify(self, segs: Sequence[Segment]) -> list[dict[str, Any]]:
+        """Scores of a few segments in one padded forward pass."""
+        feats = [self._features(s.samples) for s in segs]
+        lens = np.array([len(f) for f in feats], dtype=np.int64)
+        shape = (len(feats), int(lens.max()), *feats[0].shape[1:])
+        pad = np.zeros(shape, dtype=np.float32)
+        for i, f in enumerate(feats):
+            pad[i, : len(f)] = f
+        probs, avd = self.backend(pad, lens)
+        out = []
+        for i, s in enumerate(segs):
+            r: dict[str, Any] = {"start": s.start, "end": s.end}
+            if probs is not None:
+                r["label"] = self.label_names[int(np.argmax(probs[i]))]
+                r["scores"] = {c: round(float(v), DIGITS) for c, v in zip(self.label_names, probs[i], strict=False)}
+            if avd is not None:
+                r.update(self._avd(avd[i]))
+            if self.vocab is not None and self.backend.last_ctc is not None:
+                r["text"] = self.vocab.decode_ctc(self.backend.last_ctc[i])
+            out.append(r)
+        return out
+
+    def _avd(self, v: np.ndarray) -> dict[str, float]:
+        v = np.asarray(v, dtype=np.float64)
+        if self.avd_stats:
+            v = v * np.asarray(self.avd_stats["std"]) + np.asarray(self.avd_stats["mean"])
+        return {k: round(float(x), DIGITS) for k, x in zip(AVD_NAMES, v, strict=False)}
+
+    def _segments(self, blocks: Iterable[np.ndarray], segmenter: Segmenter) -> Iterator[dict[str, Any]]:
+        """Classified segments, in batches, as they close; falls back to the first window if no speech."""
+        pending: list[Segment] = []
+        head: list[np.ndarray] = []  # first max_window seconds, for the no-speech fallback
+        head_n = int(self.segment.max_window * audio.SAMPLE_RATE)
+        got = 0
+        for b in blocks:
+            if got < head_n:
+                head.append(b[: head_n - got])
+                got += len(head[-1])
+            pending += segmenter.push(b)
+            if len(pending) >= self.batch_size:
+                yield from self._classify(pending)
+                pending = []
+        pending += segmenter.flush()
+        if pending:
+            yield from self._classify(pending)
+        elif not segmenter.speech_found and got:
+            x = np.concatenate(head)
+            if x.size >= int(audio.MIN_DURATION * audio.SAMPLE_RATE):
+                r = self._classify([Segment(0.0, round(x.size / audio.SAMPLE_RATE, 3), x)])[0]
+                r["speech"] = False  # VAD found no speech; this is the first window, classified anyway
+                yield r
+
+    def _aggregate(self, segs: list[dict[str, Any]], duration: float) -> dict[str, Any]:
+        out: dict[str, Any] = {"duration": round(duration, 3)}
+        if not segs:
+            out.update(label=None, scores={}, segments=[])
+            return out
+        w = np.array([max(s["end"] - s["start"], 1e-3) for s in segs])
+        w = w / w.sum()
+        if "scores" in segs[0]:
+            p = sum(wi * np.array([s["scores"][c] for c in self.label_names]) for wi, s in zip(w, segs, strict=False))
+            out["label"] = self.label_names[int(np.argmax(p))]
+            out["scores"] = {c: round(float(v), DIGITS) for c, v in zip(self.label_names, p, strict=False)}
+        out["segments"] = segs
+        if "text" in segs[0]:  # --transcribe: the segments' transcripts in time order
+            out["text"] = " ".join(s["text"] for s in segs if s["text"])
+        if "arousal" in segs[0]:
+            for k in AVD_NAMES:
+                out[k] = round(float(sum(wi * s[k] for wi, s in zip(w, segs, strict=False))), DIGITS)
+        return out
+
+    # ----------------------------------------------------------------- public
+    def predict_signal(self, x: np.ndarray, sample_rate: int = audio.SAMPLE_RATE) -> dict[str, Any]:
+        """Predict one in-memory signal.
+
+        Args:
+            x: ``(S,)`` or ``(S, channels)`` samples (float in [-1, 1] or integer PCM).
+            sample_rate: its rate in Hz (resampled to 16 kHz).
+
+        Returns:
+            ``{duration, label, scores, segments[, arousal, valence, dominance]}``.
+
+        Raises:
+            AudioError: empty, too short or non-finite signal.
+        """
+        y = audio.resample(audio.to_mono_float32(np.asarray(x)), int(sample_rate))
+        audio.check_signal(y)
+        segs = list(self._segments([y], Segmenter(self.segment)))
+        return self._aggregate(segs, y.size / audio.SAMPLE_RATE)
+
+    def predict_file(self, path: PathLike, *, block_seconds: float = 30.0) -> dict[str, Any]:
+        """Predict one audio file of any length (read block-wise; memory flat in its length).
+
+        Args:
+            path: WAV, FLAC, OGG or MP3 file.
+            block_seconds: read size in seconds.
+
+        Returns:
+            ``{file, duration, label, scores, segments[, arousal, valence, dominance]}``.
+
+        Raises:
+            AudioError: unreadable, empty, too short or corrupt file.
+        """
+        seg = Segmenter(self.segment)
+        segs = list(self._segments(audio.stream(path, block_seconds=block_seconds), seg))
+        duration = seg.total_samples / audio.SAMPLE_RATE
+        if duration < audio.MIN_DURATION:
+            raise AudioError(path, f"is {duration:.3f} s long, shorter than the {audio.MIN_DURATION:g} s minimum",
+                             f"give at least {audio.MIN_DURATION:g} s of speech")
+        return {"file": str(path), **self._aggregate(segs, duration)}
+
+    def predict_batch(self, paths: Iterable[PathLike]) -> Iterator[dict[str, Any]]:
+        """Predict many files; a file that fails yields ``{file, error}`` and the rest go on.
+
+        Args:
+            paths: audio files.
+
+        Yields:
+            one result dict per file, in input order.
+        """
+        for p in paths:
+            try:
+                yield self.predict_file(p)
+            except (SerkitError, OSError, ValueError, RuntimeError) as e:
+                log.debug("failed on %s", p, exc_info=True)
+                yield {"file": str(p), "error": str(e) if isinstance(e, SerkitError) else f"{p}: {type(e).__name__}: {e}"}
+
+    def predict_stream(self, blocks: Iterable[np.ndarray]) -> Iterator[dict[str, Any]]:
+        """Predict a live stream: yield one dict per segment (window) as soon as it closes.
+
+        Args:
+            blocks: ``(S_block,)`` float32 blocks at 16 kHz, e.g. from
+                :func:`serkit.data.audio.read_pcm_stream`.
+
+        Yields:
+            ``{start, end, label, scores[, arousal, ...]}`` per segment, in time order.
+        """
+        segmenter = Segmenter(self.segment)
+        for b in blocks:
+            closed = segmenter.push(b)
+            if closed:
+                yield from self._classify(closed)
+        closed = segmenter.flush()
+        if closed:
+            yield from self._classify(closed)

@@ -1,0 +1,204 @@
+"""Voice-activity segmentation for long and streamed audio.
+
+:class:`Segmenter` takes 16 kHz mono blocks as they arrive and emits speech segments as soon as
+they close (after ``hangover`` seconds of non-speech, or when a segment reaches ``max_window``
+seconds), so memory stays bounded by one window however long the input is. Frame decisions come
+from WebRTC's VAD (``webrtcvad``, 20 ms frames); ``vad=False`` cuts fixed windows instead.
+
+Examples:
+    >>> import numpy as np
+    >>> seg = Segmenter(SegmentConfig(vad=False, max_window=0.6))
+    >>> [(s.start, s.end) for s in [*seg.push(np.zeros(24000, np.float32)), *seg.flush()]]
+    [(0.0, 0.6), (0.6, 1.2), (1.2, 1.5)]
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from serkit.errors import ConfigError, MissingDependencyError
+
+SAMPLE_RATE = 16000
+FRAME_SECONDS = 0.02
+FRAME = int(SAMPLE_RATE * FRAME_SECONDS)  # 320 samples
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """How audio is cut into segments for prediction.
+
+    Attributes:
+        vad: use voice-activity detection; False cuts back-to-back windows of ``max_window``.
+        aggressiveness: WebRTC VAD mode 0 (keeps most) to 3 (drops most non-speech).
+        max_window: longest segment in seconds; longer speech is cut into windows of this length.
+        min_speech: shortest segment kept, in seconds.
+        hangover: non-speech in seconds that closes a segment (shorter pauses stay inside).
+        pad: context in seconds kept before and after each speech run.
+    """
+
+    vad: bool = True
+    aggressiveness: int = 2
+    max_window: float = 6.0
+    min_speech: float = 0.3
+    hangover: float = 0.5
+    pad: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.aggressiveness <= 3:
+            raise ConfigError(f"VAD aggressiveness must be 0..3, got {self.aggressiveness}")
+        if self.max_window < 0.5:
+            raise ConfigError(f"max_window must be at least 0.5 s, got {self.max_window}")
+        if self.min_speech < 0 or self.hangover < 0 or self.pad < 0:
+            raise ConfigError("min_speech, hangover and pad must be >= 0 seconds")
+
+
+@dataclass
+class Segment:
+    """A piece of audio to classify.
+
+    Attributes:
+        start: start time in seconds from the beginning of the input.
+        end: end time in seconds.
+        samples: ``(S,)`` float32 audio of ``[start, end)``.
+    """
+
+    start: float
+    end: float
+    samples: np.ndarray
+
+
+def _webrtc(mode: int):
+    try:
+        import webrtcvad
+    except ImportError:  # pragma: no cover - core dependency, but keep the message helpful
+        raise MissingDependencyError("webrtcvad-wheels", "vad") from None
+    return webrtcvad.Vad(mode)
+
+
+class Segmenter:
+    """Incremental speech segmenter over 16 kHz blocks (see module docstring).
+
+    Args:
+        cfg: segmentation settings.
+    """
+
+    def __init__(self, cfg: SegmentConfig | None = None) -> None:
+        self.cfg = cfg or SegmentConfig()
+        self._vad = _webrtc(self.cfg.aggressiveness) if self.cfg.vad else None
+        self._rest = np.zeros(0, np.float32)  # samples not yet forming a full frame
+        self._frame_idx = 0  # index of the next frame
+        self._pad_frames = int(round(self.cfg.pad / FRAME_SECONDS))
+        self._hang = max(1, int(round(self.cfg.hangover / FRAME_SECONDS)))
+        self._max = max(1, int(round(self.cfg.max_window / FRAME_SECONDS)))
+        self._min = int(round(self.cfg.min_speech / FRAME_SECONDS))
+        self._pre: deque[np.ndarray] = deque(maxlen=max(1, self._pad_frames))
+        self._cur: list[np.ndarray] = []  # frames of the open segment
+        self._cur_start = 0
+        self._last_speech = -1  # index within _cur of the last speech frame
+        self._in = False
+        self.speech_found = False
+        self.total_samples = 0
+
+    def _emit(self, frames: list[np.ndarray], start_frame: int) -> Segment | None:
+        if len(frames) < max(1, self._min):
+            return None
+        self.speech_found = True
+        x = np.concatenate(frames)
+        start = start_frame * FRAME_SECONDS
+        return Segment(round(start, 3), round(start + len(x) / SAMPLE_RATE, 3), x)
+
+    def push(self, block: np.ndarray) -> list[Segment]:
+        """Feed a block of samples; return the segments that closed.
+
+        Args:
+            block: ``(S,)`` float32 at 16 kHz.
+        """
+        x = np.concatenate([self._rest, np.asarray(block, np.float32)]) if self._rest.size else \
+            np.asarray(block, np.float32)
+        self.total_samples += int(np.asarray(block).size)
+        n = x.size // FRAME
+        self._rest = x[n * FRAME:].copy()
+        if n == 0:
+            return []
+        frames = x[: n * FRAME].reshape(n, FRAME)  # (n, 320)
+        if self._vad is not None:
+            pcm = (np.clip(frames, -1.0, 1.0) * 32767.0).astype("<i2")
+            flags = [self._vad.is_speech(f.tobytes(), SAMPLE_RATE) for f in pcm]
+        else:
+            flags = [True] * n
+        out: list[Segment] = []
+        for f, speech in zip(frames, flags, strict=False):
+            out.extend(self._step(f, speech))
+        return out
+
+    def _step(self, frame: np.ndarray, speech: bool) -> list[Segment]:
+        out: list[Segment] = []
+        idx = self._frame_idx
+        self._frame_idx += 1
+        if not self._in:
+            if speech:
+                self._in = True
+                self._cur = list(self._pre) if self._pad_frames else []
+                self._cur_start = idx - len(self._cur)
+                self._pre.clear()
+                self._cur.append(frame)
+                self._last_speech = len(self._cur) - 1
+            elif self._pad_frames:
+                self._pre.append(frame)
+            return out
+        self._cur.append(frame)
+        if speech:
+            self._last_speech = len(self._cur) - 1
+        if len(self._cur) >= self._max:
+            # Window full: emit it and keep going inside the same speech run.
+            seg = self._emit(self._cur, self._cur_start)
+            if seg:
+                out.append(seg)
+            self._cur, self._cur_start, self._last_speech = [], idx + 1, -1
+            if not speech:
+                self._in = False
+            return out
+        if len(self._cur) - 1 - self._last_speech >= self._hang:
+            keep = min(len(self._cur), self._last_speech + 1 + self._pad_frames)
+            seg = self._emit(self._cur[:keep], self._cur_start)
+            if seg:
+                out.append(seg)
+            self._pre.clear()
+            for f in self._cur[-self._pad_frames:] if self._pad_frames else []:
+                self._pre.append(f)
+            self._cur, self._in, self._last_speech = [], False, -1
+        return out
+
+    def flush(self) -> list[Segment]:
+        """End of input: close the open segment (the last partial frame is included)."""
+        out: list[Segment] = []
+        if self._in and self._cur:
+            frames = self._cur[: self._last_speech + 1 + self._pad_frames] if self._last_speech >= 0 else self._cur
+            if self._rest.size and self._last_speech >= len(self._cur) - 1 - self._pad_frames:
+                frames = [*frames, self._rest]
+            seg = self._emit(frames, self._cur_start)
+            if seg:
+                out.append(seg)
+        elif self._vad is None and self._rest.size:
+            seg = self._emit([self._rest], self._frame_idx)
+            if seg:
+                out.append(seg)
+        self._cur, self._in, self._rest = [], False, np.zeros(0, np.float32)
+        return out
+
+
+def segment_blocks(blocks: Iterable[np.ndarray], cfg: SegmentConfig | None = None) -> Iterator[Segment]:
+    """Speech segments of a block stream, yielded as they close.
+
+    Args:
+        blocks: ``(S_block,)`` float32 blocks at 16 kHz.
+        cfg: segmentation settings.
+    """
+    seg = Segmenter(cfg)
+    for b in blocks:
+        yield from seg.push(b)
+    yield from seg.flush()

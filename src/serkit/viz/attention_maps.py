@@ -1,0 +1,100 @@
+"""Key-sparse attention maps of one utterance: how important each frame and word was, and which were kept.
+
+Drawn from arrays only (the ``attn`` dict of a Key-Sparse Transformer output, see
+:mod:`serkit.models.ks_transformer`), never from a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from serkit.typing import PathLike
+
+
+def plot_attention(path: PathLike, *, features: np.ndarray | None = None,
+                   audio_importance: np.ndarray | None = None, audio_kept: np.ndarray | None = None,
+                   tokens: Sequence[str] | None = None, text_importance: np.ndarray | None = None,
+                   text_kept: np.ndarray | None = None, hop_seconds: float = 0.01, title: str = "") -> Path:
+    """Save a PNG with the audio panel (features + frame importance) and/or the text panel (word bars).
+
+    Args:
+        path: output PNG.
+        features: ``(T, F)`` input features (e.g. log-Mel) drawn under the audio curve, or None.
+        audio_importance: ``(T,)`` attention weight each frame received (summed over queries).
+        audio_kept: ``(T,)`` share of heads in ``[0, 1]`` that kept the frame.
+        tokens: the ``L`` text tokens.
+        text_importance: ``(L,)`` attention weight each token received.
+        text_kept: ``(L,)`` share of heads that kept the token.
+        hop_seconds: frame hop (time axis).
+        title: figure title.
+
+    Returns:
+        the PNG path.
+
+    Raises:
+        ValueError: nothing to draw, or array lengths disagree.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    has_audio = audio_importance is not None
+    has_text = text_importance is not None
+    if not (has_audio or has_text):
+        raise ValueError("plot_attention needs audio_importance and/or text_importance")
+    n = int(has_audio) + int(has_text)
+    fig, axes = plt.subplots(n, 1, figsize=(9, 2.8 * n), squeeze=False)
+    row = 0
+    if has_audio:
+        imp = np.asarray(audio_importance, dtype=float)
+        kept = np.asarray(audio_kept if audio_kept is not None else np.ones_like(imp), dtype=float)
+        if kept.shape != imp.shape:
+            raise ValueError(f"audio_kept has shape {kept.shape}, expected {imp.shape} like audio_importance")
+        ax = axes[row, 0]
+        t = np.arange(len(imp)) * hop_seconds
+        if features is not None:
+            f = np.asarray(features)[: len(imp)]
+            ax.imshow(f.T, origin="lower", aspect="auto", cmap="Greys",
+                      extent=(0, len(f) * hop_seconds, 0, f.shape[1]), alpha=0.6)
+            ax.set_ylabel("feature bin")
+            ax2 = ax.twinx()
+        else:
+            ax2 = ax
+        # shade the frames kept by most heads
+        for i in np.flatnonzero(kept >= 0.5):
+            ax2.axvspan(i * hop_seconds, (i + 1) * hop_seconds, color="tab:orange", alpha=0.25, lw=0)
+        ax2.plot(t, imp, color="tab:red", lw=1.2, label="importance")
+        ax2.set_ylabel("attention received")
+        ax2.set_ylim(bottom=0)
+        ax.set_xlim(0, len(imp) * hop_seconds)
+        ax.set_xlabel("time (s)")
+        ax.set_title(f"audio frames: {int((kept >= 0.5).sum())}/{len(kept)} kept by most heads (shaded)",
+                     fontsize=9)
+        row += 1
+    if has_text:
+        imp = np.asarray(text_importance, dtype=float)
+        kept = np.asarray(text_kept if text_kept is not None else np.ones_like(imp), dtype=float)
+        toks = list(tokens) if tokens is not None else [str(i) for i in range(len(imp))]
+        if not (len(toks) == len(imp) == len(kept)):
+            raise ValueError(f"tokens ({len(toks)}), text_importance ({len(imp)}) and text_kept ({len(kept)}) "
+                             "must have the same length")
+        ax = axes[row, 0]
+        colors = ["tab:orange" if k >= 0.5 else "lightgrey" for k in kept]
+        ax.bar(range(len(imp)), imp, color=colors, edgecolor="black", lw=0.5)
+        ax.set_xticks(range(len(imp)), toks, rotation=45, ha="right", fontsize=8)
+        for i, k in enumerate(kept):
+            ax.text(i, imp[i], f"{k:.0%}", ha="center", va="bottom", fontsize=6)
+        ax.set_ylabel("attention received")
+        ax.set_title("text tokens: orange = kept by most heads (label: share of heads keeping it)", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return p

@@ -1,0 +1,101 @@
+"""``serkit predict``: JSON lines schema, bad files in a batch, folders and globs, stdin streaming."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from serkit.cli.main import main
+from serkit.testing import save_tiny_checkpoint
+from test_inference import check_result
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("m") / "model.pt")
+
+
+def test_json_lines_with_a_bad_file(model, assets, tmp_path, capsys):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio at all" * 20)
+    out = tmp_path / "p.jsonl"
+    rc = main(["predict", str(assets / "03a02Ta.wav"), str(bad), str(assets / "08a02Tb.wav"),
+               "--model", str(model), "--format", "json", "--out", str(out)])
+    assert rc == 1
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [Path(r["file"]).name for r in lines] == ["03a02Ta.wav", "bad.wav", "08a02Tb.wav"]
+    for r in lines:
+        check_result(r)
+    assert "error" in lines[1] and "not a readable audio file" in lines[1]["error"]
+    assert "1 of 3 inputs failed" in capsys.readouterr().err
+
+
+def test_folders_globs_and_csv(model, assets, tmp_path, capsys):
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    for f in ("03a02Ta.wav", "08a01Wa.wav"):
+        (nested / f).write_bytes((assets / f).read_bytes())
+    rc = main(["predict", str(tmp_path / "a"), str(assets / "*Wc.wav"), "--model", str(model), "--format", "csv"])
+    assert rc == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert rows[0].startswith("file,duration,label,p_angry")
+    assert [Path(r.split(",")[0]).name for r in rows[1:]] == ["03a02Ta.wav", "08a01Wa.wav", "03a02Wc.wav"]
+
+
+def test_table_and_unknown_model(model, assets, capsys):
+    assert main(["predict", str(assets / "03a02Ta.wav"), "--model", str(model)]) == 0
+    assert "03a02Ta.wav" in capsys.readouterr().out
+    assert main(["predict", str(assets / "03a02Ta.wav"), "--model", "no_such_model"]) == 1
+    assert "bundled name" in capsys.readouterr().err
+
+
+def test_stdin_streaming_emits_before_input_ends(model, assets):
+    """Write raw S16_LE slowly into `serkit predict -`; the first line must arrive while the pipe is open."""
+    clip = sf.read(assets / "03a02Wc.wav", dtype="int16")[0]
+    gap = np.zeros(16000, np.int16)
+    chunk = np.concatenate([clip, gap]).tobytes()
+    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "serkit.cli.main", "predict", "-", "--model", str(model),
+                             "--format", "json"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    first: list[tuple[float, str]] = []
+    done = threading.Event()
+
+    def reader():
+        line = proc.stdout.readline().decode()
+        first.append((time.monotonic(), line))
+        done.set()
+
+    threading.Thread(target=reader, daemon=True).start()
+    closed_at = None
+    try:
+        # write up to 60 s of audio in 0.5 s pieces, pausing; stop as soon as a line has arrived
+        for _ in range(20):
+            for i in range(0, len(chunk), 16000):
+                proc.stdin.write(chunk[i:i + 16000])
+                proc.stdin.flush()
+                if done.wait(0.05):
+                    break
+            if done.is_set():
+                break
+        assert done.wait(30), "no output within 30 s after writing: " + proc.stderr.read1().decode()
+    finally:
+        closed_at = time.monotonic()
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    t, line = first[0]
+    assert t < closed_at, "first window printed only after stdin closed"
+    w = json.loads(line)
+    assert {"start", "end", "label", "scores"} <= set(w) and w["end"] > w["start"]
+    assert proc.returncode == 0
