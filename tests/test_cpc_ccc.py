@@ -85,9 +85,14 @@ def test_paper_defaults():
     assert [x.out_features for x in lin] == [128, 128] and all(d.p == 0.2 for d in drop)
 
 
-@pytest.mark.parametrize("stride", [1, 4])
-def test_padding_invariance_and_masked_pooling(stride):
-    m = CpcCcc(replace(tiny_config(), frame_stride=stride), input_dim=10, num_classes=4).eval()
+@pytest.mark.parametrize(("stride", "norm"), [(1, False), (4, False), (1, True)])
+def test_padding_invariance_and_masked_pooling(stride, norm):
+    m = CpcCcc(replace(tiny_config(), frame_stride=stride, input_norm=norm), input_dim=10, num_classes=4)
+    if norm:  # a training step fills the running statistics from valid frames only
+        x0, n0 = _feats(seed=1)
+        m.train()(x0, n0)
+        assert m.input_norm.running_mean.abs().sum() > 0
+    m.eval()
     x, n = _feats()
     with torch.no_grad():
         batch = m(x, n)
