@@ -256,3 +256,11 @@ def test_recipe_smoke_on_assets(tmp_path, assets, mode):
     rep = run_experiment(cfg, out_dir=tmp_path / "run", progress=False)
     assert len(rep.folds) == 2 and all({"ua", "wa", "f1"} <= set(f.scores) for f in rep.folds)
     assert len(rep.predictions) == 4
+    # the fold checkpoint serves predictions with A/V/D on the corpus scale
+    from serkit.inference import Predictor
+
+    ck = next((tmp_path / "run").rglob("checkpoint.pt"))
+    pred = Predictor.from_checkpoint(ck)
+    out = pred.predict_signal(pseudo_wave(1.0, seed=99, f0=200))
+    assert {"label", "arousal", "valence", "dominance"} <= set(out)
+    assert all(np.isfinite(out[k]) for k in ("arousal", "valence", "dominance"))
