@@ -7,9 +7,16 @@ input_dim}) that :class:`serkit.inference.Predictor` loads, plus a report of the
 speakers (protocol ``holdout``). With ``--all-speakers`` it trains on every speaker (the model
 that ships) and evaluates nothing.
 
+The held-out speakers are scored twice: on whole utterances (as training sees them) and end to
+end through :class:`serkit.inference.Predictor` (VAD segments, max window, duration-weighted
+aggregation), which is what ``serkit predict`` does.
+
 Usage:
     python scripts/train_default.py configs/default.yaml --out runs/default
     python scripts/train_default.py configs/default.yaml --all-speakers --out runs/default_all
+    python scripts/train_default.py configs/default.yaml --eval-only runs/default/model.pt --out runs/default
+    python scripts/train_default.py configs/default.yaml --merge runs/a/model.pt runs/b/model.pt --out runs/ens
+    python scripts/train_default.py configs/default.yaml --score-predictions runs/baseline/X.predictions.csv
 """
 
 from __future__ import annotations
@@ -115,21 +122,70 @@ def predict(model, feats):
     return np.stack(out)
 
 
+def evaluate_predictor(ckpt, test_utts, labels) -> dict:
+    """UA/WA/F1 of a checkpoint run end to end by Predictor on test utterances, overall and per corpus."""
+    from serkit.inference import Predictor
+
+    pred = Predictor.from_checkpoint(ckpt, threads=1)
+    got = {}
+    for u, r in zip(test_utts, pred.predict_batch([u.path for u in test_utts]), strict=False):
+        got[u.id] = r.get("label")
+    true = [u.emotion for u in test_utts]
+    guess = [got[u.id] or "none" for u in test_utts]
+    res = {"test": classification_scores(true, guess, labels), "n": len(test_utts),
+           "failed": sum(g == "none" for g in guess)}
+    for corpus in sorted({u.speaker.split("_")[0] for u in test_utts}):
+        sel = [k for k, u in enumerate(test_utts) if u.speaker.startswith(corpus + "_")]
+        res[f"test_{corpus}"] = classification_scores([true[k] for k in sel], [guess[k] for k in sel], labels)
+    return res
+
+
 def main(argv=None) -> int:
     """Command line."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", default=None, help="output folder (required except with --score-predictions)")
     p.add_argument("--all-speakers", action="store_true", help="train on every speaker (the shipped model)")
     p.add_argument("--data-root", default=None)
+    p.add_argument("--eval-only", default=None, metavar="CKPT",
+                   help="score this checkpoint end to end (Predictor) on the held-out speakers; no training")
+    p.add_argument("--merge", nargs="+", default=None, metavar="CKPT",
+                   help="merge these checkpoints into an ensemble OUT/model.pt and score it end to end")
+    p.add_argument("--score-predictions", default=None, metavar="CSV",
+                   help="print UA/WA/F1 overall and per corpus of a predictions CSV (serkit evaluate's)")
     add_overrides(p)
     a = p.parse_args(argv)
+    if a.score_predictions:
+        import csv
+
+        with open(a.score_predictions, encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        labels = sorted({r["true"] for r in rows})
+        res = {"test": classification_scores([r["true"] for r in rows], [r["pred"] for r in rows], labels)}
+        for corpus in sorted({r["speaker"].split("_")[0] for r in rows}):
+            sel = [r for r in rows if r["speaker"].startswith(corpus + "_")]
+            res[f"test_{corpus}"] = classification_scores([r["true"] for r in sel], [r["pred"] for r in sel], labels)
+        print(json.dumps(res, indent=2))
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not a.out:
+        p.error("--out is required")
     cfg = load_recipe(a.config, a.overrides)
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     t0 = time.time()
     utts, labels = load_data(cfg, data_root=a.data_root)
+    if a.merge:
+        from serkit.models.ensemble import merge_checkpoints
+
+        a.eval_only = str(merge_checkpoints(a.merge, Path(a.out) / "model.pt"))
+    if a.eval_only:
+        fold = make_folds(utts, cfg.eval.protocol, seed=cfg.eval.seed, test_speakers=cfg.eval.test_speakers)[0]
+        res = evaluate_predictor(a.eval_only, [u for u in utts if u.id in set(fold.test)], labels)
+        print(json.dumps(res, indent=2))
+        Path(a.out).mkdir(parents=True, exist_ok=True)
+        (Path(a.out) / "result_predictor.json").write_text(json.dumps(res, indent=2), encoding="utf-8")
+        return 0
     feats, errors = extract_features(utts, cfg.features, skip_errors=True)
     keep = [i for i, f in enumerate(feats) if f is not None]
     utts, feats = [utts[i] for i in keep], [feats[i] for i in keep]
@@ -166,6 +222,7 @@ def main(argv=None) -> int:
             f.write("id,speaker,true,pred\n")
             for k, i in enumerate(te):
                 f.write(f"{utts[i].id},{utts[i].speaker},{true[k]},{pred[k]}\n")
+        result["predictor"] = evaluate_predictor(out / "model.pt", [utts[i] for i in te], labels)
     (out / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     print(json.dumps({k: v for k, v in result.items() if k != "errors"}, indent=2))
     return 0

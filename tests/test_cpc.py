@@ -184,6 +184,20 @@ def test_pretrain_logs_checkpoints_and_resume(tmp_path):
         pretrain_cpc(collect_sources([wav]), tmp_path / "new", train=tr, resume=True, progress=False)
 
 
+def test_pretrain_resume_mid_epoch_logs_whole_epoch(tmp_path):
+    wav = _write_waves(tmp_path / "wav")
+    tr = CpcTrainConfig(epochs=1, batch_size=2, valid_fraction=0.0, save_every=0)
+    out = tmp_path / "run"
+    res = pretrain_cpc(collect_sources([wav]), out, cfg=tiny_cpc_config(), train=replace(tr, max_steps=2),
+                       progress=False)
+    assert res["steps"] == 2 and res["history"][-1]["complete"] is False
+    res = pretrain_cpc(collect_sources([wav]), out, train=tr, resume=True, progress=False)
+    assert res["steps"] == 3 and len(res["history"]) == 1 and res["history"][0]["complete"]
+    steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in steps] == [1, 2, 3]
+    assert res["history"][0]["train_loss"] == pytest.approx(np.mean([r["loss"] for r in steps]), abs=1e-4)
+
+
 def test_info_nce_training_rises_above_chance():
     # a few Adam steps on a fixed batch: the positive is picked far more often than 1/(N+1)
     torch.manual_seed(0)

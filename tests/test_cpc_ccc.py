@@ -85,8 +85,9 @@ def test_paper_defaults():
     assert [x.out_features for x in lin] == [128, 128] and all(d.p == 0.2 for d in drop)
 
 
-def test_padding_invariance_and_masked_pooling():
-    m = CpcCcc(tiny_config(), input_dim=10, num_classes=4).eval()
+@pytest.mark.parametrize("stride", [1, 4])
+def test_padding_invariance_and_masked_pooling(stride):
+    m = CpcCcc(replace(tiny_config(), frame_stride=stride), input_dim=10, num_classes=4).eval()
     x, n = _feats()
     with torch.no_grad():
         batch = m(x, n)
@@ -99,6 +100,16 @@ def test_padding_invariance_and_masked_pooling():
     full = masked_mean_std(x, torch.full((3,), 12))
     assert pooled.shape == (3, 20) and not torch.allclose(pooled[1], full[1])
     torch.testing.assert_close(pooled[0], full[0])
+
+
+def test_masked_average_frames():
+    from serkit.models.cpc_ccc import masked_average_frames
+
+    x = torch.arange(10.0).view(1, 10, 1).repeat(2, 1, 1)  # (2, 10, 1)
+    y, n = masked_average_frames(x, torch.tensor([10, 5]), 4)
+    assert n.tolist() == [3, 2]
+    torch.testing.assert_close(y[0, :, 0], torch.tensor([1.5, 5.5, 8.5]))
+    torch.testing.assert_close(y[1, :2, 0], torch.tensor([1.5, 4.0]))  # second window holds frame 4 only
 
 
 def test_end_to_end_encoder_on_raw_waves(tmp_path):
@@ -216,3 +227,27 @@ def test_iemocap_fixture_flows_to_ccc_in_report(tmp_path):
     table = rep.to_table()
     assert "CCC_AROUSAL" in table and "±" in table
     assert any(p.avd_pred is not None for p in rep.predictions)
+
+
+@pytest.mark.parametrize("mode", ["frozen_cpc", "end_to_end"])
+def test_recipe_smoke_on_assets(tmp_path, assets, mode):
+    """A CPC checkpoint -> frozen CPC features or end-to-end raw waves -> LOSO report on the 4 EmoDB clips."""
+    from serkit.config import experiment_from_dict
+    from serkit.experiment import run_experiment
+
+    torch.manual_seed(0)
+    ck = save_cpc(tmp_path / "cpc.pt", CpcModel(tiny_cpc_config()))
+    model = {"name": "cpc_ccc", "d_model": 16, "heads": 2, "fc_dim": 16, "frame_stride": 2}
+    if mode == "end_to_end":
+        features, model["encoder"] = {"name": "raw"}, str(ck)
+    else:
+        features = {"name": "cpc", "encoder": str(ck)}
+    cfg = experiment_from_dict({
+        "data": {"corpus": "manifest", "manifest": str(assets / "manifest.jsonl")},
+        "features": features, "model": model,
+        "train": {"epochs": 1, "batch_size": 2, "valid_fraction": 0.0, "num_threads": 1},
+        "eval": {"protocol": "loso"},
+    })
+    rep = run_experiment(cfg, out_dir=tmp_path / "run", progress=False)
+    assert len(rep.folds) == 2 and all({"ua", "wa", "f1"} <= set(f.scores) for f in rep.folds)
+    assert len(rep.predictions) == 4

@@ -57,7 +57,7 @@ def test_offline_minilm_loads_and_encodes_tokens(no_network):
 def test_local_folder_padding_invariance(tiny_bert, no_network):
     texts = ["kids are talking by the door", "dogs", "der lappen liegt auf dem eisschrank ."]
     batch = T.encode_texts(texts, encoder=str(tiny_bert), cache_dir="", progress=False)
-    for t, b in zip(texts, batch):
+    for t, b in zip(texts, batch, strict=True):
         single = T.encode_texts([t], encoder=str(tiny_bert), cache_dir="", progress=False)[0]
         np.testing.assert_allclose(b, single, rtol=1e-5, atol=1e-5)
     assert [b.shape[0] for b in batch] == [8, 3, 9]
@@ -74,7 +74,7 @@ def test_cache_reuses_features_without_the_encoder(tiny_bert, tmp_path, monkeypa
 
     monkeypatch.setattr(T, "load_text_encoder", boom)
     again = T.encode_texts(texts, encoder=str(tiny_bert), cache_dir=tmp_path / "c", progress=False)
-    for a, b in zip(first, again):
+    for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)
     # another max_tokens is another cache entry
     with pytest.raises(AssertionError, match="encoder loaded"):
@@ -101,20 +101,41 @@ def test_transcript_sources():
     assert T.parse_transcripts("ctc:runs/w2v2/fold_1/model.pt") == ("ctc", "runs/w2v2/fold_1/model.pt")
     with pytest.raises(ConfigError, match="manifest"):
         T.parse_transcripts("whisper")
-    with pytest.raises(ModelNotFoundError, match="CTC checkpoint not found"):
-        T.transcripts_for([SimpleNamespace(text=None, id="a", path="x.wav")], "ctc:/nonexistent.pt", progress=False)
     utts = [SimpleNamespace(text="dogs", id="a")]
     assert T.transcripts_for(utts, "ctc:/nonexistent.pt") == (["dogs"], [None])  # CTC only where needed
 
 
-def test_ctc_fallback_needs_a_checkpoint_with_a_ctc_vocabulary(tmp_path):
-    import torch
+def test_ctc_fallback_from_a_tiny_w2v2_ctc_checkpoint(tmp_path, assets, tiny_bert):
+    """transcripts: ctc:<checkpoint> decodes the multitask model's CTC head where the manifest has no text."""
+    from dataclasses import asdict
 
-    assert T.greedy_ctc_decode([1, 1, 0, 1, 2, 2, 0, 0], ["<b>", "o", "k"]) == "ook"
-    p = tmp_path / "no_ctc.pt"
-    torch.save({"config": {"model": {"name": "pooled_mlp"}}, "state_dict": {}, "vocab": None}, p)
+    from serkit.data.manifest import read_jsonl
+    from serkit.data.vocab import CharVocab
+    from serkit.models.w2v2_ctc import build_w2v2_ctc, tiny_config
+    from serkit.train.checkpoint import save_checkpoint
+    from serkit.train.transcripts import ctc_transcripts
+
+    vocab = CharVocab.from_texts(["kids are talking by the door"])
+    mcfg = tiny_config()
+    model = build_w2v2_ctc(mcfg, num_classes=2, vocab_size=len(vocab))
+    ck = save_checkpoint(tmp_path / "ctc.pt", {
+        "config": {"model": asdict(mcfg), "features": {"name": "raw"}}, "state_dict": model.state_dict(),
+        "label_names": ["angry", "sad"], "input_dim": 1, "vocab": vocab.to_dict()})
+    utts = read_jsonl(assets / "manifest.jsonl")[:2]
+    hyp = ctc_transcripts(utts, ck, progress=False)
+    assert len(hyp) == 2 and all(isinstance(h, str) and set(h) <= set(vocab.chars) for h in hyp)
+    # the fallback is used only where the manifest has no transcript
+    no_text = [utts[0].__class__(**{**utts[0].to_dict(), "text": None}), utts[1]]
+    texts, fallback = T.transcripts_for(no_text, f"ctc:{ck}", transcribe=ctc_transcripts, progress=False)
+    assert texts[0] is None and fallback[0] == hyp[0] and fallback[1] is None
+    with pytest.raises(ConfigError, match="CTC transcriber"):
+        T.transcripts_for(no_text, f"ctc:{ck}")
+    ck2 = save_checkpoint(tmp_path / "no_ctc.pt", {"config": {"model": asdict(mcfg)}, "state_dict": {},
+                                                   "label_names": ["a"], "input_dim": 1, "vocab": None})
     with pytest.raises(ConfigError, match="no character vocabulary"):
-        T.ctc_transcripts([SimpleNamespace(text=None, id="a", path="x.wav")], p, progress=False)
+        ctc_transcripts(utts, ck2, progress=False)
+    with pytest.raises(ModelNotFoundError, match="CTC checkpoint not found"):
+        ctc_transcripts(utts, tmp_path / "missing.pt", progress=False)
 
 
 def test_text_features_for_model_config(tiny_bert):

@@ -29,6 +29,8 @@ _API = {
     "CharVocab": "serkit.data.vocab",
     "SslEncoder": "serkit.features.ssl",
     "character_error_rate": "serkit.eval.metrics",
+    "Predictor": "serkit.inference",
+    "export_onnx": "serkit.export",
 }
 _ALIASES = {"load_audio": "load"}
 

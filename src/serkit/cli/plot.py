@@ -77,14 +77,20 @@ def _register_attention_weights(plots) -> None:
     p.set_defaults(func=run_attention_weights)
 
 
-#: ``serkit plot`` sub-commands, in help order; each is ``register(plot_subparsers)``.
 def _register_timeline(plots) -> None:
     from serkit.cli import plot_timeline
 
     plot_timeline.add_timeline(plots)
 
 
-SUBCOMMANDS = [_register_embeddings, _register_attention_weights, _register_timeline]
+def _register_ks_attention(plots) -> None:
+    from serkit.cli.plot_attention import register
+
+    register(plots)
+
+
+#: ``serkit plot`` sub-commands, in help order; each is ``register(plot_subparsers)``.
+SUBCOMMANDS = [_register_embeddings, _register_attention_weights, _register_timeline, _register_ks_attention]
 
 
 # --- run folders -----------------------------------------------------------------------------
@@ -152,15 +158,12 @@ class FoldModel:
         self.train = [by_id[i] for i in folds[self.name].train]
         self._model = None
 
-    def model(self, input_dim: int):
-        """The model with the checkpoint's weights, in eval mode."""
+    def model(self):
+        """The model rebuilt from the checkpoint alone, in eval mode."""
         if self._model is None:
-            from serkit.models import MODELS, model_config_from_dict
+            from serkit.train.checkpoint import model_from_checkpoint
 
-            mcfg = model_config_from_dict(self.cfg.model)
-            m = MODELS[self.cfg.model["name"]][1](mcfg, input_dim=input_dim, num_classes=len(self.label_names))
-            m.load_state_dict(self.ckpt["state_dict"])
-            self._model = m.eval()
+            self._model, _ = model_from_checkpoint(self.ckpt)
         return self._model
 
     def features(self, utts: Sequence[Any]) -> list:
@@ -183,7 +186,7 @@ class FoldModel:
         from serkit.data.dataset import Item, collate
 
         feats = self.features(utts)
-        model = self.model(int(feats[0].shape[-1]))
+        model = self.model()
         outs: list[Any] = []
         with torch.no_grad():
             for s in range(0, len(utts), batch_size):

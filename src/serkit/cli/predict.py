@@ -150,6 +150,16 @@ def _stdin_blocks(rate: int) -> Iterator:
 
 def run(args: argparse.Namespace) -> int:
     """Predict and write results; exit code 1 if any input failed."""
+    try:
+        return _run(args)
+    except BrokenPipeError:  # output piped into head & co. that stopped reading: not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
     from serkit.errors import ConfigError
     from serkit.inference import Predictor
     from serkit.vad import SegmentConfig

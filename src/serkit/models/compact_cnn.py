@@ -44,6 +44,9 @@ class CompactCnnConfig:
         hidden_dim: size of the segment-level layer after pooling (the embedding).
         dropout: dropout before the classifier.
         avd: add an arousal/valence/dominance regression head.
+        utterance_cmn: after the global standardisation, also subtract each utterance's mean per
+            feature bin (over its valid frames): removes channel/microphone colour at the cost
+            of absolute spectral-tilt cues.
     """
 
     name: str = "compact_cnn"
@@ -53,6 +56,7 @@ class CompactCnnConfig:
     hidden_dim: int = 128
     dropout: float = 0.3
     avd: bool = False
+    utterance_cmn: bool = False
 
 
 def tiny_config() -> CompactCnnConfig:
@@ -114,6 +118,9 @@ class CompactCnn(nn.Module):
             raise ValueError(f"compact_cnn expects features (B, T, F), got shape {tuple(x.shape)}")
         h = ((x - self.in_mean) / self.in_std).transpose(1, 2)  # (B, F, T)
         n = lengths
+        if self.cfg.utterance_cmn:
+            valid = (torch.arange(h.shape[-1], device=h.device).unsqueeze(0) < n.unsqueeze(1)).unsqueeze(1).to(h)
+            h = h - (h * valid).sum(-1, keepdim=True) / n.to(h).view(-1, 1, 1)  # (B, F, T)
         for b in self.blocks:
             # Zero the padding before every conv so a padded batch equals per-utterance runs.
             t = h.shape[-1]

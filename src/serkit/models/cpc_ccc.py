@@ -17,7 +17,8 @@ Input is either
 
 Deviations: the paper does not say whether the attention layer has a residual connection or a
 layer norm; we use one residual + LayerNorm (a standard transformer sub-layer), which trains
-more stably on small corpora. Padded frames are masked in the attention and in the pooling.
+more stably on small corpora. ``frame_stride`` (default 1 = paper) optionally averages frames
+before the attention to save CPU time; serkit's EmoDB recipes use 4 (40 ms) and say so. Padded frames are masked in the attention and in the pooling.
 The builder reads the CPC checkpoint named in ``encoder`` (only to initialise the embedded
 encoder; a saved recogniser's state dict then overrides those weights).
 """
@@ -49,6 +50,8 @@ class CpcCccConfig:
         encoder: CPC checkpoint for end-to-end training on raw waves; None = frozen input features.
         freeze_encoder: keep the embedded CPC encoder fixed.
         layer: CPC representation for the embedded encoder: None/1 = GRU context, 0 = encoder z.
+        frame_stride: average this many consecutive frames before the attention (1 = the paper's
+            10 ms frames; 4 = 40 ms, about 4x cheaper, used by the CPU recipes).
     """
 
     name: str = "cpc_ccc"
@@ -60,6 +63,7 @@ class CpcCccConfig:
     encoder: str | None = None
     freeze_encoder: bool = False
     layer: int | None = None
+    frame_stride: int = 1
 
 
 def tiny_config() -> CpcCccConfig:
@@ -69,6 +73,21 @@ def tiny_config() -> CpcCccConfig:
 
 def _padding_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
     return torch.arange(T, device=lengths.device)[None, :] >= lengths[:, None]  # (B, T), True = padded
+
+
+def masked_average_frames(x: torch.Tensor, lengths: torch.Tensor, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Average non-overlapping windows of ``stride`` valid frames: ``(B, T, F) -> (B, ceil(T/stride), F)``.
+
+    Padded frames never enter a window's mean, so a padded batch matches per-utterance runs.
+    """
+    if stride == 1:
+        return x, lengths
+    B, T, F = x.shape
+    valid = (~_padding_mask(lengths, T)).to(x.dtype)[..., None]  # (B, T, 1)
+    pad = (-T) % stride
+    xs = torch.nn.functional.pad(x * valid, (0, 0, 0, pad)).view(B, -1, stride, F).sum(2)  # (B, T', F)
+    n = torch.nn.functional.pad(valid, (0, 0, 0, pad)).view(B, -1, stride, 1).sum(2)  # (B, T', 1)
+    return xs / n.clamp(min=1), torch.div(lengths + stride - 1, stride, rounding_mode="floor")
 
 
 def masked_mean_std(x: torch.Tensor, lengths: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -95,6 +114,8 @@ class CpcCcc(nn.Module):
         bad = [t for t in cfg.tasks if t not in TASKS]
         if bad or not cfg.tasks:
             raise ConfigError(f"model.tasks must be a non-empty subset of {list(TASKS)}, got {list(cfg.tasks)}")
+        if cfg.frame_stride < 1:
+            raise ConfigError(f"model.frame_stride must be >= 1, got {cfg.frame_stride}")
         if cfg.d_model % cfg.heads:
             raise ConfigError(f"model.d_model ({cfg.d_model}) must be divisible by model.heads ({cfg.heads})")
         self.cfg = cfg
@@ -143,6 +164,7 @@ class CpcCcc(nn.Module):
             raise ValueError(f"cpc_ccc expects features (B, T, F), got {tuple(x.shape)}; for raw waves set "
                              "model.encoder to a CPC checkpoint")
         lengths = lengths.clamp(min=1, max=x.shape[1])
+        x, lengths = masked_average_frames(x, lengths, self.cfg.frame_stride)  # (B, T', F)
         mask = _padding_mask(lengths, x.shape[1])  # (B, T)
         h = self.proj(x)  # (B, T, D)
         a, w = self.attn(h, h, h, key_padding_mask=mask, need_weights=True)
@@ -162,4 +184,4 @@ def build_cpc_ccc(cfg: CpcCccConfig, *, input_dim: int, num_classes: int, vocab_
     return CpcCcc(cfg, input_dim=input_dim, num_classes=num_classes, encoder=enc)
 
 
-__all__ = ["CpcCcc", "CpcCccConfig", "build_cpc_ccc", "masked_mean_std", "tiny_config"]
+__all__ = ["CpcCcc", "CpcCccConfig", "build_cpc_ccc", "masked_average_frames", "masked_mean_std", "tiny_config"]

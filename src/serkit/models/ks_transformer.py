@@ -391,7 +391,7 @@ class KsTransformer(nn.Module):
             seqs.append(("text", self.text_enc(text[:, :lt], t_len), t_len))
         if self.use_audio and self.use_text:
             (_, a, a_len), (_, tx, t_len) = seqs
-            for blk_a, blk_t in zip(self.a2t, self.t2a):
+            for blk_a, blk_t in zip(self.a2t, self.t2a, strict=True):
                 # both directions read the previous block's streams; skip connection around each CCAB
                 a, tx = a + blk_a(a, a_len, tx, t_len), tx + blk_t(tx, t_len, a, a_len)
             seqs = [("audio", a + self.modality_emb[0], a_len), ("text", tx + self.modality_emb[1], t_len)]
@@ -404,7 +404,7 @@ class KsTransformer(nn.Module):
         attn: dict[str, object] = {"frame_stack": cfg.frame_stack, "k": cfg.k}
         imp = info["importance"].mean(1)  # (B, Lf)
         kept = info["kept"].float().mean(1)  # (B, Lf)
-        for (name, seq, ln), idx in zip(seqs, where):
+        for (name, seq, ln), idx in zip(seqs, where, strict=True):
             mi, mk = imp.gather(1, idx), kept.gather(1, idx)  # (B, L_m)
             pad = _padding_mask(ln, seq.shape[1])
             mi, mk = mi.masked_fill(pad, 0.0), mk.masked_fill(pad, 0.0)
@@ -435,7 +435,7 @@ def _concat_valid(seqs: list[torch.Tensor], lens: list[torch.Tensor]) -> tuple[
     out = seqs[0].new_zeros(b, total, d)
     offset = torch.zeros_like(lens[0])
     where = []
-    for s, ln in zip(seqs, lens):
+    for s, ln in zip(seqs, lens, strict=True):
         t = s.shape[1]
         pos = offset[:, None] + torch.arange(t, device=s.device)[None, :]  # (B, L_m)
         valid = ~_padding_mask(ln, t)

@@ -296,6 +296,12 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
         opt.load_state_dict(state["optimizer"])
         epoch, batch_in_epoch, step = int(state["epoch"]), int(state["batch_in_epoch"]), int(state["step"])
         history = json.loads(state["history"])
+        if history and not history[-1].get("complete", True) and batch_in_epoch:
+            history.pop()  # the partly done epoch gets one row when it completes
+        # running sums of a partly done epoch, so its logged means cover all of its steps
+        resumed_sums = json.loads(state.get("epoch_sums", "null") or "null")
+    else:
+        resumed_sums = None
     ds = SegmentDataset(train_src, cfg.segment_seconds, train.seed)
     vds = SegmentDataset(valid_src, cfg.segment_seconds, train.seed + 1)
     n_batches = math.ceil(len(ds) / train.batch_size)
@@ -303,9 +309,12 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
     log.info("CPC pretraining: %d train files, %d held out, %d steps/epoch, chance accuracy %.4f",
              len(train_src), len(valid_src), n_batches, chance)
 
+    sums = {"loss": 0.0, "accuracy": 0.0, "n": 0, "seconds": 0.0}
+
     def checkpoint(path: Path, ep: int, b: int) -> None:
+        partial = {**sums, "seconds": sums["seconds"] + time.time() - t0} if b else None
         save_cpc(path, model, optimizer=opt.state_dict(), epoch=ep, batch_in_epoch=b, step=step,
-                 history=json.dumps(history), train=asdict(train))
+                 history=json.dumps(history), train=asdict(train), epoch_sums=json.dumps(partial))
 
     model.train()
     done = False
@@ -315,7 +324,9 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
             order = np.random.default_rng([train.seed, epoch]).permutation(len(ds))
             g = torch.Generator().manual_seed(train.seed * 100003 + epoch * 1009 + batch_in_epoch)
             t0 = time.time()
-            sums = {"loss": 0.0, "accuracy": 0.0, "n": 0}
+            sums = dict(resumed_sums) if resumed_sums and batch_in_epoch else {"loss": 0.0, "accuracy": 0.0, "n": 0,
+                                                                                "seconds": 0.0}
+            resumed_sums = None
             bar = tqdm(total=n_batches, initial=batch_in_epoch, desc=f"cpc epoch {epoch + 1}/{train.epochs}",
                        disable=not progress, unit="step")
             for b, w in _batches(ds, order, train.batch_size, batch_in_epoch):
@@ -347,7 +358,7 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
             row = {"epoch": epoch + 1, "steps": step, "complete": finished_epoch,
                    "train_loss": sums["loss"] / max(sums["n"], 1),
                    "train_accuracy": sums["accuracy"] / max(sums["n"], 1),
-                   "seconds": round(time.time() - t0, 1), "chance": chance}
+                   "seconds": round(sums["seconds"] + time.time() - t0, 1), "chance": chance}
             if len(vds):
                 v = evaluate_cpc(model, vds, batch_size=train.batch_size, seed=train.seed)
                 row.update({"valid_loss": v["loss"], "valid_accuracy": v["accuracy"]})

@@ -98,9 +98,11 @@ def prepare(cfg: ExperimentConfig, utts: Sequence[Utterance], *, vocab: Any = No
     mcfg = model_config_from_dict(cfg.model)
     enc = getattr(mcfg, "text_encoder", None)
     if enc:
-        from serkit.features.text import text_features_for  # transcripts: manifest | ctc:<checkpoint>
+        # transcripts: manifest | ctc:<checkpoint> (CTC by-product where the manifest has none)
+        from serkit.features.text import text_features_for
+        from serkit.train.transcripts import ctc_transcripts
 
-        text = text_features_for(us, mcfg, progress=progress)
+        text = text_features_for(us, mcfg, progress=progress, transcribe=ctc_transcripts)
     return Prepared(us, inputs, tokens, text)
 
 

@@ -76,7 +76,7 @@ def plot_embeddings_tsne(embeddings: Mapping[str, np.ndarray], labels: Sequence[
         y = tsne_2d(np.asarray(x), perplexity=perplexity, seed=seed, max_iter=max_iter)
         for i, c in enumerate(classes):
             sel = lab == c
-            ax.scatter(y[sel, 0], y[sel, 1], s=9, color=cmap(i), label=c, alpha=0.8, linewidths=0)
+            ax.scatter(y[sel, 0], y[sel, 1], s=16, color=cmap(i), label=c, alpha=0.8, linewidths=0)
         ax.set_title(name, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])

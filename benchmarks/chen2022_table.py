@@ -1,0 +1,45 @@
+"""Markdown rows of the Key-Sparse Transformer ablations from ``serkit evaluate --json`` reports.
+
+Run: python benchmarks/chen2022_table.py runs/chen2022/*.json
+Each row: corpus, label set, protocol and fold count, modalities, k, UA / WA / macro-F1 as
+mean ± std over folds, mean epochs trained, and the command that produced it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def row(path: Path) -> tuple[tuple, str]:
+    d = json.loads(path.read_text())
+    m = d["config"]["model"]
+    t = d["config"]["train"]
+    mean, std = d["mean"], d["std"]
+    cell = " | ".join(f"{mean[k]:.3f} ± {std[k]:.3f}" for k in ("ua", "wa", "f1"))
+    epochs = [f.get("extra", {}).get("epochs") for f in d["folds"]]
+    ep = f"{sum(epochs) / len(epochs):.1f}" if all(e is not None for e in epochs) else "?"
+    k = "1.0 (dense)" if m["k"] >= 1.0 else f"{m['k']}"
+    if m["modalities"] != "both":
+        k += " (fusion only)"
+    cmd = f"serkit evaluate configs/chen2022/{d['corpus']}_{m['modalities']}.yaml"
+    if m["k"] != 0.5:
+        cmd += f" --set model.k={m['k']}"
+    if (t["epochs"], t["patience"]) != (10, 3):
+        cmd += f" --set train.epochs={t['epochs']} --set train.patience={t['patience']}"
+    cmd += f" --json {path.as_posix()}"
+    key = (d["corpus"], {"audio": 0, "text": 1, "both": 2}[m["modalities"]], m["k"])
+    return key, (f"| {d['corpus']} | {d['label_set']} | {d['protocol_name']}, {d['n_folds']} folds | "
+                 f"{m['modalities']} | {k} | {cell} | {ep} | `{cmd}` |")
+
+
+def main(paths: list[str]) -> None:
+    print("| corpus | labels | protocol | modalities | k | UA | WA | macro-F1 | epochs (mean) | command |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for _, r in sorted(row(Path(p)) for p in paths):
+        print(r)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,130 @@
+"""Ensemble: average the class probabilities (and A/V/D) of several trained models.
+
+Model averaging of independently trained networks (e.g. L. K. Hansen and P. Salamon, "Neural
+network ensembles", IEEE TPAMI 12(10), 1990; B. Lakshminarayanan et al., "Simple and Scalable
+Predictive Uncertainty Estimation using Deep Ensembles", NeurIPS 2017, arXiv:1612.01474, sec. 2.4,
+which averages the members' softmax outputs). The members share one input (the same feature
+config) but may differ in architecture; each is any model in :data:`serkit.models.MODELS`.
+Members are trained separately and merged with :func:`merge_checkpoints`.
+
+Deviations: no adversarial training of members (paper sec. 2.3); ``logits`` are returned as the
+log of the mean probability so that ``softmax(logits)`` is the ensemble's averaged distribution.
+
+Examples:
+    >>> import torch
+    >>> cfg = EnsembleConfig(members=({"name": "compact_cnn", "channels": [8], "hidden_dim": 8},) * 2)
+    >>> m = build_ensemble(cfg, input_dim=4, num_classes=3).eval()
+    >>> out = m(torch.randn(2, 20, 4), torch.tensor([20, 11]))
+    >>> torch.allclose(out.logits.softmax(-1).sum(-1), torch.ones(2))
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from serkit.errors import ConfigError
+from serkit.models.base import ModelOutput
+from serkit.typing import PathLike
+
+
+@dataclass(frozen=True)
+class EnsembleConfig:
+    """Ensemble settings.
+
+    Attributes:
+        name: ``ensemble``.
+        members: the members' ``model`` sections (each with its own ``name``).
+    """
+
+    name: str = "ensemble"
+    members: tuple[dict[str, Any], ...] = ()
+
+
+def tiny_config() -> EnsembleConfig:
+    """Two tiny CompactCnn members."""
+    m = {"name": "compact_cnn", "channels": [16, 16], "hidden_dim": 16, "dropout": 0.0}
+    return EnsembleConfig(members=(m, m))
+
+
+class Ensemble(nn.Module):
+    """Mean of the members' softmax outputs (and of their A/V/D outputs).
+
+    Args:
+        cfg: config.
+        input_dim: feature bins F.
+        num_classes: classes C.
+        vocab_size: passed to members.
+    """
+
+    def __init__(self, cfg: EnsembleConfig, *, input_dim: int, num_classes: int, vocab_size: int | None = None) -> None:
+        super().__init__()
+        from serkit.models import MODELS, model_config_from_dict
+
+        if not cfg.members:
+            raise ConfigError("ensemble needs at least one member in model.members")
+        self.members = nn.ModuleList()
+        for m in cfg.members:
+            if m.get("name") == "ensemble":
+                raise ConfigError("an ensemble member cannot itself be an ensemble")
+            mc = model_config_from_dict(m)
+            self.members.append(MODELS[m["name"]][1](mc, input_dim=input_dim, num_classes=num_classes,
+                                                     vocab_size=vocab_size))
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, **inputs) -> ModelOutput:
+        """Average the members.
+
+        Args:
+            x: ``(B, T, F)`` features (or ``(B, S)`` waves, as the members expect).
+            lengths: ``(B,)`` int64.
+
+        Returns:
+            ModelOutput with ``logits (B, C)`` = log mean probability, ``avd (B, 3)`` mean if any.
+        """
+        outs = [m(x, lengths, **inputs) for m in self.members]
+        probs = torch.stack([o.logits.softmax(-1) for o in outs]).mean(0)  # (B, C)
+        avd = [o.avd for o in outs if o.avd is not None]
+        emb = [o.embedding for o in outs if o.embedding is not None]
+        return ModelOutput(logits=torch.log(probs.clamp_min(1e-12)),
+                           avd=torch.stack(avd).mean(0) if avd else None,
+                           embedding=torch.cat(emb, -1) if emb else None)
+
+
+def build_ensemble(cfg: EnsembleConfig, *, input_dim: int, num_classes: int,
+                   vocab_size: int | None = None) -> Ensemble:
+    """Build an :class:`Ensemble` of untrained members (load a merged state dict into it)."""
+    return Ensemble(cfg, input_dim=input_dim, num_classes=num_classes, vocab_size=vocab_size)
+
+
+def merge_checkpoints(paths: Sequence[PathLike], out: PathLike) -> Path:
+    """Merge serkit checkpoints trained on the same features and labels into one ensemble checkpoint.
+
+    Args:
+        paths: member ``.pt`` checkpoints.
+        out: ensemble ``.pt`` to write.
+
+    Raises:
+        ConfigError: members disagree on features, labels or input size.
+    """
+    cks = [torch.load(p, map_location="cpu", weights_only=True) for p in paths]
+    first = cks[0]
+    for p, ck in zip(paths, cks, strict=False):
+        for k in ("label_names", "input_dim"):
+            if ck[k] != first[k]:
+                raise ConfigError(f"{p}: {k} {ck[k]} differs from {paths[0]}'s {first[k]}")
+        if ck["config"]["features"] != first["config"]["features"]:
+            raise ConfigError(f"{p}: feature config differs from {paths[0]}'s; members must share one input")
+    state = {f"members.{i}.{k}": v for i, ck in enumerate(cks) for k, v in ck["state_dict"].items()}
+    cfg = dict(first["config"])
+    cfg["model"] = {"name": "ensemble", "members": [ck["config"]["model"] for ck in cks]}
+    merged = {**first, "config": cfg, "state_dict": state, "members": [str(p) for p in paths]}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(merged, out)
+    return out
