@@ -109,7 +109,7 @@ def _clips(n: int, data_root: Path) -> list[str]:
     emo = sorted((data_root / "emodb" / "wav").glob("*.wav"))
     rav = sorted((data_root / "ravdess" / "wav").glob("Actor_*/*.flac"))
     out = []
-    for a, b in zip(emo, rav[:: max(1, len(rav) // len(emo))]):
+    for a, b in zip(emo, rav[:: max(1, len(rav) // len(emo))], strict=False):
         out += [str(a), str(b)]
     return out[:n]
 
@@ -237,6 +237,8 @@ def main(argv=None) -> int:
         f"{same['rtf_cpu']:.4f} CPU vs wav2vec2-base-sized reference {w['rtf_wall']:.4f} wall / "
         f"{w['rtf_cpu']:.4f} CPU: the default model is **{w['rtf_wall'] / same['rtf_wall']:.0f}x** faster "
         f"(wall; {w['rtf_cpu'] / same['rtf_cpu']:.0f}x in CPU time).", "",
+        "Wall-clock columns move with the load of the shared machine; the CPU-time columns are the "
+        "reproducible figures.", "",
     ])
     _write_section(md, Path(a.out))
     Path(a.out).with_suffix(".speed.json").write_text(json.dumps(res, indent=1))

@@ -16,6 +16,7 @@ Usage:
     python scripts/train_default.py configs/default.yaml --all-speakers --out runs/default_all
     python scripts/train_default.py configs/default.yaml --eval-only runs/default/model.pt --out runs/default
     python scripts/train_default.py configs/default.yaml --merge runs/a/model.pt runs/b/model.pt --out runs/ens
+    python scripts/train_default.py configs/default.yaml --score-predictions runs/baseline/X.predictions.csv
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def evaluate_predictor(ckpt, test_utts, labels) -> dict:
 
     pred = Predictor.from_checkpoint(ckpt, threads=1)
     got = {}
-    for u, r in zip(test_utts, pred.predict_batch([u.path for u in test_utts])):
+    for u, r in zip(test_utts, pred.predict_batch([u.path for u in test_utts]), strict=False):
         got[u.id] = r.get("label")
     true = [u.emotion for u in test_utts]
     guess = [got[u.id] or "none" for u in test_utts]
@@ -143,16 +144,32 @@ def main(argv=None) -> int:
     """Command line."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", default=None, help="output folder (required except with --score-predictions)")
     p.add_argument("--all-speakers", action="store_true", help="train on every speaker (the shipped model)")
     p.add_argument("--data-root", default=None)
     p.add_argument("--eval-only", default=None, metavar="CKPT",
                    help="score this checkpoint end to end (Predictor) on the held-out speakers; no training")
     p.add_argument("--merge", nargs="+", default=None, metavar="CKPT",
                    help="merge these checkpoints into an ensemble OUT/model.pt and score it end to end")
+    p.add_argument("--score-predictions", default=None, metavar="CSV",
+                   help="print UA/WA/F1 overall and per corpus of a predictions CSV (serkit evaluate's)")
     add_overrides(p)
     a = p.parse_args(argv)
+    if a.score_predictions:
+        import csv
+
+        with open(a.score_predictions, encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        labels = sorted({r["true"] for r in rows})
+        res = {"test": classification_scores([r["true"] for r in rows], [r["pred"] for r in rows], labels)}
+        for corpus in sorted({r["speaker"].split("_")[0] for r in rows}):
+            sel = [r for r in rows if r["speaker"].startswith(corpus + "_")]
+            res[f"test_{corpus}"] = classification_scores([r["true"] for r in sel], [r["pred"] for r in sel], labels)
+        print(json.dumps(res, indent=2))
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not a.out:
+        p.error("--out is required")
     cfg = load_recipe(a.config, a.overrides)
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)

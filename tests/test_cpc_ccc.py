@@ -85,9 +85,14 @@ def test_paper_defaults():
     assert [x.out_features for x in lin] == [128, 128] and all(d.p == 0.2 for d in drop)
 
 
-@pytest.mark.parametrize("stride", [1, 4])
-def test_padding_invariance_and_masked_pooling(stride):
-    m = CpcCcc(replace(tiny_config(), frame_stride=stride), input_dim=10, num_classes=4).eval()
+@pytest.mark.parametrize(("stride", "norm"), [(1, False), (4, False), (1, True)])
+def test_padding_invariance_and_masked_pooling(stride, norm):
+    m = CpcCcc(replace(tiny_config(), frame_stride=stride, input_norm=norm), input_dim=10, num_classes=4)
+    if norm:  # a training step fills the running statistics from valid frames only
+        x0, n0 = _feats(seed=1)
+        m.train()(x0, n0)
+        assert m.input_norm.running_mean.abs().sum() > 0
+    m.eval()
     x, n = _feats()
     with torch.no_grad():
         batch = m(x, n)
@@ -251,3 +256,11 @@ def test_recipe_smoke_on_assets(tmp_path, assets, mode):
     rep = run_experiment(cfg, out_dir=tmp_path / "run", progress=False)
     assert len(rep.folds) == 2 and all({"ua", "wa", "f1"} <= set(f.scores) for f in rep.folds)
     assert len(rep.predictions) == 4
+    # the fold checkpoint serves predictions with A/V/D on the corpus scale
+    from serkit.inference import Predictor
+
+    ck = next((tmp_path / "run").rglob("checkpoint.pt"))
+    pred = Predictor.from_checkpoint(ck)
+    out = pred.predict_signal(pseudo_wave(1.0, seed=99, f0=200))
+    assert {"label", "arousal", "valence", "dominance"} <= set(out)
+    assert all(np.isfinite(out[k]) for k in ("arousal", "valence", "dominance"))

@@ -48,7 +48,7 @@ def test_onnx_parity_end_to_end(exported, assets):
     files = sorted(assets.glob("*.wav"))
     res = {k: list(Predictor.load(m, threads=1).predict_batch(files)) for k, m in
            (("torch", ck), ("fp32", fp32), ("int8", int8))}
-    for a, b, c in zip(res["torch"], res["fp32"], res["int8"]):
+    for a, b, c in zip(res["torch"], res["fp32"], res["int8"], strict=False):
         s1, s2, s3 = (np.array(list(r["scores"].values())) for r in (a, b, c))
         assert np.abs(s1 - s2).max() < FP32_E2E_TOL
         assert abs(a["arousal"] - b["arousal"]) < FP32_E2E_TOL

@@ -178,3 +178,43 @@ def test_bundled_default_model_loads_and_is_small():
     assert path.stat().st_size < 20e6
     p = Predictor.load()
     assert p.label_names == ["angry", "disgust", "fear", "happy", "neutral", "sad"]
+
+
+def _bundled():
+    from serkit.inference import bundled_dir
+
+    if not (bundled_dir() / "model.pt").is_file():
+        pytest.skip("bundled default model not built yet")
+    return Predictor.load(threads=1)
+
+
+def test_bundled_model_on_unseen_speakers(assets):
+    """The asset clips are EmoDB speakers 03 and 08, held out when the default model was trained."""
+    p = _bundled()
+    got = {r["file"].split("/")[-1]: r["label"] for r in p.predict_batch(sorted(assets.glob("*.wav")))}
+    want = {"03a02Ta.wav": "sad", "03a02Wc.wav": "angry", "08a01Wa.wav": "angry", "08a02Tb.wav": "sad"}
+    assert sum(got[k] == v for k, v in want.items()) >= 3, got
+
+
+def test_bundled_model_timeline_follows_the_clips(assets, tmp_path):
+    """Angry and sad clips joined with silences: the segment labels track the clips."""
+    p = _bundled()
+    x, starts = _joined(assets, 120.0, gap=2.5)
+    path = tmp_path / "mix.wav"
+    sf.write(path, x, 16000, subtype="PCM_16")
+    r = p.predict_file(path)
+    truth = ["sad", "angry", "angry", "sad"]  # _joined cycles 03a02Ta, 03a02Wc, 08a01Wa, 08a02Tb
+    labels = [s["label"] for s in r["segments"]]
+    assert len(labels) == len(starts)
+    hits = sum(lab == truth[i % 4] for i, lab in enumerate(labels))
+    assert hits >= 0.75 * len(labels), labels
+    assert r["label"] in ("angry", "sad")
+
+
+def test_run_folder_with_fold_checkpoints(tmp_path):
+    save_tiny_checkpoint(tmp_path / "run" / "fold_a" / "checkpoint.pt")
+    save_tiny_checkpoint(tmp_path / "run" / "fold_a" / "last.pt")
+    assert find_checkpoint(tmp_path / "run") == tmp_path / "run" / "fold_a" / "checkpoint.pt"
+    save_tiny_checkpoint(tmp_path / "run" / "fold_b" / "checkpoint.pt")
+    with pytest.raises(ModelNotFoundError, match="2 fold models"):
+        find_checkpoint(tmp_path / "run")

@@ -72,6 +72,13 @@ def find_checkpoint(path: PathLike) -> Path:
         pts = sorted(p.glob("*.pt")) or sorted(p.glob("*/*.pt"))
         if len(pts) == 1:
             return pts[0]
+        # a run folder of serkit evaluate / train: fold_<name>/checkpoint.pt (+ last.pt)
+        folds = sorted(p.glob("*/checkpoint.pt"))
+        if len(folds) == 1:
+            return folds[0]
+        if folds:
+            raise ModelNotFoundError(f"{p}: {len(folds)} fold models ({', '.join(str(f.parent.name) for f in folds)}); "
+                                     f"pass one fold's folder, e.g. {folds[0].parent}")
         onnx = sorted(p.glob("*.onnx"))
         if not pts and len(onnx) == 1:
             return onnx[0]
@@ -133,7 +140,7 @@ class _OnnxBackend:
         self.meta = json.loads(meta["serkit"])
 
     def __call__(self, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        res = dict(zip(self.outputs, self.session.run(None, {"x": x, "lengths": lengths})))
+        res = dict(zip(self.outputs, self.session.run(None, {"x": x, "lengths": lengths}), strict=False))
         return res.get("probs"), res.get("avd")
 
 
@@ -295,7 +302,7 @@ class Predictor:
             r: dict[str, Any] = {"start": s.start, "end": s.end}
             if probs is not None:
                 r["label"] = self.label_names[int(np.argmax(probs[i]))]
-                r["scores"] = {c: round(float(v), DIGITS) for c, v in zip(self.label_names, probs[i])}
+                r["scores"] = {c: round(float(v), DIGITS) for c, v in zip(self.label_names, probs[i], strict=False)}
             if avd is not None:
                 r.update(self._avd(avd[i]))
             if self.vocab is not None and self.backend.last_ctc is not None:
@@ -307,7 +314,7 @@ class Predictor:
         v = np.asarray(v, dtype=np.float64)
         if self.avd_stats:
             v = v * np.asarray(self.avd_stats["std"]) + np.asarray(self.avd_stats["mean"])
-        return {k: round(float(x), DIGITS) for k, x in zip(AVD_NAMES, v)}
+        return {k: round(float(x), DIGITS) for k, x in zip(AVD_NAMES, v, strict=False)}
 
     def _segments(self, blocks: Iterable[np.ndarray], segmenter: Segmenter) -> Iterator[dict[str, Any]]:
         """Classified segments, in batches, as they close; falls back to the first window if no speech."""
@@ -341,15 +348,15 @@ class Predictor:
         w = np.array([max(s["end"] - s["start"], 1e-3) for s in segs])
         w = w / w.sum()
         if "scores" in segs[0]:
-            p = sum(wi * np.array([s["scores"][c] for c in self.label_names]) for wi, s in zip(w, segs))
+            p = sum(wi * np.array([s["scores"][c] for c in self.label_names]) for wi, s in zip(w, segs, strict=False))
             out["label"] = self.label_names[int(np.argmax(p))]
-            out["scores"] = {c: round(float(v), DIGITS) for c, v in zip(self.label_names, p)}
+            out["scores"] = {c: round(float(v), DIGITS) for c, v in zip(self.label_names, p, strict=False)}
         out["segments"] = segs
         if "text" in segs[0]:  # --transcribe: the segments' transcripts in time order
             out["text"] = " ".join(s["text"] for s in segs if s["text"])
         if "arousal" in segs[0]:
             for k in AVD_NAMES:
-                out[k] = round(float(sum(wi * s[k] for wi, s in zip(w, segs))), DIGITS)
+                out[k] = round(float(sum(wi * s[k] for wi, s in zip(w, segs, strict=False))), DIGITS)
         return out
 
     # ----------------------------------------------------------------- public

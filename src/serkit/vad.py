@@ -131,7 +131,7 @@ class Segmenter:
         else:
             flags = [True] * n
         out: list[Segment] = []
-        for f, speech in zip(frames, flags):
+        for f, speech in zip(frames, flags, strict=False):
             out.extend(self._step(f, speech))
         return out
 

@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
     p.add_argument("run", metavar="RUN_DIR", help="run folder or .pt checkpoint (or 'default' for the bundled model)")
     p.add_argument("--format", choices=["onnx"], default="onnx", help="export format (onnx)")
     p.add_argument("--int8", action="store_true", help="dynamic int8 quantisation (ONNX Runtime)")
-    p.add_argument("--out", default=None, help="output file (default RUN_DIR/model[.int8].onnx)")
+    p.add_argument("--out", default=None, help="output file (default RUN_DIR/model[.int8].onnx; ./default.model[.int8].onnx for the bundled model)")
     p.set_defaults(func=run)
 
 
@@ -31,6 +31,12 @@ def run(args: argparse.Namespace) -> int:
     from serkit.inference import BUNDLED, bundled_dir, find_checkpoint
 
     src = bundled_dir(args.run) / "model.pt" if args.run in BUNDLED else find_checkpoint(args.run)
-    out = Path(args.out) if args.out else src.parent / ("model.int8.onnx" if args.int8 else "model.onnx")
+    name = "model.int8.onnx" if args.int8 else "model.onnx"
+    if args.out:
+        out = Path(args.out)
+    elif args.run in BUNDLED:  # never write into the installed package
+        out = Path(f"{args.run}.{name}")
+    else:
+        out = src.parent / name
     print(export_onnx(src, out, int8=args.int8))
     return 0

@@ -52,6 +52,10 @@ class CpcCccConfig:
         layer: CPC representation for the embedded encoder: None/1 = GRU context, 0 = encoder z.
         frame_stride: average this many consecutive frames before the attention (1 = the paper's
             10 ms frames; 4 = 40 ms, about 4x cheaper, used by the CPU recipes).
+        input_norm: batch-normalise each input dimension before the projection (learned running
+            statistics). Frozen recipes standardise features per speaker instead
+            (``features.speaker_norm``); end-to-end training on raw waves cannot, and without
+            either the recogniser barely moves from chance in a few epochs (docs/results.md).
     """
 
     name: str = "cpc_ccc"
@@ -64,6 +68,7 @@ class CpcCccConfig:
     freeze_encoder: bool = False
     layer: int | None = None
     frame_stride: int = 1
+    input_norm: bool = False
 
 
 def tiny_config() -> CpcCccConfig:
@@ -130,6 +135,7 @@ class CpcCcc(nn.Module):
                 p.requires_grad_(False)
         if input_dim < 1:
             raise ConfigError(f"cpc_ccc needs input features of dimension >= 1, got {input_dim}")
+        self.input_norm = nn.BatchNorm1d(input_dim) if cfg.input_norm else None
         self.proj = nn.Linear(input_dim, cfg.d_model)
         self.attn = nn.MultiheadAttention(cfg.d_model, cfg.heads, batch_first=True)
         self.norm = nn.LayerNorm(cfg.d_model)
@@ -166,6 +172,16 @@ class CpcCcc(nn.Module):
         lengths = lengths.clamp(min=1, max=x.shape[1])
         x, lengths = masked_average_frames(x, lengths, self.cfg.frame_stride)  # (B, T', F)
         mask = _padding_mask(lengths, x.shape[1])  # (B, T)
+        if self.input_norm is not None:
+            # statistics over valid frames only, so padding never shifts them
+            bn = self.input_norm
+            valid = x[~mask]  # (N, F)
+            if len(valid) > 1:
+                normed = bn(valid)
+            else:  # one frame has no batch variance: use the running statistics
+                normed = nn.functional.batch_norm(valid, bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                                                  training=False, eps=bn.eps)
+            x = x.masked_scatter((~mask)[..., None].expand_as(x), normed)  # (B, T, F)
         h = self.proj(x)  # (B, T, D)
         a, w = self.attn(h, h, h, key_padding_mask=mask, need_weights=True)
         h = self.norm(h + a)  # (B, T, D)

@@ -114,7 +114,7 @@ def merge_checkpoints(paths: Sequence[PathLike], out: PathLike) -> Path:
     """
     cks = [torch.load(p, map_location="cpu", weights_only=True) for p in paths]
     first = cks[0]
-    for p, ck in zip(paths, cks):
+    for p, ck in zip(paths, cks, strict=False):
         for k in ("label_names", "input_dim"):
             if ck[k] != first[k]:
                 raise ConfigError(f"{p}: {k} {ck[k]} differs from {paths[0]}'s {first[k]}")

@@ -58,7 +58,7 @@ def plot_timeline(result: Mapping[str, Any], path: PathLike, *, title: str | Non
     lab.set_yticks([])
     lab.set_ylabel("label", rotation=0, ha="right", va="center")
     if has_avd:
-        for k, st in zip(("arousal", "valence", "dominance"), ("-", "--", ":")):
+        for k, st in zip(("arousal", "valence", "dominance"), ("-", "--", ":"), strict=False):
             axes[2].step([s["start"] for s in segs] + [segs[-1]["end"]], [s[k] for s in segs] + [segs[-1][k]],
                          where="post", linestyle=st, label=k)
         axes[2].legend(fontsize=8, ncol=3)
