@@ -29,12 +29,11 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from serkit.data.corpora import CORPORA
-    from serkit.data.splits import make_folds, protocol_name
+    from serkit.data.splits import make_folds, protocol_name, validation_split
     from serkit.errors import UnknownKeyError
+    from serkit.eval.metrics import classification_scores
     from serkit.experiment import load_data
     from serkit.train.loop import _vocab_for, fit_predict, prepare, train_model
-    from serkit.data.splits import validation_split
-    from serkit.eval.metrics import classification_scores
 
     cfg = load_recipe(args.config, args.overrides, getattr(args, "ssl_model", None))
     utts, labels = load_data(cfg, data_root=args.data_root)

@@ -194,7 +194,7 @@ def _validate(model, ds, labels, avd_stats, weights, ctx, batch_size) -> dict[st
     res = run_model(model, ds, batch_size=batch_size)
     m: dict[str, float] = {}
     y = [ds[i].label for i in range(len(ds))]
-    cls = [(t, r["probs"]) for t, r in zip(y, res) if t != IGNORE and r["probs"] is not None]
+    cls = [(t, r["probs"]) for t, r in zip(y, res, strict=True) if t != IGNORE and r["probs"] is not None]
     if cls:
         m.update(classification_scores([t for t, _ in cls], [int(np.argmax(p)) for _, p in cls],
                                        list(range(len(labels)))))
@@ -389,7 +389,7 @@ def fit_predict(cfg: ExperimentConfig, train_utts: Sequence[Utterance], test_utt
              "n_parameters": res.checkpoint["n_parameters"], "n_valid": len(va),
              "valid_speakers": sorted({u.speaker for u in va})}
     if vocab is not None:
-        extra["transcripts"] = {p.id: t for p, t in zip(preds, _transcripts(res, p_te, vocab, cfg))}
+        extra["transcripts"] = {p.id: t for p, t in zip(preds, _transcripts(res, p_te, vocab, cfg), strict=True)}
     return FoldOutput(preds, extra)
 
 
@@ -406,8 +406,8 @@ def predict_prepared(res: TrainResult, p: Prepared, *, fold: str = "", batch_siz
     ds = _dataset(p, labels, stats)
     outs = run_model(res.model, ds, batch_size=batch_size)
     preds = []
-    for u, r in zip(p.utts, outs):
-        scores = {c: float(s) for c, s in zip(labels, r["probs"])} if r["probs"] is not None else None
+    for u, r in zip(p.utts, outs, strict=True):
+        scores = {c: float(s) for c, s in zip(labels, r["probs"], strict=True)} if r["probs"] is not None else None
         avd_pred = None
         if r["avd"] is not None:
             a = r["avd"]
