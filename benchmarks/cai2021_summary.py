@@ -28,6 +28,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("reports", nargs="+")
     ap.add_argument("--examples", type=int, default=4, help="transcripts to show per report with CTC")
+    ap.add_argument("--plot", default=None, metavar="PNG", help="also draw per-fold UA of every report")
     args = ap.parse_args()
     reps = [(Path(p), json.loads(Path(p).read_text())) for p in args.reports]
     print("| encoder | alpha (weighting) | protocol | corpus / labels | folds | UA | WA | macro-F1 | CER |")
@@ -49,6 +50,8 @@ def main() -> None:
             s = f["scores"]
             cells.append(f"{s['ua']:.3f}" + (f" / {s['cer']:.3f}" if "cer" in s else ""))
         print(f"| {p.stem} | " + " | ".join(cells) + " |")
+    if args.plot:
+        _plot(reps, args.plot)
     from serkit.data.corpora import load_corpus
     from serkit.data.vocab import normalize_text
 
@@ -60,6 +63,30 @@ def main() -> None:
         print(f"\nExamples from {p.name} (reference -> greedy CTC transcript):\n")
         for uid in sorted(tr)[:: max(1, len(tr) // args.examples)][: args.examples]:
             print(f"- `{uid}`: \"{normalize_text(utts[uid].text or '')}\" -> \"{tr[uid]}\"")
+
+
+def _plot(reps: list[tuple[Path, dict]], out: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = [f["name"] for f in reps[0][1]["folds"]]
+    width = 0.8 / len(reps)
+    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(names), 3.2))
+    for i, (p, r) in enumerate(reps):
+        ua = [f["scores"]["ua"] for f in r["folds"]]
+        ax.bar(np.arange(len(ua)) + i * width, ua, width,
+               label=f"{r['config']['model'].get('encoder')} alpha={_alpha(r)}")
+    ax.axhline(1 / len(reps[0][1]["labels"]), color="grey", ls="--", lw=1, label="chance")
+    ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names)
+    ax.set_ylabel("UA (test speaker)")
+    ax.set_title(f"{reps[0][1]['corpus']} {reps[0][1]['protocol_name']}: Cai 2021 multitask, per fold", fontsize=9)
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    print(f"\nwrote {out}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Markdown rows of the Key-Sparse Transformer ablations from ``serkit evaluate --json`` reports.
 
 Run: python benchmarks/chen2022_table.py runs/chen2022/*.json
+     python benchmarks/chen2022_table.py --paired A.json B.json   (per-fold UA of B minus A)
 Each row: corpus, label set, protocol and fold count, modalities, k, UA / WA / macro-F1 as
 mean ± std over folds, mean epochs trained, and the command that produced it.
 """
@@ -34,7 +35,24 @@ def row(path: Path) -> tuple[tuple, str]:
                  f"{m['modalities']} | {k} | {cell} | {ep} | `{cmd}` |")
 
 
+def paired(a: str, b: str) -> None:
+    """Per-fold UA differences ``b - a`` on the same folds (same protocol and seed)."""
+    da, db = json.loads(Path(a).read_text()), json.loads(Path(b).read_text())
+    ua = {f["name"]: f["scores"]["ua"] for f in da["folds"]}
+    ub = {f["name"]: f["scores"]["ua"] for f in db["folds"]}
+    if set(ua) != set(ub):
+        raise SystemExit(f"{a} and {b} have different folds; compare runs of the same protocol")
+    diff = [ub[k] - ua[k] for k in sorted(ua)]
+    better = sum(d > 0 for d in diff)
+    mean = sum(diff) / len(diff)
+    print(f"{Path(b).stem} - {Path(a).stem}: UA difference {mean:+.3f} (mean over {len(diff)} folds), "
+          f"{better}/{len(diff)} folds better, range [{min(diff):+.3f}, {max(diff):+.3f}]")
+
+
 def main(paths: list[str]) -> None:
+    if paths and paths[0] == "--paired":
+        paired(paths[1], paths[2])
+        return
     print("| corpus | labels | protocol | modalities | k | UA | WA | macro-F1 | epochs (mean) | command |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for _, r in sorted(row(Path(p)) for p in paths):

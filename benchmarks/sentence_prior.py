@@ -42,9 +42,14 @@ def main(path: str) -> None:
         pred = [max(labels, key=lambda c: table[u.text][c] / prior[c]) for u in te]
         scores.append(classification_scores([u.emotion for u in te], pred, labels))
     n_sent = len({u.text for u in utts})
+    n_spk = len({u.speaker for u in utts})
+    cells = {(u.speaker, u.text, u.emotion) for u in utts}
+    pairs = Counter((u.text, u.emotion) for u in {(u.speaker, u.text, u.emotion): u for u in utts}.values())
     print(f"corpus={cfg.data.corpus} labels={cfg.data.labels} ({len(labels)} classes, chance UA "
           f"{1 / len(labels):.4f}) | protocol={protocol_name(ev.protocol, k)}, {len(folds)} folds | "
-          f"{n_sent} distinct sentences | sentence-identity classifier:")
+          f"{n_sent} distinct sentences; {len(cells)} of {n_spk * n_sent * len(labels)} speaker x sentence x "
+          f"emotion combinations recorded; each sentence-emotion pair by {min(pairs.values())}-"
+          f"{max(pairs.values())} of {n_spk} speakers | sentence-identity classifier:")
     for m in ("ua", "wa", "f1"):
         v = np.array([s[m] for s in scores])
         print(f"  {m.upper()} {v.mean():.4f} ± {v.std():.4f}")

@@ -95,3 +95,19 @@ def test_prepare_and_features_commands(tmp_path, assets, capsys):
     assert "mfcc: 4 utterances" in capsys.readouterr().out
     assert main(["prepare", "emodbb", "--out", str(tmp_path)]) == 1
     assert "expected one of" in capsys.readouterr().err
+
+
+def test_demo_on_a_miniature_emodb(tmp_path, assets, capsys):
+    """``serkit demo`` (the job of ``make demo``) on an EmoDB folder holding the 4 asset clips."""
+    import shutil
+
+    (tmp_path / "emodb" / "wav").mkdir(parents=True)
+    for f in assets.glob("*.wav"):
+        shutil.copy(f, tmp_path / "emodb" / "wav" / f.name)
+    out = tmp_path / "runs"
+    assert main(["demo", "--data-root", str(tmp_path), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "corpus=emodb labels=emodb7" in text and "leave-one-speaker-out, 2 folds" in text
+    d = json.loads((out / "emodb_egemaps_svm.json").read_text())
+    assert d["features"] == "egemaps" and d["n_utterances"] == 4
+    assert (out / "emodb_egemaps_svm.confusion.png").is_file()

@@ -227,6 +227,9 @@ def test_generic_csv_manifest(tmp_path):
     assert utts[0].avd == (0.8, 0.2, 0.7) and utts[0].start == 0.1 and utts[0].text == "hello"
     assert utts[1].avd is None and Path(utts[1].path).is_file()
     assert [u.id for u in prepare_manifest(tmp_path / "a" / "m.csv", labels="sad")] == ["utt001"]
+    (tmp_path / "half.csv").write_text("path,speaker,arousal,valence\nx.wav,s1,0.5,0.2\n")
+    with pytest.raises(ManifestError, match=r"half.csv:2: .*all three or none"):
+        prepare_manifest(tmp_path / "half.csv")
     (tmp_path / "bad.csv").write_text("file,emotion\nx.wav,sad\n")
     with pytest.raises(ManifestError, match="'path' and 'speaker'"):
         prepare_manifest(tmp_path / "bad.csv")

@@ -43,6 +43,8 @@ def test_relative_paths_resolve_against_manifest(tmp_path):
     ({"id": "a", "path": "a.wav"}, "speaker"),
     ({"id": "", "path": "a.wav", "speaker": "s"}, "'id'"),
     ({"id": "a", "path": "a.wav", "speaker": "s", "avd": [1, 2]}, "avd"),
+    ({"id": "a", "path": "a.wav", "speaker": "s", "avd": ["high", 2, 3]}, "avd"),
+    ({"id": "a", "path": "a.wav", "speaker": "s", "start": "soon"}, "start"),
 ])
 def test_bad_rows_raise_with_line_number(tmp_path, row, match):
     p = tmp_path / "m.jsonl"

@@ -138,3 +138,22 @@ def test_bad_config_errors():
         model_config_from_dict({"name": "pooled_mlp", "hiden_dim": 3})
     with pytest.raises(UnknownKeyError, match="train.lr"):
         experiment_from_dict({"model": {"name": "pooled_mlp"}, "train": {"lrate": 1}})
+
+
+def test_ctc_checkpoint_rebuilds_with_vocab(tmp_path):
+    """A checkpoint with a CharVocab rebuilds its CTC model from the checkpoint alone."""
+    import dataclasses
+
+    from serkit.config import to_dict
+    from serkit.data.vocab import CharVocab
+    from serkit.models.w2v2_ctc import build_w2v2_ctc, tiny_config
+    from serkit.train.checkpoint import save_checkpoint
+
+    vocab = CharVocab.from_texts(["hallo welt", "kids are talking"])
+    mcfg = tiny_config()
+    model = build_w2v2_ctc(mcfg, input_dim=1, num_classes=2, vocab_size=len(vocab))
+    save_checkpoint(tmp_path / "c.pt", {
+        "config": {"model": to_dict(dataclasses.asdict(mcfg))}, "state_dict": model.state_dict(),
+        "label_names": ["a", "b"], "input_dim": 1, "vocab": vocab.to_dict()})
+    rebuilt, _ = model_from_checkpoint(load_checkpoint(tmp_path / "c.pt"))
+    assert sum(p.numel() for p in rebuilt.parameters()) == sum(p.numel() for p in model.parameters())

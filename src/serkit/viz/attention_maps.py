@@ -24,7 +24,7 @@ def plot_attention(path: PathLike, *, features: np.ndarray | None = None,
         path: output PNG.
         features: ``(T, F)`` input features (e.g. log-Mel) drawn under the audio curve, or None.
         audio_importance: ``(T,)`` attention weight each frame received (summed over queries).
-        audio_kept: ``(T,)`` share of heads in ``[0, 1]`` that kept the frame.
+        audio_kept: ``(T,)`` share of heads in ``[0, 1]`` that kept the frame (drawn as a strip).
         tokens: the ``L`` text tokens.
         text_importance: ``(L,)`` attention weight each token received.
         text_kept: ``(L,)`` share of heads that kept the token.
@@ -46,35 +46,38 @@ def plot_attention(path: PathLike, *, features: np.ndarray | None = None,
     has_text = text_importance is not None
     if not (has_audio or has_text):
         raise ValueError("plot_attention needs audio_importance and/or text_importance")
-    n = int(has_audio) + int(has_text)
-    fig, axes = plt.subplots(n, 1, figsize=(9, 2.8 * n), squeeze=False)
+    heights = ([3.0, 0.35] if has_audio else []) + ([2.4] if has_text else [])
+    fig, axes = plt.subplots(len(heights), 1, figsize=(9.5, 1.4 + sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights}, layout="constrained")
+    cmap = plt.get_cmap("Oranges")
     row = 0
     if has_audio:
         imp = np.asarray(audio_importance, dtype=float)
         kept = np.asarray(audio_kept if audio_kept is not None else np.ones_like(imp), dtype=float)
         if kept.shape != imp.shape:
             raise ValueError(f"audio_kept has shape {kept.shape}, expected {imp.shape} like audio_importance")
+        dur = len(imp) * hop_seconds
         ax = axes[row, 0]
-        t = np.arange(len(imp)) * hop_seconds
+        t = (np.arange(len(imp)) + 0.5) * hop_seconds
         if features is not None:
             f = np.asarray(features)[: len(imp)]
-            ax.imshow(f.T, origin="lower", aspect="auto", cmap="Greys",
-                      extent=(0, len(f) * hop_seconds, 0, f.shape[1]), alpha=0.6)
+            ax.imshow(f.T, origin="lower", aspect="auto", cmap="Greys", extent=(0, len(f) * hop_seconds, 0, f.shape[1]))
             ax.set_ylabel("feature bin")
             ax2 = ax.twinx()
         else:
             ax2 = ax
-        # shade the frames kept by most heads
-        for i in np.flatnonzero(kept >= 0.5):
-            ax2.axvspan(i * hop_seconds, (i + 1) * hop_seconds, color="tab:orange", alpha=0.25, lw=0)
-        ax2.plot(t, imp, color="tab:red", lw=1.2, label="importance")
-        ax2.set_ylabel("attention received")
+        ax2.plot(t, imp, color="tab:red", lw=1.4)
+        ax2.set_ylabel("attention received", color="tab:red")
         ax2.set_ylim(bottom=0)
-        ax.set_xlim(0, len(imp) * hop_seconds)
-        ax.set_xlabel("time (s)")
-        ax.set_title(f"audio frames: {int((kept >= 0.5).sum())}/{len(kept)} kept by most heads (shaded)",
+        ax.set_xlim(0, dur)
+        ax.set_xticklabels([])
+        ax.set_title("audio frames: attention each frame received (red, summed over queries, mean over heads)",
                      fontsize=9)
-        row += 1
+        strip = axes[row + 1, 0]
+        strip.imshow(kept[None, :], aspect="auto", cmap=cmap, vmin=0, vmax=1, extent=(0, dur, 0, 1))
+        strip.set_yticks([0.5], ["kept"])
+        strip.set_xlabel("time (s)")
+        row += 2
     if has_text:
         imp = np.asarray(text_importance, dtype=float)
         kept = np.asarray(text_kept if text_kept is not None else np.ones_like(imp), dtype=float)
@@ -83,16 +86,17 @@ def plot_attention(path: PathLike, *, features: np.ndarray | None = None,
             raise ValueError(f"tokens ({len(toks)}), text_importance ({len(imp)}) and text_kept ({len(kept)}) "
                              "must have the same length")
         ax = axes[row, 0]
-        colors = ["tab:orange" if k >= 0.5 else "lightgrey" for k in kept]
-        ax.bar(range(len(imp)), imp, color=colors, edgecolor="black", lw=0.5)
+        ax.bar(range(len(imp)), imp, color=[cmap(0.15 + 0.85 * k) for k in kept], edgecolor="black", lw=0.5)
         ax.set_xticks(range(len(imp)), toks, rotation=45, ha="right", fontsize=8)
         for i, k in enumerate(kept):
             ax.text(i, imp[i], f"{k:.0%}", ha="center", va="bottom", fontsize=6)
         ax.set_ylabel("attention received")
-        ax.set_title("text tokens: orange = kept by most heads (label: share of heads keeping it)", fontsize=9)
+        ax.set_title("text tokens: attention received; colour and label = share of heads that kept the token",
+                     fontsize=9)
+    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1))
+    fig.colorbar(sm, ax=list(axes[:, 0]), fraction=0.03, pad=0.01, shrink=0.6, label="share of heads that kept it")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(p, dpi=110)

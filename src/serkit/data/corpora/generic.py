@@ -46,13 +46,19 @@ def _read_csv(p: Path) -> list[Utterance]:
             path = Path(r["path"])
             if not path.is_absolute():
                 path = (p.parent / path).resolve()
-            avd = None
-            if r.get("arousal") not in (None, ""):
-                avd = (float(r["arousal"]), float(r["valence"]), float(r["dominance"]))
+            try:
+                avd = None
+                if r.get("arousal") not in (None, ""):
+                    avd = (float(r["arousal"]), float(r["valence"]), float(r["dominance"]))
+                start = float(r.get("start") or 0.0)
+                duration = float(r["duration"]) if r.get("duration") else None
+            except (KeyError, TypeError, ValueError):
+                raise ManifestError(
+                    f"{p}:{i}: start, duration, arousal, valence and dominance must be numbers "
+                    "(arousal, valence and dominance all three or none)") from None
             out.append(Utterance(
                 id=r.get("id") or path.stem, path=str(path), speaker=r["speaker"],
-                corpus=r.get("corpus") or "custom", start=float(r.get("start") or 0.0),
-                duration=float(r["duration"]) if r.get("duration") else None,
+                corpus=r.get("corpus") or "custom", start=start, duration=duration,
                 gender=r.get("gender") or None, emotion=r.get("emotion") or None, avd=avd,
                 text=r.get("text") or None, session=r.get("session") or None,
             ))
