@@ -13,6 +13,7 @@ aggregation), which is what ``serkit predict`` does.
 
 Usage:
     python scripts/train_default.py configs/default.yaml --out runs/default
+    python scripts/train_default.py configs/default.yaml --dev-speakers emodb_09 emodb_10 --out runs/dev_x
     python scripts/train_default.py configs/default.yaml --all-speakers --out runs/default_all
     python scripts/train_default.py configs/default.yaml --eval-only runs/default/model.pt --out runs/default
     python scripts/train_default.py configs/default.yaml --merge runs/a/model.pt runs/b/model.pt --out runs/ens
@@ -22,6 +23,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -140,6 +142,38 @@ def evaluate_predictor(ckpt, test_utts, labels) -> dict:
     return res
 
 
+def evaluate_whole(ckpt_path, test_utts, cfg, labels) -> dict:
+    """UA/WA/F1 of a checkpoint on whole test utterances (no VAD), overall and per corpus."""
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    mcfg = model_config_from_dict(ckpt["config"]["model"])
+    model = MODELS[mcfg.name][1](mcfg, input_dim=ckpt["input_dim"], num_classes=len(ckpt["label_names"]))
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+    feats, _ = extract_features(test_utts, cfg.features, skip_errors=True)
+    keep = [k for k, f in enumerate(feats) if f is not None]
+    names = ckpt["label_names"]
+    pred = [names[k] for k in predict(model, [feats[k] for k in keep]).argmax(1)]
+    true = [test_utts[k].emotion for k in keep]
+    res = {"test": classification_scores(true, pred, labels), "n": len(keep)}
+    for corpus in sorted({test_utts[k].speaker.split("_")[0] for k in keep}):
+        sel = [j for j, k in enumerate(keep) if test_utts[k].speaker.startswith(corpus + "_")]
+        res[f"test_{corpus}"] = classification_scores([true[j] for j in sel], [pred[j] for j in sel], labels)
+    return res
+
+
+def _dev_split(utts, cfg, dev_speakers):
+    """Utterances without the test speakers, and the dev speakers to hold out in their place."""
+    from serkit.errors import ConfigError
+
+    test = set(cfg.eval.test_speakers or [])
+    known = {u.speaker for u in utts}
+    bad = [s for s in dev_speakers if s in test or s not in known]
+    if bad:
+        raise ConfigError(f"--dev-speakers {bad}: each must be a training speaker of {cfg.data.corpus} "
+                          f"(not in eval.test_speakers {sorted(test)}); known speakers: {sorted(known - test)}")
+    return [u for u in utts if u.speaker not in test], list(dev_speakers)
+
+
 def main(argv=None) -> int:
     """Command line."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -147,8 +181,15 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="output folder (required except with --score-predictions)")
     p.add_argument("--all-speakers", action="store_true", help="train on every speaker (the shipped model)")
     p.add_argument("--data-root", default=None)
+    p.add_argument("--dev-speakers", nargs="+", default=None, metavar="SPK",
+                   help="model selection: drop the test speakers (eval.test_speakers) entirely, train on the "
+                        "rest minus these speakers and score these instead; the test set stays unseen")
     p.add_argument("--eval-only", default=None, metavar="CKPT",
-                   help="score this checkpoint end to end (Predictor) on the held-out speakers; no training")
+                   help="score this checkpoint on the held-out speakers (whole utterances and end to end "
+                        "through Predictor); no training")
+    p.add_argument("--no-test", action="store_true",
+                   help="train on the training speakers and write the checkpoint, but score nothing "
+                        "(score it later, once, with --eval-only)")
     p.add_argument("--merge", nargs="+", default=None, metavar="CKPT",
                    help="merge these checkpoints into an ensemble OUT/model.pt and score it end to end")
     p.add_argument("--score-predictions", default=None, metavar="CSV",
@@ -175,13 +216,19 @@ def main(argv=None) -> int:
         torch.set_num_threads(cfg.train.num_threads)
     t0 = time.time()
     utts, labels = load_data(cfg, data_root=a.data_root)
+    if a.dev_speakers:
+        utts, held = _dev_split(utts, cfg, a.dev_speakers)
+        cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, test_speakers=tuple(held)))
     if a.merge:
         from serkit.models.ensemble import merge_checkpoints
 
         a.eval_only = str(merge_checkpoints(a.merge, Path(a.out) / "model.pt"))
     if a.eval_only:
         fold = make_folds(utts, cfg.eval.protocol, seed=cfg.eval.seed, test_speakers=cfg.eval.test_speakers)[0]
-        res = evaluate_predictor(a.eval_only, [u for u in utts if u.id in set(fold.test)], labels)
+        test_utts = [u for u in utts if u.id in set(fold.test)]
+        res = evaluate_predictor(a.eval_only, test_utts, labels)
+        if not a.merge:
+            res["whole_utterances"] = evaluate_whole(a.eval_only, test_utts, cfg, labels)
         print(json.dumps(res, indent=2))
         Path(a.out).mkdir(parents=True, exist_ok=True)
         (Path(a.out) / "result_predictor.json").write_text(json.dumps(res, indent=2), encoding="utf-8")
@@ -192,6 +239,10 @@ def main(argv=None) -> int:
     lab = {c: i for i, c in enumerate(labels)}
     if a.all_speakers:
         tr, te = list(range(len(utts))), []
+    elif a.no_test:
+        fold = make_folds(utts, cfg.eval.protocol, seed=cfg.eval.seed, test_speakers=cfg.eval.test_speakers)[0]
+        pos = {u.id: i for i, u in enumerate(utts)}
+        tr, te = [pos[i] for i in fold.train], []
     else:
         fold = make_folds(utts, cfg.eval.protocol, seed=cfg.eval.seed, test_speakers=cfg.eval.test_speakers)[0]
         pos = {u.id: i for i, u in enumerate(utts)}
@@ -214,6 +265,8 @@ def main(argv=None) -> int:
         pred = [labels[k] for k in prob.argmax(1)]
         true = [utts[i].emotion for i in te]
         result["protocol"] = "holdout: " + ", ".join(cfg.eval.test_speakers)
+        if a.dev_speakers:
+            result["protocol"] = "dev " + result["protocol"] + " (test speakers excluded)"
         result["test"] = classification_scores(true, pred, labels)
         for corpus in sorted({utts[i].speaker.split("_")[0] for i in te}):
             sel = [k for k, i in enumerate(te) if utts[i].speaker.startswith(corpus + "_")]

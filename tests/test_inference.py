@@ -197,7 +197,11 @@ def test_bundled_model_on_unseen_speakers(assets):
 
 
 def test_bundled_model_timeline_follows_the_clips(assets, tmp_path):
-    """Angry and sad clips joined with silences: the segment labels track the clips."""
+    """Angry and sad clips joined with silences: the segment labels track the clips.
+
+    As in test_bundled_model_on_unseen_speakers, 3 of the 4 clips must be right: each of them in
+    at least 3/4 of its segments (chance is about 1/6 per segment).
+    """
     p = _bundled()
     x, starts = _joined(assets, 120.0, gap=2.5)
     path = tmp_path / "mix.wav"
@@ -206,8 +210,8 @@ def test_bundled_model_timeline_follows_the_clips(assets, tmp_path):
     truth = ["sad", "angry", "angry", "sad"]  # _joined cycles 03a02Ta, 03a02Wc, 08a01Wa, 08a02Tb
     labels = [s["label"] for s in r["segments"]]
     assert len(labels) == len(starts)
-    hits = sum(lab == truth[i % 4] for i, lab in enumerate(labels))
-    assert hits >= 0.75 * len(labels), labels
+    clip_ok = [sum(lab == truth[k] for lab in labels[k::4]) >= 0.75 * len(labels[k::4]) for k in range(4)]
+    assert sum(clip_ok) >= 3, labels
     assert r["label"] in ("angry", "sad")
 
 
