@@ -1,0 +1,20 @@
+"""ruff lint (pyproject's rule set) over src/ and tests/: style regressions fail the suite."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ruff_clean():
+    ruff = shutil.which("ruff") or str(Path(__import__("sys").executable).parent / "ruff")
+    if not Path(ruff).exists():
+        pytest.skip("ruff not installed (pip install 'serkit[dev]')")
+    r = subprocess.run([ruff, "check", "--output-format", "concise", "src", "tests"], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
