@@ -20,7 +20,7 @@ classifier reads the flattened ``Z_L (B, N*D')``.
 Deviations from the paper, and why:
 - Sizes: the recipes (configs/wang2021/) use 6 blocks of 4-16 channels, a BiLSTM of 32 units
   per direction, 2-head attention aggregation, ``N = 8`` tokens of ``D' = 16``, 2 heads and a
-  32-unit feed-forward layer per transformer layer (~40k parameters with L = 5), trained 10
+  32-unit feed-forward layer per transformer layer (~40k parameters with L = 5), trained 20
   epochs: much smaller than the paper's, for CPU training on EmoDB / RAVDESS instead of IEMOCAP.
 - Pooling: time is pooled only in the first two blocks (``pool_time``) so that 3-second
   utterances keep enough frames for the BiLSTM; frequency is pooled in the first four.

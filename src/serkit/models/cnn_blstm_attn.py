@@ -19,7 +19,7 @@ Deviations from the paper, and why:
   ten-fold CPU training on a shared machine possible at all.
 - Sizes: the recipes use 2 conv blocks of 8/16 channels, one BLSTM layer of 32 units per
   direction and 4 attention heads (~55k parameters), far smaller than the paper's, and train
-  10 epochs; corpora of a few hundred utterances (EmoDB, RAVDESS) instead of IEMOCAP.
+  20 epochs; corpora of a few hundred utterances (EmoDB, RAVDESS) instead of IEMOCAP.
 - No attention-diversity penalty ``||A A^T - I||_F^2`` (Lin et al.); the paper does not use it.
 - The conv blocks are "same"-padded with batch normalisation and length-aware masking, so
   padded batches give the same outputs as single utterances (the paper does not discuss padding).
