@@ -25,6 +25,7 @@ from serkit.data import audio
 from serkit.data.manifest import Utterance
 from serkit.errors import AudioError, UnknownKeyError
 from serkit.features import functional as F
+from serkit.features.npy_store import load_npy, save_npy
 from serkit.features.smile import SMILE_FEATURES, smile_extract
 from serkit.typing import PathLike
 
@@ -123,21 +124,11 @@ class FeatureCache:
 
     def get(self, u: Utterance) -> np.ndarray | None:
         """The cached array, or None."""
-        p = self.dir / f"{self.key(u)}.npy"
-        if p.is_file():
-            try:
-                return np.load(p)
-            except (OSError, ValueError):
-                return None
-        return None
+        return load_npy(self.dir / f"{self.key(u)}.npy")
 
     def put(self, u: Utterance, x: np.ndarray) -> None:
         """Store an array atomically (write then rename)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        p = self.dir / f"{self.key(u)}.npy"
-        tmp = p.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, x)
-        os.replace(tmp, p)
+        save_npy(self.dir / f"{self.key(u)}.npy", x)
 
 
 def load_utterance(u: Utterance, *, min_duration: float = audio.MIN_DURATION) -> np.ndarray:

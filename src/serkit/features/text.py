@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
-import os
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -41,6 +40,7 @@ from tqdm.auto import tqdm
 
 from serkit.errors import ConfigError, MissingDependencyError, ModelNotFoundError
 from serkit.features.extract import default_cache_dir
+from serkit.features.npy_store import load_npy, save_npy
 from serkit.typing import PathLike
 
 log = logging.getLogger(__name__)
@@ -129,21 +129,11 @@ class TextCache:
 
     def get(self, text: str) -> np.ndarray | None:
         """Cached ``(L, D)`` features, or None."""
-        p = self._path(text)
-        if p.is_file():
-            try:
-                return np.load(p)
-            except (OSError, ValueError):
-                return None
-        return None
+        return load_npy(self._path(text))
 
     def put(self, text: str, x: np.ndarray) -> None:
         """Store atomically (write then rename)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        p = self._path(text)
-        tmp = p.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, x)
-        os.replace(tmp, p)
+        save_npy(self._path(text), x)
 
 
 def _encode_batch(texts: Sequence[str], tok: Any, model: Any, max_tokens: int) -> list[np.ndarray]:
