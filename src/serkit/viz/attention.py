@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from serkit.typing import PathLike
+from serkit.viz.figure import save_figure
 
 
 def plot_attention_weights(features: np.ndarray, weights: np.ndarray, path: PathLike, *, frames_per_step: int = 1,
@@ -56,11 +57,7 @@ def plot_attention_weights(features: np.ndarray, weights: np.ndarray, path: Path
     if title:
         ax0.set_title(title, fontsize=9)
     fig.tight_layout()
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=120)
-    plt.close(fig)
-    return p
+    return save_figure(fig, path)
 
 
 __all__ = ["plot_attention_weights"]

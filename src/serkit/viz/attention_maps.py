@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from serkit.typing import PathLike
+from serkit.viz.figure import save_figure
 
 
 def plot_attention(path: PathLike, *, features: np.ndarray | None = None,
@@ -97,8 +98,4 @@ def plot_attention(path: PathLike, *, features: np.ndarray | None = None,
     fig.colorbar(sm, ax=list(axes[:, 0]), fraction=0.03, pad=0.01, shrink=0.6, label="share of heads that kept it")
     if title:
         fig.suptitle(title, fontsize=10)
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
-    return p
+    return save_figure(fig, path, dpi=110)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from serkit.typing import PathLike
+from serkit.viz.figure import save_figure
 
 
 def plot_confusion(matrix: np.ndarray, labels: Sequence[str], path: PathLike, *, title: str = "") -> Path:
@@ -41,8 +42,4 @@ def plot_confusion(matrix: np.ndarray, labels: Sequence[str], path: PathLike, *,
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=120)
-    plt.close(fig)
-    return p
+    return save_figure(fig, path)

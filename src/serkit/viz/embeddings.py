@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from serkit.typing import PathLike
+from serkit.viz.figure import save_figure
 
 
 def tsne_2d(x: np.ndarray, *, perplexity: float = 30.0, seed: int = 0, max_iter: int = 1000) -> np.ndarray:
@@ -84,11 +85,7 @@ def plot_embeddings_tsne(embeddings: Mapping[str, np.ndarray], labels: Sequence[
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=120)
-    plt.close(fig)
-    return p
+    return save_figure(fig, path)
 
 
 __all__ = ["plot_embeddings_tsne", "tsne_2d"]

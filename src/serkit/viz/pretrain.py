@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from serkit.typing import PathLike
+from serkit.viz.figure import save_figure
 
 
 def _read_steps(run_dir: Path) -> list[dict]:
@@ -67,8 +68,4 @@ def plot_cpc_curve(run_dirs: PathLike | Sequence[PathLike], out: PathLike, *, sm
     ax1.legend(fontsize=7)
     ax2.legend(fontsize=7)
     fig.tight_layout()
-    p = Path(out)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
-    return p
+    return save_figure(fig, out, dpi=110)

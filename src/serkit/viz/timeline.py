@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from serkit.typing import PathLike
+from serkit.viz.figure import save_figure
 
 
 def plot_timeline(result: Mapping[str, Any], path: PathLike, *, title: str | None = None) -> Path:
@@ -66,8 +67,4 @@ def plot_timeline(result: Mapping[str, Any], path: PathLike, *, title: str | Non
     axes[-1].set_xlim(0, max(result.get("duration", 0.0), segs[-1]["end"]))
     fig.suptitle(title or f"{Path(str(result.get('file', ''))).name}  {result.get('duration', 0):.1f} s  "
                  f"-> {result.get('label')}", y=1.1, fontsize=10)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return out
+    return save_figure(fig, path, bbox_inches="tight")
