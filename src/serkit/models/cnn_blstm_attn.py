@@ -42,7 +42,13 @@ from torch import nn
 
 from serkit.errors import ConfigError
 from serkit.models.base import ModelOutput
-from serkit.models.layers import ACTIVATIONS, AttentivePooling, CnnStack2d, PackedLSTM, check_inputs
+from serkit.models.layers import (
+    AttentivePooling,
+    CnnStack2d,
+    PackedLSTM,
+    check_conv_stack_config,
+    check_inputs,
+)
 
 
 @dataclass(frozen=True)
@@ -84,17 +90,7 @@ def tiny_config() -> CnnBlstmAttnConfig:
 
 
 def _validate(cfg: CnnBlstmAttnConfig) -> None:
-    if not cfg.channels:
-        raise ConfigError("model.channels must list at least one conv block, e.g. [16, 32]")
-    if not (len(cfg.channels) == len(cfg.pool_time) == len(cfg.pool_freq)):
-        raise ConfigError(f"model.channels, model.pool_time and model.pool_freq need one value per block, got "
-                          f"{list(cfg.channels)}, {list(cfg.pool_time)}, {list(cfg.pool_freq)}")
-    if any(p < 1 for p in (*cfg.pool_time, *cfg.pool_freq)) or any(c < 1 for c in cfg.channels):
-        raise ConfigError("model.channels, model.pool_time and model.pool_freq must be positive integers")
-    if cfg.kernel_size < 1 or cfg.kernel_size % 2 == 0:
-        raise ConfigError(f"model.kernel_size must be a positive odd integer, got {cfg.kernel_size}")
-    if cfg.activation not in ACTIVATIONS:
-        raise ConfigError(f"model.activation must be one of {sorted(ACTIVATIONS)}, got {cfg.activation!r}")
+    check_conv_stack_config(cfg, example="[16, 32]")
     for k in ("lstm_hidden", "lstm_layers", "attn_heads", "attn_hidden"):
         if getattr(cfg, k) < 1:
             raise ConfigError(f"model.{k} must be >= 1, got {getattr(cfg, k)}")

@@ -24,10 +24,35 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from serkit.errors import ConfigError
 from serkit.features.functional import lengths_to_mask
 
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "leaky_relu": nn.LeakyReLU}
 POOLS = {"avg": nn.AvgPool2d, "max": nn.MaxPool2d}
+
+
+def check_conv_stack_config(cfg: object, *, example: str) -> None:
+    """Check the CNN-stack fields shared by the 2-D CNN models (``CnnStack2d`` configs).
+
+    Args:
+        cfg: a model config with ``channels``, ``pool_time``, ``pool_freq``, ``kernel_size``
+            and ``activation``.
+        example: a valid ``channels`` value for the error message.
+
+    Raises:
+        ConfigError: naming the field and the fix.
+    """
+    if not cfg.channels:
+        raise ConfigError(f"model.channels must list at least one conv block, e.g. {example}")
+    if not (len(cfg.channels) == len(cfg.pool_time) == len(cfg.pool_freq)):
+        raise ConfigError(f"model.channels, model.pool_time and model.pool_freq need one value per block, got "
+                          f"{list(cfg.channels)}, {list(cfg.pool_time)}, {list(cfg.pool_freq)}")
+    if any(p < 1 for p in (*cfg.pool_time, *cfg.pool_freq)) or any(c < 1 for c in cfg.channels):
+        raise ConfigError("model.channels, model.pool_time and model.pool_freq must be positive integers")
+    if cfg.kernel_size < 1 or cfg.kernel_size % 2 == 0:
+        raise ConfigError(f"model.kernel_size must be a positive odd integer, got {cfg.kernel_size}")
+    if cfg.activation not in ACTIVATIONS:
+        raise ConfigError(f"model.activation must be one of {sorted(ACTIVATIONS)}, got {cfg.activation!r}")
 
 
 def check_inputs(x: torch.Tensor, lengths: torch.Tensor, *, input_dim: int, model: str) -> None:
