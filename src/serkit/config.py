@@ -146,6 +146,10 @@ class EvalConfig:
         official_train: partitions used for training under ``official``.
         official_test: partition used for testing under ``official``.
         test_speakers: speakers held out under ``holdout`` (one fold: train on the rest).
+        only_folds: run only these folds (by name, e.g. ``emodb_12``), to spread one protocol's
+            folds over several processes or machines sharing one ``--out`` folder; a final
+            ``serkit evaluate ... --out DIR --resume`` without it then reports all folds
+            (finished folds only predict). The report notes a partial run.
     """
 
     protocol: str = "loso"
@@ -155,6 +159,7 @@ class EvalConfig:
     official_train: tuple[str, ...] = ("Train",)
     official_test: str = "Test1"
     test_speakers: tuple[str, ...] = ()
+    only_folds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
