@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 from torch import nn
 
 from serkit.models.layers import zero_padded
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest single-threaded on a shared CPU (thread contention costs 10x)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def random_batch(b: int = 4, t: int = 48, f: int = 24, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

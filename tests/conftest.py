@@ -25,6 +25,18 @@ def deterministic_rng():
 
 
 @pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tests run single-threaded: tiny models on a shared 2-core CPU are many times slower with
+    thread contention, and one thread keeps float results reproducible."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Each test session writes features to its own cache folder."""
     monkeypatch.setenv("SERKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -35,15 +35,6 @@ from serkit.train.cpc import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # two threads on a loaded 2-core machine are many times slower than one
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _write_waves(folder, n=6, seconds=0.7):
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):

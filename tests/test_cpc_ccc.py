@@ -23,13 +23,6 @@ from serkit.train.losses import concordance_cc as concordance_cc_torch
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "li2021"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def test_ccc_metric_and_loss_hand_computed():
     # x = [1, 2, 4], y = [1, 2, 3]: means 7/3 and 2, variances 14/9 and 2/3, covariance 1

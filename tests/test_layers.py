@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from _model_checks import one_thread  # noqa: F401  (autouse fixture)
 from serkit.models.layers import (
     AttentivePooling,
     CnnStack2d,

@@ -11,7 +11,6 @@ from _model_checks import (
     check_backward_reaches_every_parameter,
     check_overfits_one_batch,
     check_padding_invariance,
-    one_thread,  # noqa: F401  (autouse fixture)
     random_batch,
 )
 from serkit.errors import ConfigError, UnknownKeyError

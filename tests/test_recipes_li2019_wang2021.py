@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from _model_checks import one_thread  # noqa: F401  (autouse fixture)
 from serkit.cli.common import load_recipe
 from serkit.models import MODELS, model_config_from_dict
 from serkit.models.base import count_parameters
