@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from serkit.data.manifest import Utterance, validate
+from serkit.data.manifest import Utterance, validate, write_jsonl
 from serkit.errors import ManifestError, UnknownKeyError
 from serkit.typing import PathLike
 
@@ -36,6 +36,16 @@ class CorpusSpec:
     default_protocol: str
     folder: str
     default_folds: int | None = None
+
+
+def finish_prepare(utts: list[Utterance], name: str, out_dir: PathLike | None, *, empty: str) -> list[Utterance]:
+    """Common tail of the ``prepare_*`` adapters: raise ``ManifestError(empty)`` when nothing was
+    found, else write ``out_dir/<name>.jsonl`` (when given) and return the utterances."""
+    if not utts:
+        raise ManifestError(empty)
+    if out_dir is not None:
+        write_jsonl(utts, Path(out_dir) / f"{name}.jsonl")
+    return utts
 
 
 def label_map(spec_name: str, label_sets: Mapping[str, LabelMap], name: str | None, default: str | None) -> LabelMap:

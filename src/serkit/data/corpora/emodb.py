@@ -11,8 +11,8 @@ import csv
 import re
 from pathlib import Path
 
-from serkit.data.corpora.common import CorpusSpec, label_map
-from serkit.data.manifest import Utterance, write_jsonl
+from serkit.data.corpora.common import CorpusSpec, finish_prepare, label_map
+from serkit.data.manifest import Utterance
 from serkit.errors import ManifestError
 from serkit.typing import PathLike
 
@@ -90,9 +90,7 @@ def prepare_emodb(corpus_dir: PathLike, out_dir: PathLike | None = None, *,
             corpus="emodb", duration=dur, gender=gender, emotion=mapped, text=texts.get(tid),
             custom={"text_id": tid, "raw_emotion": emo},
         ))
-    if out_dir is not None:
-        write_jsonl(out, Path(out_dir) / "emodb.jsonl")
-    return out
+    return finish_prepare(out, "emodb", out_dir, empty=f"{d}: no EmoDB utterances with labels in the chosen set")
 
 
 SPEC = CorpusSpec("emodb", prepare_emodb, LABEL_SETS, "emodb7", "loso", "emodb")

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from serkit.data.corpora.common import CorpusSpec, label_map
-from serkit.data.manifest import Utterance, write_jsonl
+from serkit.data.corpora.common import CorpusSpec, finish_prepare, label_map
+from serkit.data.manifest import Utterance
 from serkit.errors import ManifestError
 from serkit.typing import PathLike
 
@@ -94,11 +94,7 @@ def prepare_iemocap(corpus_dir: PathLike, out_dir: PathLike | None = None, *,
                     custom={"raw_emotion": m["emo"], "dialog": dialog,
                             "improvised": "impro" in dialog},
                 ))
-    if not out:
-        raise ManifestError(f"{d}: no labelled utterances found in */dialog/EmoEvaluation/*.txt")
-    if out_dir is not None:
-        write_jsonl(out, Path(out_dir) / "iemocap.jsonl")
-    return out
+    return finish_prepare(out, "iemocap", out_dir, empty=f"{d}: no labelled utterances found in */dialog/EmoEvaluation/*.txt")
 
 
 SPEC = CorpusSpec("iemocap", prepare_iemocap, LABEL_SETS, "4class_exc", "loso_session", "iemocap")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from serkit.data.corpora.common import CorpusSpec
-from serkit.data.manifest import Utterance, write_jsonl
+from serkit.data.corpora.common import CorpusSpec, finish_prepare
+from serkit.data.manifest import Utterance
 from serkit.errors import ManifestError
 from serkit.typing import PathLike
 
@@ -38,9 +38,7 @@ def prepare_ljspeech(corpus_dir: PathLike, out_dir: PathLike | None = None, *,
                 out.append(Utterance(id=f"ljspeech_{uid}", path=str(p.resolve()), speaker="ljspeech_LJ",
                                      corpus="ljspeech", gender="f", text=norm))
                 break
-    if out_dir is not None:
-        write_jsonl(out, Path(out_dir) / "ljspeech.jsonl")
-    return out
+    return finish_prepare(out, "ljspeech", out_dir, empty=f"{d}: no LJSpeech audio found for the rows of metadata.csv (expected wavs/<id>.wav)")
 
 
 SPEC = CorpusSpec("ljspeech", prepare_ljspeech, {}, None, "none", "ljspeech")

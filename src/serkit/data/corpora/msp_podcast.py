@@ -12,8 +12,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from serkit.data.corpora.common import CorpusSpec, label_map
-from serkit.data.manifest import Utterance, write_jsonl
+from serkit.data.corpora.common import CorpusSpec, finish_prepare, label_map
+from serkit.data.manifest import Utterance
 from serkit.errors import ManifestError
 from serkit.typing import PathLike
 
@@ -61,11 +61,7 @@ def prepare_msp_podcast(corpus_dir: PathLike, out_dir: PathLike | None = None, *
                 emotion=mapped, avd=(float(r["EmoAct"]), float(r["EmoVal"]), float(r["EmoDom"])),
                 custom={"partition": r["Split_Set"].strip(), "raw_emotion": r["EmoClass"].strip()},
             ))
-    if not out:
-        raise ManifestError(f"{csv_path}: no rows with labels in the chosen set")
-    if out_dir is not None:
-        write_jsonl(out, Path(out_dir) / "msp_podcast.jsonl")
-    return out
+    return finish_prepare(out, "msp_podcast", out_dir, empty=f"{csv_path}: no rows with labels in the chosen set")
 
 
 SPEC = CorpusSpec("msp_podcast", prepare_msp_podcast, LABEL_SETS, "4class", "official", "msp_podcast")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from serkit.data.corpora.common import CorpusSpec, label_map
-from serkit.data.manifest import Utterance, write_jsonl
+from serkit.data.corpora.common import CorpusSpec, finish_prepare, label_map
+from serkit.data.manifest import Utterance
 from serkit.errors import ManifestError
 from serkit.typing import PathLike
 
@@ -66,9 +66,7 @@ def prepare_ravdess(corpus_dir: PathLike, out_dir: PathLike | None = None, *,
             emotion=mapped, text=STATEMENTS.get(parts[4]),
             custom={"raw_emotion": emo, "intensity": "strong" if parts[3] == "02" else "normal"},
         ))
-    if out_dir is not None:
-        write_jsonl(out, Path(out_dir) / "ravdess.jsonl")
-    return out
+    return finish_prepare(out, "ravdess", out_dir, empty=f"{d}: no RAVDESS utterances with labels in the chosen set")
 
 
 SPEC = CorpusSpec("ravdess", prepare_ravdess, LABEL_SETS, "ravdess8", "speaker_kfold", "ravdess", 5)
