@@ -229,6 +229,7 @@ def test_cli_pretrain_cpc(tmp_path, capsys):
     res = json.loads(capsys.readouterr().out)
     assert res["steps"] == 2 and (out / "accuracy.png").is_file()
     assert read_cpc_checkpoint(out / "cpc.pt")["config"]["negatives"] == 4
+    assert json.loads((out / "config.json").read_text())["audio"] == [str(wav)]  # provenance
 
 
 def test_extract_features_cpc_cached_and_invalidated_by_new_checkpoint(tmp_path):

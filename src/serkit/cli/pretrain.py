@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
                         weight_decay=args.weight_decay, valid_fraction=args.valid_fraction, seed=args.seed,
                         num_threads=args.threads, save_every=args.save_every)
     res = pretrain_cpc(collect_sources(args.audio), args.out, cfg=cfg, train=tr, resume=args.resume,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, audio=args.audio)
     png = plot_cpc_curve(Path(args.out), Path(args.out) / "accuracy.png")
     print(json.dumps({"checkpoint": res["checkpoint"], "steps": res["steps"], "plot": str(png),
                       "history": res["history"]}, indent=2))

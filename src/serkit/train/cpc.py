@@ -245,7 +245,8 @@ def evaluate_cpc(model: CpcModel, ds: SegmentDataset, *, batch_size: int, seed: 
 
 
 def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcConfig | None = None,
-                 train: CpcTrainConfig | None = None, resume: bool = False, progress: bool = True) -> dict:
+                 train: CpcTrainConfig | None = None, resume: bool = False, progress: bool = True,
+                 audio: Sequence[str] = ()) -> dict:
     """Pretrain a CPC model on unlabelled audio.
 
     Writes ``OUT/cpc.pt`` (latest, resumable: model, optimiser, RNG position), ``OUT/epoch_XXX.pt``
@@ -259,6 +260,8 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
         train: optimisation settings.
         resume: continue from ``OUT/cpc.pt``.
         progress: tqdm bar.
+        audio: where ``sources`` came from (folders / manifests), recorded in ``config.json`` so
+            a checkpoint's pretraining data can be told later.
 
     Returns:
         ``{"history": [...], "steps": int, "checkpoint": path}``.
@@ -287,6 +290,7 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
     out.mkdir(parents=True, exist_ok=True)
     train_src, valid_src = _split(sources, train.valid_fraction, train.seed)
     (out / "config.json").write_text(json.dumps({"cpc": asdict(cfg), "train": asdict(train),
+                                                 "audio": [str(a) for a in audio],
                                                  "files_train": len(train_src), "files_valid": len(valid_src)},
                                                 indent=2))
     opt = torch.optim.Adam(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
