@@ -2,7 +2,8 @@
 ``serkit evaluate --json`` reports, with the pretraining behind each CPC row.
 
 Run: python benchmarks/li2021_table.py docs/results/li2021/*.json
-     python benchmarks/li2021_table.py --paired A.json B.json   (per-fold UA of B minus A)
+     python benchmarks/li2021_table.py --paired A.json B.json   (per-fold UA of B minus A, with a
+     two-sided sign test and Wilcoxon signed-rank test over the folds)
 
 Each row: front-end, CPC checkpoint with its pretraining audio, steps and segment length (read
 from the checkpoint's run folder: config.json, history.json), protocol and fold count, UA / WA /
@@ -55,10 +56,15 @@ def paired(a: Path, b: Path) -> str:
     da, db = (json.loads(p.read_text()) for p in (a, b))
     ua = {f["name"]: f["scores"]["ua"] for f in da["folds"]}
     diffs = {f["name"]: f["scores"]["ua"] - ua[f["name"]] for f in db["folds"] if f["name"] in ua}
+    from scipy.stats import binomtest, wilcoxon
+
     better = sum(v > 0 for v in diffs.values())
+    nonzero = sum(v != 0 for v in diffs.values())
     mean = sum(diffs.values()) / len(diffs)
+    p_sign = binomtest(better, nonzero).pvalue if nonzero else 1.0
+    p_wil = wilcoxon(list(diffs.values())).pvalue if nonzero else 1.0
     return (f"{b.name} - {a.name}: mean UA difference {mean:+.3f} over {len(diffs)} shared folds, "
-            f"better on {better}: " + ", ".join(f"{k} {v:+.3f}" for k, v in sorted(diffs.items())))
+            f"better on {better} (sign test p = {p_sign:.3f}, Wilcoxon p = {p_wil:.3f}): " + ", ".join(f"{k} {v:+.3f}" for k, v in sorted(diffs.items())))
 
 
 def main(argv: list[str]) -> None:
