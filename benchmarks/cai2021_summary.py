@@ -24,6 +24,11 @@ def _fmt(r: dict, m: str) -> str:
     return f"{r['mean'][m]:.3f} ± {r['std'][m]:.3f}" if m in r["mean"] else "-"
 
 
+def _folds(r: dict) -> str:
+    names = [f["name"] for f in r["folds"]]
+    return f"{len(names)} ({', '.join(names)})" if len(names) < 5 else str(len(names))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("reports", nargs="+")
@@ -33,10 +38,11 @@ def main() -> None:
     reps = [(Path(p), json.loads(Path(p).read_text())) for p in args.reports]
     print("| encoder | alpha (weighting) | protocol | corpus / labels | folds | UA | WA | macro-F1 | CER |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for p, r in reps:
-        enc = r["config"]["model"].get("encoder", "?")
+    for _p, r in reps:
+        m = r["config"]["model"]
+        enc = m.get("encoder", "?") + (f" (`{m['encoder_path']}`)" if m.get("encoder_path") else "")
         print(f"| {enc} | {_alpha(r)} | {r['protocol_name']} | {r['corpus']} / {r['label_set']} | "
-              f"{r['n_folds']} ({', '.join(f['name'] for f in r['folds'])}) | {_fmt(r, 'ua')} | {_fmt(r, 'wa')} | "
+              f"{_folds(r)} | {_fmt(r, 'ua')} | {_fmt(r, 'wa')} | "
               f"{_fmt(r, 'f1')} | {_fmt(r, 'cer')} |")
     print()
     print("Per fold (UA / CER):")
@@ -75,7 +81,7 @@ def _plot(reps: list[tuple[Path, dict]], out: str) -> None:
     names = [f["name"] for f in reps[0][1]["folds"]]
     width = 0.8 / len(reps)
     fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(names), 3.2))
-    for i, (p, r) in enumerate(reps):
+    for i, (_p, r) in enumerate(reps):
         ua = [f["scores"]["ua"] for f in r["folds"]]
         ax.bar(np.arange(len(ua)) + i * width, ua, width,
                label=f"{r['config']['model'].get('encoder')} alpha={_alpha(r)}")
