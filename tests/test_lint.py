@@ -1,4 +1,4 @@
-"""ruff lint (pyproject's rule set) over src/ and tests/: style regressions fail the suite."""
+"""ruff lint (pyproject's rule set) over src/, tests/, benchmarks/ and scripts/: style regressions fail the suite."""
 
 from __future__ import annotations
 
@@ -15,6 +15,6 @@ def test_ruff_clean():
     ruff = shutil.which("ruff") or str(Path(__import__("sys").executable).parent / "ruff")
     if not Path(ruff).exists():
         pytest.skip("ruff not installed (pip install 'serkit[dev]')")
-    r = subprocess.run([ruff, "check", "--output-format", "concise", "src", "tests"], cwd=ROOT,
+    r = subprocess.run([ruff, "check", "--output-format", "concise", "src", "tests", "benchmarks", "scripts"], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
