@@ -28,7 +28,7 @@ def pretraining(encoder: str | None) -> str:
         cfg = json.loads((run / "config.json").read_text())
         hist = json.loads((run / "history.json").read_text())
     except FileNotFoundError:
-        return f"`{encoder}` (no pretraining log)"
+        return f"none: `{encoder}` has no pretraining log (random weights for the control)"
     steps = hist[-1]["steps"] if hist else 0
     audio = cfg.get("audio") or []
     names = "+".join(n for k, n in AUDIO_NAMES.items() if any(k in str(a) for a in audio)) or "?"
@@ -43,6 +43,8 @@ def row(path: Path) -> str:
         frontend, enc = f"{f['n_mfcc']} MFCCs (supervised)", None
     elif f["name"] == "cpc":
         frontend, enc = "frozen CPC c_t", f.get("encoder")
+        if not f.get("speaker_norm"):
+            frontend += ", batch norm instead of per-speaker standardisation" if m.get("input_norm") else ", unnormalised"
     else:
         frontend = "CPC fine-tuned end to end" if not m.get("freeze_encoder") else "CPC (frozen, raw waves)"
         enc = m.get("encoder")
