@@ -63,7 +63,7 @@ def main() -> None:
 
     for p, r in reps:
         tr = {k: v for f in r["folds"] for k, v in (f["extra"].get("transcripts") or {}).items()}
-        if not tr:
+        if not tr or args.examples <= 0:
             continue
         utts = {u.id: u for u in load_corpus(r["corpus"], labels=r["label_set"])}
         print(f"\nExamples from {p.name} (reference -> greedy CTC transcript):\n")
@@ -84,7 +84,7 @@ def _plot(reps: list[tuple[Path, dict]], out: str) -> None:
     for i, (_p, r) in enumerate(reps):
         ua = [f["scores"]["ua"] for f in r["folds"]]
         ax.bar(np.arange(len(ua)) + i * width, ua, width,
-               label=f"{r['config']['model'].get('encoder')} alpha={_alpha(r)}")
+               label=f"{_p.stem}: alpha={_alpha(r)}")
     ax.axhline(1 / len(reps[0][1]["labels"]), color="grey", ls="--", lw=1, label="chance")
     ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names)
     ax.set_ylabel("UA (test speaker)")
