@@ -38,7 +38,7 @@ def main() -> None:
     reps = [(Path(p), json.loads(Path(p).read_text())) for p in args.reports]
     print("| encoder | alpha (weighting) | protocol | corpus / labels | folds | UA | WA | macro-F1 | CER |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for _p, r in reps:
+    for _, r in reps:
         m = r["config"]["model"]
         enc = m.get("encoder", "?") + (f" (`{m['encoder_path']}`)" if m.get("encoder_path") else "")
         print(f"| {enc} | {_alpha(r)} | {r['protocol_name']} | {r['corpus']} / {r['label_set']} | "
@@ -81,10 +81,10 @@ def _plot(reps: list[tuple[Path, dict]], out: str) -> None:
     names = [f["name"] for f in reps[0][1]["folds"]]
     width = 0.8 / len(reps)
     fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(names), 3.2))
-    for i, (_p, r) in enumerate(reps):
+    for i, (p, r) in enumerate(reps):
         ua = [f["scores"]["ua"] for f in r["folds"]]
         ax.bar(np.arange(len(ua)) + i * width, ua, width,
-               label=f"{_p.stem}: alpha={_alpha(r)}")
+               label=f"{p.stem}: alpha={_alpha(r)}")
     ax.axhline(1 / len(reps[0][1]["labels"]), color="grey", ls="--", lw=1, label="chance")
     ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names)
     ax.set_ylabel("UA (test speaker)")

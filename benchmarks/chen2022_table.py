@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from fold_scores import fold_scores
+
 
 def row(path: Path) -> tuple[tuple, str]:
     d = json.loads(path.read_text())
@@ -37,9 +39,7 @@ def row(path: Path) -> tuple[tuple, str]:
 
 def paired(a: str, b: str) -> None:
     """Per-fold UA differences ``b - a`` on the same folds (same protocol and seed)."""
-    da, db = json.loads(Path(a).read_text()), json.loads(Path(b).read_text())
-    ua = {f["name"]: f["scores"]["ua"] for f in da["folds"]}
-    ub = {f["name"]: f["scores"]["ua"] for f in db["folds"]}
+    ua, ub = fold_scores(a), fold_scores(b)
     if set(ua) != set(ub):
         raise SystemExit(f"{a} and {b} have different folds; compare runs of the same protocol")
     diff = [ub[k] - ua[k] for k in sorted(ua)]

@@ -16,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+from fold_scores import fold_scores
+
 AUDIO_NAMES = {"ljspeech": "LJSpeech", "ravdess": "RAVDESS", "emodb": "EmoDB"}
 
 
@@ -55,9 +57,8 @@ def row(path: Path) -> str:
 
 
 def paired(a: Path, b: Path) -> str:
-    da, db = (json.loads(p.read_text()) for p in (a, b))
-    ua = {f["name"]: f["scores"]["ua"] for f in da["folds"]}
-    diffs = {f["name"]: f["scores"]["ua"] - ua[f["name"]] for f in db["folds"] if f["name"] in ua}
+    ua, ub = fold_scores(a), fold_scores(b)
+    diffs = {k: v - ua[k] for k, v in ub.items() if k in ua}
     from scipy.stats import binomtest, wilcoxon
 
     better = sum(v > 0 for v in diffs.values())

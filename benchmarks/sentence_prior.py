@@ -44,7 +44,7 @@ def main(path: str) -> None:
     n_sent = len({u.text for u in utts})
     n_spk = len({u.speaker for u in utts})
     cells = {(u.speaker, u.text, u.emotion) for u in utts}
-    pairs = Counter((u.text, u.emotion) for u in {(u.speaker, u.text, u.emotion): u for u in utts}.values())
+    pairs = Counter((text, emotion) for _, text, emotion in cells)
     print(f"corpus={cfg.data.corpus} labels={cfg.data.labels} ({len(labels)} classes, chance UA "
           f"{1 / len(labels):.4f}) | protocol={protocol_name(ev.protocol, k)}, {len(folds)} folds | "
           f"{n_sent} distinct sentences; {len(cells)} of {n_spk * n_sent * len(labels)} speaker x sentence x "

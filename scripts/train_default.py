@@ -161,6 +161,11 @@ def evaluate_whole(ckpt_path, test_utts, cfg, labels) -> dict:
     return res
 
 
+def _holdout_fold(utts, cfg):
+    """The recipe's one held-out fold (eval.test_speakers)."""
+    return make_folds(utts, cfg.eval.protocol, seed=cfg.eval.seed, test_speakers=cfg.eval.test_speakers)[0]
+
+
 def _dev_split(utts, cfg, dev_speakers):
     """Utterances without the test speakers, and the dev speakers to hold out in their place."""
     from serkit.errors import ConfigError
@@ -224,8 +229,8 @@ def main(argv=None) -> int:
 
         a.eval_only = str(merge_checkpoints(a.merge, Path(a.out) / "model.pt"))
     if a.eval_only:
-        fold = make_folds(utts, cfg.eval.protocol, seed=cfg.eval.seed, test_speakers=cfg.eval.test_speakers)[0]
-        test_utts = [u for u in utts if u.id in set(fold.test)]
+        test_ids = set(_holdout_fold(utts, cfg).test)
+        test_utts = [u for u in utts if u.id in test_ids]
         res = evaluate_predictor(a.eval_only, test_utts, labels)
         if not a.merge:
             res["whole_utterances"] = evaluate_whole(a.eval_only, test_utts, cfg, labels)
@@ -239,14 +244,10 @@ def main(argv=None) -> int:
     lab = {c: i for i, c in enumerate(labels)}
     if a.all_speakers:
         tr, te = list(range(len(utts))), []
-    elif a.no_test:
-        fold = make_folds(utts, cfg.eval.protocol, seed=cfg.eval.seed, test_speakers=cfg.eval.test_speakers)[0]
-        pos = {u.id: i for i, u in enumerate(utts)}
-        tr, te = [pos[i] for i in fold.train], []
     else:
-        fold = make_folds(utts, cfg.eval.protocol, seed=cfg.eval.seed, test_speakers=cfg.eval.test_speakers)[0]
+        fold = _holdout_fold(utts, cfg)
         pos = {u.id: i for i, u in enumerate(utts)}
-        tr, te = [pos[i] for i in fold.train], [pos[i] for i in fold.test]
+        tr, te = [pos[i] for i in fold.train], ([] if a.no_test else [pos[i] for i in fold.test])
     model = train(cfg, [feats[i] for i in tr], [lab[utts[i].emotion] for i in tr], labels)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -90,20 +90,23 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
     folds = make_folds(utts, ev.protocol, k=k, seed=ev.seed, speaker_dependent=ev.speaker_dependent,
                        official_train=ev.official_train, official_test=ev.official_test,
                        test_speakers=ev.test_speakers)
-    n_protocol_folds = len(folds)
+    partial = None
     if ev.only_folds:
+        wanted = set(ev.only_folds)
         names = [f.name for f in folds]
-        unknown = sorted(set(ev.only_folds) - set(names))
+        unknown = sorted(wanted - set(names))
         if unknown:
             raise ConfigError(f"eval.only_folds: no fold named {unknown}; the folds of this protocol are {names}")
-        folds = [f for f in folds if f.name in set(ev.only_folds)]
+        folds = [f for f in folds if f.name in wanted]
+        if len(folds) < len(names):
+            partial = f"partial run: only folds {[f.name for f in folds]} of the protocol's {len(names)} (eval.only_folds)"
     log.info("%s: %s; %d folds", cfg.data.corpus, summary(utts), len(folds))
     by_id = {u.id: u for u in utts}
     notes: list[str] = []
     if cfg.features.speaker_norm:
         notes.append("features standardised per speaker (each test speaker's own unlabelled audio)")
-    if len(folds) < n_protocol_folds:
-        notes.append(f"partial run: only folds {[f.name for f in folds]} of the protocol's {n_protocol_folds} (eval.only_folds)")
+    if partial:
+        notes.append(partial)
     results: list[FoldResult] = []
     preds: list[Prediction] = []
     if cfg.model["name"] in CLASSICAL:
