@@ -35,7 +35,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 
@@ -190,7 +189,8 @@ def sandbox(tmp_path_factory):
     _write_wav_stream_script(bin_dir / "arecord", clips[0])
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
-    env.pop("SERKIT_DATA", None) if not data.is_dir() else None
+    if not data.is_dir():
+        env.pop("SERKIT_DATA", None)
     return work, env
 
 
