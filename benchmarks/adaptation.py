@@ -230,7 +230,17 @@ def to_markdown(results: list[dict], cmd: str, meta: dict) -> str:
              "segments, duration-weighted file scores); the SVM peer is openSMILE ComParE_2016 functionals + "
              f"linear SVM (C = {SVM_C}, balanced class weights) with per-speaker standardisation of training and test "
              "speakers. UA = unweighted average recall over the six shared classes (common6: angry, disgust, fear, "
-             "happy, neutral, sad), pooled over the test files of each protocol (one split, so no ± over folds).",
+             "happy, neutral, sad), pooled over the test files of each protocol (one split, so no ± over folds). "
+             "Each serkit model was trained on the training side of its protocol only (checkpoints in "
+             "`docs/benchmarks.adaptation.json`).",
+             "",
+             "Use it when you have more than one recording of a speaker: "
+             "`serkit predict calls/ --speaker-from folder --format json` (a folder per speaker), "
+             "`--speaker-from file` (one long recording per speaker), `--speaker-map speakers.csv` (columns "
+             "`file,speaker`), or `Predictor.predict_batch(paths, speakers=...)`; a stream on stdin "
+             "(`serkit predict - --speaker-from file`) is adapted with running statistics. Each JSON line then says "
+             "`speaker`, `adapted`, `speaker_seconds` (the speech the statistics came from) and, when not adapted, "
+             "`reason`.",
              "",
              "| system | protocol | test files (speakers) | UA per file | UA adapted (all of a speaker's files) | gain |",
              "|---|---|---|---:|---:|---:|"]
