@@ -98,7 +98,7 @@ def table(results: dict[str, dict]) -> str:
         "| model | condition | files | " + " | ".join(labels) + " | no speech | most frequent |",
         "|---|---|---:|" + "---:|" * len(labels) + "---:|---|",
     ]
-    for key, r in results.items():
+    for r in results.values():
         for cond, cnt in r["counts"].items():
             n = sum(cnt.values())
             cells = [f"{100 * cnt.get(c, 0) / n:.0f} %" if cnt.get(c) else "-" for c in labels]

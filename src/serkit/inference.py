@@ -114,14 +114,21 @@ def find_checkpoint(path: PathLike) -> Path:
 
 
 class _TorchBackend:
-    """Runs an ``nn.Module`` on padded features; returns (probs (B, C), avd (B, 3) | None)."""
+    """Runs an ``nn.Module`` on padded features; returns (probs (B, C), avd (B, 3) | None).
+
+    ``temperature`` (the checkpoint's, fitted by :mod:`serkit.train.calibration`) divides the
+    logits before the softmax; 1.0 leaves them as trained.
+    """
 
     kind = "torch"
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, *, temperature: float = 1.0) -> None:
         import torch
 
+        if not temperature > 0:
+            raise ConfigError(f"temperature must be > 0, got {temperature}; re-fit it with train.calibration=temperature")
         self.torch = torch
+        self.temperature = float(temperature)
         self.model = model.eval()
         #: greedy CTC frame ids of the last call's items (models with a CTC head), else None
         self.last_ctc: list[list[int]] | None = None
@@ -130,7 +137,7 @@ class _TorchBackend:
         t = self.torch
         with t.inference_mode():
             out = self.model(t.from_numpy(x), t.from_numpy(lengths))
-            probs = t.softmax(out.logits.float(), -1).numpy() if out.logits is not None else None
+            probs = t.softmax(out.logits.float() / self.temperature, -1).numpy() if out.logits is not None else None
             avd = out.avd.float().numpy() if out.avd is not None else None
             self.last_ctc = None
             if "ctc" in out.aux:
@@ -266,7 +273,8 @@ class Predictor:
         model = MODELS[cfg["model"]["name"]][1](mcfg, input_dim=int(input_dim), num_classes=len(ck["label_names"]),
                                                vocab_size=vocab_size if vocab else None)
         model.load_state_dict(ck["state_dict"])
-        return cls(_TorchBackend(model), feats, ck["label_names"], avd_stats=ck.get("avd_stats"),
+        return cls(_TorchBackend(model, temperature=float(ck.get("temperature", 1.0))), feats, ck["label_names"],
+                   avd_stats=ck.get("avd_stats"),
                    name=str(path), vocab=vocab, **kwargs)
 
     @classmethod

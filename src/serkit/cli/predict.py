@@ -10,8 +10,6 @@ Examples::
 ``--format json`` writes one JSON object per input file per line: file, duration, label, scores,
 segments (start, end, label, scores), plus arousal, valence, dominance when the model predicts
 them. A file that fails gets ``{"file", "error"}``; the others go on and the exit code is 1.
-A file without speech (silence, noise) is not an error: ``"label": null, "no_speech": true`` and
-no scores (the table and CSV say ``(no speech)``).
 """
 
 from __future__ import annotations
@@ -25,8 +23,6 @@ from pathlib import Path
 from serkit.inference import result_json
 
 FORMATS = ("table", "json", "csv")
-#: what the table and CSV say for a file without speech (JSON: "label": null, "no_speech": true)
-NO_SPEECH = "(no speech)"
 
 
 def add_parser(sub) -> None:
@@ -101,17 +97,14 @@ class _Writer:
             self._line(result_json(r))
             return
         rows = [r]
-        per_segment = self.segments and "error" not in r and not r.get("no_speech")
-        if per_segment:
+        if self.segments and "error" not in r:
             rows = [{"file": r["file"], **s} for s in r["segments"]]
         for row in rows:
             scores = row.get("scores") or {}
-            label = NO_SPEECH if row.get("no_speech") else row.get("label")
             if self.fmt == "csv":
-                key = [row["file"], f"{row['start']:.3f}", f"{row['end']:.3f}"] if per_segment \
-                    else [row["file"], "", ""] if self.segments and "error" not in r \
+                key = [row["file"], f"{row['start']:.3f}", f"{row['end']:.3f}"] if self.segments and "error" not in r \
                     else [row["file"], f"{row.get('duration', '')}"]
-                cells = key + [label or ""] + [f"{scores[c]:.4f}" if c in scores else "" for c in self.labels]
+                cells = key + [row.get("label") or ""] + [f"{scores[c]:.4f}" if c in scores else "" for c in self.labels]
                 if not (self.segments and "error" not in r):
                     cells.append(row.get("error", ""))
                 if self.transcribe:
@@ -121,13 +114,10 @@ class _Writer:
                 self._line(f"{_short(row['file']):<40} {'':>8}  ERROR: {row['error']}")
             else:
                 top = max(scores.values()) if scores else float("nan")
-                first = f"{_short(row['file']):<40} " + (f"{row['start']:>4.1f}-{row['end']:<4.1f}" if per_segment
+                first = f"{_short(row['file']):<40} " + (f"{row['start']:>4.1f}-{row['end']:<4.1f}" if self.segments
                                                           else f"{row['duration']:>8.2f}")
                 text = f"  {row.get('text', '')!r}" if self.transcribe else ""
-                if label == NO_SPEECH:
-                    self._line(f"{first}  {NO_SPEECH}")
-                    continue
-                self._line(f"{first}  {label or '-':<10} {top:>6.3f}{text}")
+                self._line(f"{first}  {row.get('label') or '-':<10} {top:>6.3f}{text}")
 
     def window(self, w: dict) -> None:
         self.header(True)
