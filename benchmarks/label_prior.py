@@ -24,7 +24,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
@@ -35,7 +34,7 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from feature_extraction import write_section  # noqa: E402  (benchmarks/ is not a package)
+from model_results import add_model_args, publish  # noqa: E402  (benchmarks/ is not a package)
 
 from serkit.data import audio  # noqa: E402
 from serkit.data.augment import WaveAugmentConfig, WaveAugmenter  # noqa: E402
@@ -112,21 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="default", help="bundled name, run folder, .pt or .onnx")
-    ap.add_argument("--key", required=True, help="file name of this model's JSON (e.g. today, default)")
-    ap.add_argument("--name", required=True, help="row label of this model in the table")
-    ap.add_argument("--data-root", default=None)
-    ap.add_argument("--limit", type=int, default=None, help="first N LJSpeech clips only (smoke runs)")
-    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
-    ap.add_argument("--results", default=str(RESULTS), help="folder of the per-model JSONs")
+    add_model_args(ap, RESULTS, "LJSpeech clips")
     args = ap.parse_args(argv)
     r = run(args.model, find_data_root(args.data_root), args.limit)
     r.update(name=args.name, model=str(args.model))
-    res = Path(args.results)
-    res.mkdir(parents=True, exist_ok=True)
-    (res / f"{args.key}.json").write_text(json.dumps(r, indent=2), encoding="utf-8")
-    allr = {p.stem: json.loads(p.read_text()) for p in sorted(res.glob("*.json"))}
-    md = table(allr)
-    write_section(Path(args.out), md)
+    md = publish(args, r, table)
     print(md)
     return 0
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 import time
 from collections import Counter
@@ -42,7 +41,7 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from feature_extraction import write_section  # noqa: E402  (benchmarks/ is not a package)
+from model_results import add_model_args, publish  # noqa: E402  (benchmarks/ is not a package)
 
 from serkit.config import experiment_from_dict, load_dict  # noqa: E402
 from serkit.data import audio  # noqa: E402
@@ -195,12 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--model", help="bundled name, run folder, .pt or .onnx (run end to end)")
     g.add_argument("--svm", choices=["compare", "egemaps"], help="the model card's SVM baseline")
-    ap.add_argument("--key", required=True, help="file name of this model's JSON")
-    ap.add_argument("--name", required=True, help="column label of this model")
-    ap.add_argument("--data-root", default=None)
-    ap.add_argument("--limit", type=int, default=None, help="first N test clips only (smoke runs)")
-    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
-    ap.add_argument("--results", default=str(RESULTS), help="folder of the per-model JSONs")
+    add_model_args(ap, RESULTS, "test clips")
     args = ap.parse_args(argv)
     root = find_data_root(args.data_root)
     train, test, labels = held_out(root)
@@ -208,11 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     classify = neural_classifier(args.model) if args.model else svm_classifier(args.svm, train, root)
     r = run(classify, train, test, labels)
     r.update(name=args.name, model=str(args.model or f"svm:{args.svm}"))
-    res = Path(args.results)
-    res.mkdir(parents=True, exist_ok=True)
-    (res / f"{args.key}.json").write_text(json.dumps(r, indent=2), encoding="utf-8")
-    md = table({p.stem: json.loads(p.read_text()) for p in sorted(res.glob("*.json"))})
-    write_section(Path(args.out), md)
+    md = publish(args, r, table)
     print(md)
     return 0
 
