@@ -155,7 +155,7 @@ def test_ctc_checkpoint_rebuilds_with_vocab(tmp_path):
 
 
 def test_augment_onecycle_and_input_norm(synthetic):
-    """train.augment, scheduler onecycle (stepped per batch) and train.input_norm=global in the one loop."""
+    """train.augment, scheduler onecycle (stepped per batch) and train.input_stats in the one loop."""
     import numpy as np
 
     from serkit.train.augment import AugmentConfig, FeatureAugmenter
@@ -164,7 +164,7 @@ def test_augment_onecycle_and_input_norm(synthetic):
         "data": {"corpus": "manifest"}, "features": {"name": "logmel", "n_mels": 16},
         "model": {"name": "compact_cnn", "channels": [8], "hidden_dim": 8},
         "train": {"epochs": 3, "batch_size": 4, "scheduler": "onecycle", "valid_fraction": 0.0,
-                  "input_norm": "global", "sort_by_length": False,
+                  "input_stats": True, "sort_by_length": False,
                   "augment": {"crop_frames": 40, "gain_db": 6.0, "freq_mask": 4, "time_mask": 10}},
         "eval": {"protocol": "loso"}})
     p = prepare(cfg, synthetic, progress=False)

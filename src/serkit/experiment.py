@@ -21,7 +21,7 @@ from serkit.config import ExperimentConfig, apply_overrides, load_dict, parse_re
 from serkit.data.corpora import corpus_spec, load_corpus
 from serkit.data.corpora.common import labels_of
 from serkit.data.manifest import Utterance, summary
-from serkit.data.splits import recipe_folds, recipe_protocol_name
+from serkit.data.splits import CROSS_CORPUS, recipe_folds, recipe_protocol_name
 from serkit.errors import ConfigError
 from serkit.eval.metrics import ccc_per_dimension, classification_scores
 from serkit.eval.report import FoldResult, Prediction, Report
@@ -112,13 +112,25 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
     ev = cfg.eval
     spec = corpus_spec(cfg.data.corpus)
     folds = recipe_folds(cfg, utts)
-    n_all = len(recipe_folds(cfg, utts, all_folds=True)) if ev.only_folds else len(folds)
+    all_folds = recipe_folds(cfg, utts, all_folds=True) if ev.only_folds else folds
+    n_all = len(all_folds)
+    by_id = {u.id: u for u in utts}
+    notes: list[str] = []
+    cross = None
+    if ev.protocol in CROSS_CORPUS:  # only the classes every corpus involved has
+        kept = {by_id[i].emotion for f in all_folds for i in (*f.train, *f.test)}
+        dropped = [c for c in labels if c not in kept]
+        labels = [c for c in labels if c in kept]
+        cross = {"train_corpora": sorted({by_id[i].corpus for f in all_folds for i in f.train}),
+                 "test_corpora": [f.name for f in all_folds], "shared_labels": labels}
+        notes.append(f"cross-corpus: test corpora {cross['test_corpora']} unseen in training; one fold per "
+                     f"test corpus, mean ± std over test corpora; labels = classes shared by all corpora"
+                     + (f" (dropped {dropped})" if dropped else ""))
+    name = recipe_protocol_name(cfg, all_folds, utts)
     partial = None
     if len(folds) < n_all:
         partial = f"partial run: only folds {[f.name for f in folds]} of the protocol's {n_all} (eval.only_folds)"
     log.info("%s: %s; %d folds", cfg.data.corpus, summary(utts), len(folds))
-    by_id = {u.id: u for u in utts}
-    notes: list[str] = []
     if cfg.features.speaker_norm:
         notes.append("features standardised per speaker (each test speaker's own unlabelled audio)")
     if partial:
@@ -159,10 +171,10 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
             results.append(r)
     return Report(
         corpus=cfg.data.corpus, label_set=cfg.data.labels or spec.default_labels, labels=labels,
-        protocol=ev.protocol, protocol_name=recipe_protocol_name(cfg), speaker_dependent=ev.speaker_dependent,
+        protocol=ev.protocol, protocol_name=name, speaker_dependent=ev.speaker_dependent,
         seed=ev.seed, n_utterances=len(utts), features=cfg.features.name, model=mcfg.name,
         folds=results, predictions=preds, notes=notes, wall_time_s=round(time.time() - t0, 1),
-        config=cfg.to_dict(),
+        config=cfg.to_dict(), cross_corpus=cross,
     )
 
 

@@ -37,6 +37,7 @@ import numpy as np
 
 from serkit.config import FeatureConfig, from_dict
 from serkit.data import audio
+from serkit.data.avd import AVD_NAMES, destandardise_avd
 from serkit.errors import AudioError, ConfigError, ModelNotFoundError, SerkitError
 from serkit.models.checkpoint import find_checkpoint, load_checkpoint
 from serkit.models.ks_transformer import KsTransformerConfig
@@ -47,8 +48,23 @@ log = logging.getLogger(__name__)
 
 #: names accepted by :meth:`Predictor.load` besides paths
 BUNDLED = ("default",)
-AVD_NAMES = ("arousal", "valence", "dominance")
 DIGITS = 5
+
+
+def result_json(result: dict[str, Any]) -> str:
+    """One result (a file's, a window's or an error object) as the JSON text serkit emits.
+
+    The one serialisation of prediction results: ``serkit predict --format json`` writes it one
+    line per file or window, and ``serkit serve`` answers with it, so both give the same bytes.
+
+    Args:
+        result: a dict from :meth:`Predictor.predict_file`, :meth:`Predictor.predict_stream`
+            or an error object ``{file, error}``.
+
+    Returns:
+        compact JSON text on one line (non-ASCII characters kept).
+    """
+    return json.dumps(result, ensure_ascii=False)
 
 
 def bundled_dir(name: str = "default") -> Path:
@@ -253,9 +269,7 @@ class Predictor:
         return out
 
     def _avd(self, v: np.ndarray) -> dict[str, float]:
-        v = np.asarray(v, dtype=np.float64)
-        if self.avd_stats:
-            v = v * np.asarray(self.avd_stats["std"]) + np.asarray(self.avd_stats["mean"])
+        v = destandardise_avd(v, self.avd_stats)
         return {k: round(float(x), DIGITS) for k, x in zip(AVD_NAMES, v, strict=False)}
 
     def _segments(self, blocks: Iterable[np.ndarray], segmenter: Segmenter) -> Iterator[dict[str, Any]]:

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+from serkit.inference import result_json
 
 FORMATS = ("table", "json", "csv")
 
@@ -93,7 +94,7 @@ class _Writer:
     def file(self, r: dict) -> None:
         self.header(False)
         if self.fmt == "json":
-            self._line(json.dumps(r, ensure_ascii=False))
+            self._line(result_json(r))
             return
         rows = [r]
         if self.segments and "error" not in r:
@@ -121,7 +122,7 @@ class _Writer:
     def window(self, w: dict) -> None:
         self.header(True)
         if self.fmt == "json":
-            self._line(json.dumps(w, ensure_ascii=False))
+            self._line(result_json(w))
         elif self.fmt == "csv":
             s = w.get("scores") or {}
             self._line(",".join([f"{w['start']:.3f}", f"{w['end']:.3f}", w.get("label", "")]

@@ -1,6 +1,6 @@
 """The one training loop of every neural model: length-aware batches, multitask losses,
 augmentation (``train.augment``), schedules (``train.scheduler``), training-set input statistics
-(``train.input_norm``), class weights, early stopping on training speakers, per-epoch
+(``train.input_stats``), class weights, early stopping on training speakers, per-epoch
 checkpoints and exact resume. Its settings are the ``train`` section, :class:`TrainConfig`.
 
 Determinism: every epoch reseeds torch and the augmentation RNG from ``(seed, epoch)`` and the
@@ -26,6 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from serkit.config import ExperimentConfig
+from serkit.data.avd import destandardise_avd, fit_avd_stats
 from serkit.data.dataset import IGNORE, Batch, LengthBucketSampler, UtteranceDataset, collate
 from serkit.data.manifest import Utterance
 from serkit.data.splits import check_speaker_disjoint, validation_split
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULERS = ("none", "cosine", "step", "plateau", "onecycle")
-INPUT_NORMS = ("none", "global")
 MONITORS = ("ua", "wa", "f1", "ccc", "-loss")
 
 
@@ -80,9 +80,10 @@ class TrainConfig:
         sort_by_length: length-aware batching (buckets of similar length); false draws plain
             shuffled batches.
         device: ``cpu`` or ``cuda``.
-        input_norm: ``none``, or ``global``: standardise the model input per feature bin with the
-            mean and std of the training set's frames, stored in the model (models with
-            ``set_input_stats``, e.g. ``compact_cnn``), so prediction uses the same statistics.
+        input_stats: fit the model's input statistics on the training set: the per-bin mean and
+            std of its feature frames go into the model (models with ``set_input_stats``, e.g.
+            ``compact_cnn``, whose ``model.input_norm`` says how they are used), so prediction
+            uses the same statistics. Off: the model keeps mean 0, std 1.
         augment: training-time augmentation (:class:`serkit.train.augment.AugmentConfig`).
     """
 
@@ -108,7 +109,7 @@ class TrainConfig:
     num_threads: int = 0
     sort_by_length: bool = True
     device: str = "cpu"
-    input_norm: str = "none"
+    input_stats: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -185,16 +186,8 @@ def _input_dim(inputs: Sequence[np.ndarray]) -> int:
     return 1 if x.ndim == 1 else int(x.shape[-1])
 
 
-def _avd_stats(utts: Sequence[Utterance]) -> dict[str, list[float]] | None:
-    a = np.array([u.avd for u in utts if u.avd is not None], dtype=np.float64)
-    if len(a) < 2:
-        return None
-    return {"mean": a.mean(0).tolist(), "std": (a.std(0) + 1e-8).tolist()}
-
-
 def _dataset(p: Prepared, labels: Sequence[str], avd_stats: dict | None) -> UtteranceDataset:
-    stats = (np.array(avd_stats["mean"], np.float32), np.array(avd_stats["std"], np.float32)) if avd_stats else None
-    return UtteranceDataset(p.utts, p.inputs, labels=labels, avd_stats=stats, tokens=p.tokens, text=p.text)
+    return UtteranceDataset(p.utts, p.inputs, labels=labels, avd_stats=avd_stats, tokens=p.tokens, text=p.text)
 
 
 def _forward(model: torch.nn.Module, batch: Batch) -> ModelOutput:
@@ -245,14 +238,12 @@ def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, *, steps_per_epoch:
 
 
 def _set_input_stats(model: torch.nn.Module, tc: TrainConfig, inputs: Sequence[np.ndarray]) -> None:
-    """``train.input_norm``: store the training frames' per-bin mean and std in the model."""
-    if tc.input_norm not in INPUT_NORMS:
-        raise UnknownKeyError("train.input_norm", tc.input_norm, INPUT_NORMS)
-    if tc.input_norm == "none":
+    """``train.input_stats``: store the training frames' per-bin mean and std in the model."""
+    if not tc.input_stats:
         return
     if not hasattr(model, "set_input_stats"):
-        raise ConfigError(f"train.input_norm={tc.input_norm} needs a model with input statistics (e.g. "
-                          f"compact_cnn), got {type(model).__name__}; set train.input_norm=none")
+        raise ConfigError(f"train.input_stats needs a model with input statistics (e.g. compact_cnn), got "
+                          f"{type(model).__name__}; set train.input_stats=false")
     frames = np.concatenate([np.atleast_2d(x) for x in inputs], 0)  # (sum T, F)
     model.set_input_stats(torch.from_numpy(frames.mean(0)), torch.from_numpy(frames.std(0)))
 
@@ -311,9 +302,7 @@ def _validate(model, ds, labels, avd_stats, weights, ctx, batch_size) -> dict[st
                                        list(range(len(labels)))))
     dims = [(ds.utts[i].avd, r["avd"]) for i, r in enumerate(res) if ds.utts[i].avd is not None and r["avd"] is not None]
     if len(dims) > 1:
-        pred = np.array([d for _, d in dims])
-        if avd_stats:
-            pred = pred * np.array(avd_stats["std"]) + np.array(avd_stats["mean"])
+        pred = destandardise_avd(np.array([d for _, d in dims]), avd_stats)
         c = ccc_per_dimension(np.array([t for t, _ in dims]), pred)
         m.update({f"ccc_{k}": v for k, v in c.items()})
         m["ccc"] = float(np.mean(list(c.values())))
@@ -362,7 +351,7 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
         raise ConfigError(f"model {cfg.model.name} is a classical model; use serkit evaluate, not the neural trainer")
     weights = task_weights(tc.loss_weights, tc.ctc_weighting)
     aug = FeatureAugmenter(tc.augment, feature_name=cfg.features.name) if tc.augment.enabled else None
-    avd_stats = _avd_stats(train.utts)
+    avd_stats = fit_avd_stats(train.utts)
     ds_tr = _dataset(train, labels, avd_stats)
     ds_va = _dataset(valid, labels, avd_stats) if valid is not None and valid.utts else None
     input_dim = _input_dim(train.inputs)
@@ -553,10 +542,7 @@ def predict_prepared(res: TrainResult, p: Prepared, *, fold: str = "", batch_siz
         scores = {c: float(s) for c, s in zip(labels, r["probs"], strict=True)} if r["probs"] is not None else None
         avd_pred = None
         if r["avd"] is not None:
-            a = r["avd"]
-            if stats:
-                a = a * np.array(stats["std"]) + np.array(stats["mean"])
-            avd_pred = [float(v) for v in a]
+            avd_pred = [float(v) for v in destandardise_avd(r["avd"], stats)]
         preds.append(Prediction(
             id=u.id, fold=fold, speaker=u.speaker, true=u.emotion if u.emotion in labels else None,
             pred=max(scores, key=scores.get) if scores else None, scores=scores,
