@@ -85,3 +85,39 @@ def test_predictor_applies_the_checkpoint_temperature(tmp_path):
     s0 = np.array([base["scores"][c] for c in sorted(base["scores"])])
     s1 = np.array([sharp["scores"][c] for c in sorted(sharp["scores"])])
     assert not np.allclose(s0, s1)
+
+
+def test_training_loop_calibrates_on_dev_speakers(tmp_path):
+    """train.calibration=temperature: T fitted on the validation speakers, stored, applied, reported."""
+    from serkit.experiment import recipe_from_dict, run_experiment
+    from serkit.models.checkpoint import load_checkpoint
+    from serkit.testing import create_audio_files
+
+    create_audio_files(tmp_path / "syn", n=66, speakers=3, seconds=0.5)
+    cfg = recipe_from_dict({
+        "data": {"corpus": "manifest", "manifest": str(tmp_path / "syn" / "manifest.jsonl")},
+        "features": {"name": "logmel", "n_mels": 16},
+        "model": {"name": "pooled_mlp", "hidden_dim": 16},
+        "train": {"epochs": 3, "batch_size": 8, "lr": 0.01, "valid_fraction": 0.5, "calibration": "temperature"},
+        "eval": {"protocol": "loso", "folds": 1},
+    })
+    rep = run_experiment(cfg, out_dir=tmp_path / "run", progress=False)
+    (fold,) = rep.folds
+    cal = fold.extra["calibration"]
+    assert cal["method"] == "temperature" and cal["n_dev"] >= 20
+    assert set(fold.extra["valid_speakers"]).isdisjoint(fold.test_speakers)  # dev speakers, never test
+    ck = load_checkpoint(tmp_path / "run" / f"fold_{fold.name}" / "checkpoint.pt")
+    assert ck.temperature == pytest.approx(cal["temperature"]) and ck.temperature != 1.0
+    assert 0 <= cal["dev_ece_after"] <= 1 and 0 <= cal["dev_ece_before"] <= 1
+    assert "ece" in fold.scores and "test_ece_before" in cal
+    assert any("temperature scaling" in n for n in rep.notes)
+    assert "ECE" in rep.to_table()
+
+
+def test_calibration_needs_dev_speakers():
+    from serkit.experiment import recipe_from_dict
+    from serkit.train.loop import train_model
+
+    cfg = recipe_from_dict({"model": {"name": "pooled_mlp"}, "train": {"calibration": "temperature", "valid_fraction": 0}})
+    with pytest.raises(ConfigError, match="valid_fraction"):
+        train_model(cfg, None, None, labels=["a", "b"])
