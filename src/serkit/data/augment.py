@@ -43,6 +43,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -247,7 +248,8 @@ class WaveAugmenter:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, **{str(i): h for i, h in enumerate(bank)})
+            arrays: dict[str, Any] = {str(i): h for i, h in enumerate(bank)}
+            np.savez(tmp, **arrays)
             tmp.replace(path)
         return bank
 
