@@ -14,14 +14,22 @@ Result of one file (``predict_file``), also the JSON line of ``serkit predict --
      "segments": [{"start": 0.2, "end": 2.9, "label": "angry", "scores": {...}}, ...],
      "arousal": 0.4, "valence": -0.2, "dominance": 0.3}   # A/V/D only when the model has them
 
+No speech is not an emotion: segments the segmenter finds no speech in (silence, noise; see
+:mod:`serkit.vad` for the VAD and the speech check) are not classified, and a file without any
+speech gives ``{"file": ..., "duration": ..., "label": null, "no_speech": true, "segments": []}``
+with no scores. That is a result, not an error.
+
 Examples:
     >>> import numpy as np, torch, tempfile, pathlib
     >>> from serkit.testing import save_tiny_checkpoint
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> p = Predictor.from_checkpoint(save_tiny_checkpoint(d / "m.pt"))
-    >>> r = p.predict_signal(np.random.default_rng(0).standard_normal(16000).astype("float32") * 0.1)
+    >>> from serkit.testing import pseudo_wave
+    >>> r = p.predict_signal(pseudo_wave(1.5, f0=150.0))
     >>> sorted(r), round(sum(r["scores"].values()), 3)
     (['duration', 'label', 'scores', 'segments'], 1.0)
+    >>> p.predict_signal(np.random.default_rng(0).standard_normal(16000).astype("float32") * 0.1)
+    {'duration': 1.0, 'label': None, 'no_speech': True, 'segments': []}
 """
 
 from __future__ import annotations
@@ -48,6 +56,8 @@ from serkit.config import FeatureConfig, from_dict
 from serkit.data import audio
 from serkit.data.avd import AVD_NAMES, destandardise_avd
 from serkit.errors import AudioError, ConfigError, ModelNotFoundError, SerkitError
+from serkit.models.checkpoint import find_checkpoint, load_checkpoint
+from serkit.models.ks_transformer import KsTransformerConfig
 from serkit.typing import PathLike
 from serkit.vad import Segment, SegmentConfig, Segmenter, segment_blocks
 
@@ -55,8 +65,6 @@ log = logging.getLogger(__name__)
 
 #: names accepted by :meth:`Predictor.load` besides paths
 BUNDLED = ("default",)
-#: checkpoint file names looked for, in order, inside a run folder
-CHECKPOINT_NAMES = ("model.pt", "checkpoint.pt", "best.pt", "last.pt")
 DIGITS = 5
 
 
@@ -81,48 +89,22 @@ def bundled_dir(name: str = "default") -> Path:
     return Path(__file__).resolve().parent / "assets" / name
 
 
-def find_checkpoint(path: PathLike) -> Path:
-    """Resolve a run folder, checkpoint file or ``.onnx`` file to one model file.
-
-    Raises:
-        ModelNotFoundError: nothing loadable there (the message says what was looked for).
-    """
-    p = Path(path)
-    if p.is_file():
-        return p
-    if p.is_dir():
-        for n in CHECKPOINT_NAMES:
-            if (p / n).is_file():
-                return p / n
-        pts = sorted(p.glob("*.pt")) or sorted(p.glob("*/*.pt"))
-        if len(pts) == 1:
-            return pts[0]
-        # a run folder of serkit evaluate / train: fold_<name>/checkpoint.pt (+ last.pt)
-        folds = sorted(p.glob("*/checkpoint.pt"))
-        if len(folds) == 1:
-            return folds[0]
-        if folds:
-            raise ModelNotFoundError(f"{p}: {len(folds)} fold models ({', '.join(str(f.parent.name) for f in folds)}); "
-                                     f"pass one fold's folder, e.g. {folds[0].parent}")
-        onnx = sorted(p.glob("*.onnx"))
-        if not pts and len(onnx) == 1:
-            return onnx[0]
-        found = [str(x.relative_to(p)) for x in pts + onnx]
-        raise ModelNotFoundError(f"{p}: expected one of {list(CHECKPOINT_NAMES)} or a single .pt/.onnx file, "
-                                 f"found {found or 'none'}; pass the file itself")
-    raise ModelNotFoundError(f"model {str(path)!r} not found; expected a bundled name {list(BUNDLED)}, "
-                             "a run folder, a .pt checkpoint or an .onnx file")
-
-
 class _TorchBackend:
-    """Runs an ``nn.Module`` on padded features; returns (probs (B, C), avd (B, 3) | None)."""
+    """Runs an ``nn.Module`` on padded features; returns (probs (B, C), avd (B, 3) | None).
+
+    ``temperature`` (the checkpoint's, fitted by :mod:`serkit.train.calibration`) divides the
+    logits before the softmax; 1.0 leaves them as trained.
+    """
 
     kind = "torch"
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, *, temperature: float = 1.0) -> None:
         import torch
 
+        if not temperature > 0:
+            raise ConfigError(f"temperature must be > 0, got {temperature}; re-fit it with train.calibration=temperature")
         self.torch = torch
+        self.temperature = float(temperature)
         self.model = model.eval()
         #: greedy CTC frame ids of the last call's items (models with a CTC head), else None
         self.last_ctc: list[list[int]] | None = None
@@ -146,7 +128,7 @@ class _TorchBackend:
         with t.inference_mode():
             kw = {} if norm_stats is None else {"norm_stats": (t.from_numpy(norm_stats[0]), t.from_numpy(norm_stats[1]))}
             out = self.model(t.from_numpy(x), t.from_numpy(lengths), **kw)
-            probs = t.softmax(out.logits.float(), -1).numpy() if out.logits is not None else None
+            probs = t.softmax(out.logits.float() / self.temperature, -1).numpy() if out.logits is not None else None
             avd = out.avd.float().numpy() if out.avd is not None else None
             self.last_ctc = None
             if "ctc" in out.aux:
@@ -259,39 +241,14 @@ class Predictor:
             **kwargs: ``segment``, ``batch_size``, ``threads`` (see the class).
 
         Raises:
-            ModelNotFoundError: no checkpoint there, or not a serkit checkpoint.
+            CheckpointError: no checkpoint there, or not a serkit checkpoint (a ModelNotFoundError).
         """
-        import torch
-
-        from serkit.models import MODELS, model_config_from_dict
-
-        p = find_checkpoint(path)
-        try:
-            ck = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
-            raise ModelNotFoundError(f"{p}: not a readable serkit checkpoint ({type(e).__name__}: "
-                                     f"{str(e).splitlines()[0][:120]}); train one with serkit train") from None
-        missing = [k for k in ("config", "state_dict", "label_names") if k not in ck]
-        if missing:
-            raise ModelNotFoundError(f"{p}: checkpoint lacks {missing}; expected a file written by serkit train")
-        cfg = ck["config"]
-        mcfg = model_config_from_dict(cfg["model"])
-        if getattr(mcfg, "text_encoder", None):
-            raise ConfigError(f"{p}: model {cfg['model']['name']} needs transcripts; Predictor handles audio-only models")
-        feats = from_dict(FeatureConfig, cfg.get("features"), where="features")
-        input_dim = ck.get("input_dim")
-        if input_dim is None:
-            raise ModelNotFoundError(f"{p}: checkpoint lacks input_dim; re-save it with serkit's checkpoint writer")
-        vocab = ck.get("vocab")  # CharVocab.to_dict(): its len() is not the vocabulary size
-        if vocab:
-            from serkit.data.vocab import CharVocab
-
-            vocab_size = len(CharVocab.from_dict(vocab))
-        model = MODELS[cfg["model"]["name"]][1](mcfg, input_dim=int(input_dim), num_classes=len(ck["label_names"]),
-                                               vocab_size=vocab_size if vocab else None)
-        model.load_state_dict(ck["state_dict"])
-        return cls(_TorchBackend(model), feats, ck["label_names"], avd_stats=ck.get("avd_stats"),
-                   name=str(path), vocab=vocab, **kwargs)
+        ck = load_checkpoint(path)
+        if isinstance(ck.model_config, KsTransformerConfig) and ck.model_config.text_encoder:
+            raise ConfigError(f"{path}: model {ck.model_config.name} needs transcripts; Predictor handles "
+                              "audio-only models")
+        return cls(_TorchBackend(ck.build_model(), temperature=ck.temperature), ck.features, ck.label_names,
+                   avd_stats=ck.avd_stats, name=str(path), vocab=ck.vocab, **kwargs)
 
     @classmethod
     def from_onnx(cls, path: PathLike, *, threads: int | None = None, **kwargs: Any) -> Predictor:
@@ -373,15 +330,9 @@ class Predictor:
 
     def _segments(self, blocks: Iterable[np.ndarray], segmenter: Segmenter,
                   stats: SpeakerStats | None = None) -> Iterator[dict[str, Any]]:
-        """Classified segments, in batches, as they close; falls back to the first window if no speech."""
+        """Classified speech segments, in batches, as they close (no speech: nothing is classified)."""
         pending: list[Segment] = []
-        head: list[np.ndarray] = []  # first max_window seconds, for the no-speech fallback
-        head_n = int(self.segment.max_window * audio.SAMPLE_RATE)
-        got = 0
         for b in blocks:
-            if got < head_n:
-                head.append(b[: head_n - got])
-                got += len(head[-1])
             pending += segmenter.push(b)
             if len(pending) >= self.batch_size:
                 yield from self._classify(pending, stats)
@@ -389,17 +340,11 @@ class Predictor:
         pending += segmenter.flush()
         if pending:
             yield from self._classify(pending, stats)
-        elif not segmenter.speech_found and got:
-            x = np.concatenate(head)
-            if x.size >= int(audio.MIN_DURATION * audio.SAMPLE_RATE):
-                r = self._classify([Segment(0.0, round(x.size / audio.SAMPLE_RATE, 3), x)], stats)[0]
-                r["speech"] = False  # VAD found no speech; this is the first window, classified anyway
-                yield r
 
     def _aggregate(self, segs: list[dict[str, Any]], duration: float) -> dict[str, Any]:
         out: dict[str, Any] = {"duration": round(duration, 3)}
-        if not segs:
-            out.update(label=None, scores={}, segments=[])
+        if not segs:  # no speech is not an emotion: no label, no scores
+            out.update(label=None, no_speech=True, segments=[])
             return out
         w = np.array([max(s["end"] - s["start"], 1e-3) for s in segs])
         w = w / w.sum()
