@@ -143,7 +143,7 @@ class FoldRun:
         from serkit.train.loop import run_prepared
 
         p = self.prepared(utts)
-        outs = run_prepared(self.model(), p, batch_size=batch_size)
+        outs = run_prepared(self.model(), p, batch_size=batch_size, temperature=self.checkpoint.temperature)
         return [{**o, "inputs": x} for o, x in zip(outs, p.inputs, strict=True)]
 
     def predicted_label(self, output: dict[str, Any]) -> str | None:
@@ -199,7 +199,7 @@ def checkpoint_outputs(checkpoint: PathLike, files: Sequence[PathLike], *,
             for i, (f, t) in enumerate(zip(files, txt, strict=True))]
     context = [Utterance(id=f"speaker_file{i}", path=str(f), speaker="speaker") for i, f in enumerate(speaker_files)]
     p = _checked(prepare(cfg, utts, progress=False, context=context), utts)
-    outs = run_prepared(model, p)
+    outs = run_prepared(model, p, temperature=ck.temperature)
     return [{**o, "inputs": x} for o, x in zip(outs, p.inputs, strict=True)], ck
 
 
