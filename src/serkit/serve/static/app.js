@@ -161,6 +161,7 @@ async function upload(file) {
     setStatus(`${j.segments ? j.segments.length : 0} segment(s)`);
     document.body.dataset.state = "result";
   } catch (e) {
+    $("result").hidden = true;  // not the previous file's result under this file's error
     setStatus(e.message, true);
     document.body.dataset.state = "error";
   }
