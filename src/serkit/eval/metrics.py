@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn import metrics as skm
 
 
@@ -46,7 +47,7 @@ def confusion(y_true: Sequence, y_pred: Sequence, labels: Sequence) -> np.ndarra
     return skm.confusion_matrix(y_true, y_pred, labels=list(labels))
 
 
-def concordance_cc(x: Sequence[float], y: Sequence[float]) -> float:
+def concordance_cc(x: ArrayLike, y: ArrayLike) -> float:
     """Lin's concordance correlation coefficient of two 1-D arrays.
 
     ``2 cov(x, y) / (var(x) + var(y) + (mean(x) - mean(y))^2)`` with population moments.

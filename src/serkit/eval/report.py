@@ -206,6 +206,6 @@ def write_predictions(preds: Sequence[Prediction], path: PathLike) -> None:
                     "arousal_pred", "valence_pred", "dominance_pred"])
         for p in preds:
             sc = [f"{p.scores.get(c, 0.0):.5f}" if p.scores else "" for c in labels]
-            at = p.avd_true or ["", "", ""]
-            ap = p.avd_pred or ["", "", ""]
+            at: Sequence[float | str] = p.avd_true or ("", "", "")
+            ap: Sequence[float | str] = p.avd_pred or ("", "", "")
             w.writerow([p.id, p.fold, p.speaker, p.true or "", p.pred or "", *sc, *at, *ap])
