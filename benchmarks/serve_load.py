@@ -5,9 +5,10 @@ Starts ``serkit serve`` (bundled default model) on 127.0.0.1 in a subprocess, th
 tests/assets, 3.0 s each) for ``--seconds`` each, and reports latency percentiles (p50 / p95 /
 p99 of answered requests), throughput (clips/s and audio seconds per second), failed requests,
 and 503s (the deliberate answer of a full queue; the client waits ``Retry-After`` and sends the
-same clip again, as a well-behaved client does). A last phase sends ``--memory-requests``
-requests (10,000) with 50 clients and reads the resident memory of the server's processes
-(parent + uvicorn workers, from /proc) at its start and end, every 1,000 requests in between.
+same clip again, as a well-behaved client does). The run counts ``--memory-requests``
+requests in all (10,000: the rows, then 50 clients until the count is reached) and reads the
+resident memory of the server's processes (parent + uvicorn workers, from /proc) at the start
+and the end, and every 1,000 requests in between.
 Each phase stops by itself at its request bound or time bound, and the whole run at
 ``--max-total-seconds``.
 
@@ -87,7 +88,7 @@ def free_port() -> int:
 
 
 async def phase(url: str, data: list[tuple[str, bytes]], clients: int, *, seconds: float, max_requests: int,
-                on_progress=None) -> dict:
+                on_done=None) -> dict:
     """``clients`` concurrent loops posting clips until ``seconds`` or ``max_requests`` answers."""
     import httpx
 
@@ -128,8 +129,8 @@ async def phase(url: str, data: list[tuple[str, bytes]], clients: int, *, second
                         failures.append(f"{r.status_code}: {r.text[:200]}")
                     break
                 done += 1
-                if on_progress and done % 1000 == 0:
-                    on_progress(done)
+                if on_done:
+                    on_done()
 
         t0 = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(clients)))
@@ -192,15 +193,16 @@ def to_markdown(rows: list[dict], mem: dict, meta: dict) -> str:
                      f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['p95_with_retries_ms']:.1f} | "
                      f"{r['clips_per_s']:.1f} | "
                      f"{r['audio_s_per_s']:.1f} |")
-    m = mem["phase"]
     change = 100 * (mem["end_mb"] - mem["start_mb"]) / mem["start_mb"]
+    m = mem["top_up"]
+    top = (f" (the rows above, then {m['requests']} more with 50 clients: {m['ok']} answered, {m['failed']} "
+           f"failed, {m['retried_503']} 503s resent, p95 {m['p95_ms']:.1f} ms, {m['clips_per_s']:.1f} clips/s)"
+           if m else " (the rows above)")
     lines += ["",
-              f"Server memory over {m['requests']} requests (50 clients; resident set of the parent and "
-              f"{meta['workers']} worker process(es)): **{mem['start_mb']:.0f} MB at the start, "
+              f"Server memory (resident set of the parent and {meta['workers']} worker process(es), after the "
+              f"warm-up) over {mem['requests']} requests{top}: **{mem['start_mb']:.0f} MB at the start, "
               f"{mem['end_mb']:.0f} MB at the end ({change:+.1f} %)**; every 1,000 requests: "
-              + ", ".join(f"{v:.0f}" for v in mem["curve_mb"]) + " MB. "
-              f"That phase: {m['ok']} answered, {m['failed']} failed, {m['retried_503']} 503s resent, "
-              f"p95 {m['p95_ms']:.1f} ms, {m['clips_per_s']:.1f} clips/s.",
+              + ", ".join(f"{v:.0f}" for v in mem["curve_mb"]) + " MB.",
               "", "Raw figures: `docs/benchmarks.serve_load.json`.", ""]
     return "\n".join(lines)
 
@@ -242,19 +244,29 @@ def main(argv=None) -> int:
     try:
         wait_ready(url, proc)
         asyncio.run(phase(url, data, 4, seconds=5, max_requests=100))  # warm-up: every worker, every path
+        # memory: from here over --memory-requests requests in all (the rows, then 50 clients until
+        # the count is reached), read every 1,000 requests
+        count = {"n": 0}
+        curve = [rss_mb(proc.pid)]
+
+        def tick() -> None:
+            count["n"] += 1
+            if count["n"] % 1000 == 0:
+                curve.append(rss_mb(proc.pid))
+
         rows = []
         for c in args.clients:
-            r = asyncio.run(phase(url, data, c, seconds=args.seconds, max_requests=args.max_requests))
+            r = asyncio.run(phase(url, data, c, seconds=args.seconds, max_requests=args.max_requests,
+                                  on_done=tick))
             print(json.dumps(r), flush=True)
             rows.append(r)
-        curve = [rss_mb(proc.pid)]
-        start_mb = curve[0]
-        m = asyncio.run(phase(url, data, 50, seconds=args.max_total_seconds, max_requests=args.memory_requests,
-                              on_progress=lambda n: curve.append(rss_mb(proc.pid))))
+        rest = args.memory_requests - count["n"]
+        m = None
+        if rest > 0:
+            m = asyncio.run(phase(url, data, 50, seconds=args.max_total_seconds, max_requests=rest, on_done=tick))
+            print(json.dumps(m), flush=True)
         end_mb = rss_mb(proc.pid)
-        if len(curve) <= args.memory_requests // 1000:
-            curve.append(end_mb)
-        print(json.dumps(m), flush=True)
+        total = count["n"]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -262,7 +274,7 @@ def main(argv=None) -> int:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         signal.alarm(0)
-    mem = {"start_mb": start_mb, "end_mb": end_mb, "curve_mb": curve, "phase": m}
+    mem = {"start_mb": curve[0], "end_mb": end_mb, "curve_mb": curve, "requests": total, "top_up": m}
     cmd = "python benchmarks/serve_load.py" + ("" if argv is None and len(sys.argv) == 1 else " " + " ".join(
         argv if argv is not None else sys.argv[1:]))
     meta = {"command": cmd, "workers": args.workers, "queue_size": args.queue_size, "model": args.model,
@@ -272,7 +284,7 @@ def main(argv=None) -> int:
     write_section(out, to_markdown(rows, mem, meta))
     Path(args.json or out.with_name("benchmarks.serve_load.json")).write_text(
         json.dumps({"meta": meta, "rows": rows, "memory": mem}, indent=2) + "\n")
-    print(f"wrote {out}; memory {start_mb:.0f} -> {end_mb:.0f} MB")
+    print(f"wrote {out}; memory {curve[0]:.0f} -> {end_mb:.0f} MB over {total} requests")
     return 0
 
 

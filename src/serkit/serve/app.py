@@ -356,7 +356,7 @@ class AccessAndAuth:
             return await self.app(scope, receive, send)
         t0 = time.perf_counter()
         state = scope.setdefault("state", {})
-        info = {"status": None}
+        info: dict[str, int | None] = {"status": None}
         set_cookie = False
         if self.token and scope["path"] not in OPEN_PATHS:
             got, from_query = self._token_of(scope)
