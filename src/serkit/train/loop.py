@@ -126,7 +126,7 @@ class Prepared:
     utts: list[Utterance]
     inputs: list[np.ndarray]
     tokens: list[np.ndarray | None] | None = None
-    text: list[np.ndarray | None] | None = None
+    text: Sequence[np.ndarray | None] | None = None
 
 
 @dataclass
@@ -155,7 +155,7 @@ class FoldOutput:
 
 
 def prepare(cfg: ExperimentConfig, utts: Sequence[Utterance], *, vocab: Any = None,
-            progress: bool = True) -> Prepared:
+            progress: bool = True, context: Sequence[Utterance] = ()) -> Prepared:
     """Extract (cached) inputs for utterances; drop bad files with a warning.
 
     Args:
@@ -163,13 +163,19 @@ def prepare(cfg: ExperimentConfig, utts: Sequence[Utterance], *, vocab: Any = No
         utts: utterances.
         vocab: a CharVocab to encode transcripts for CTC, or None.
         progress: progress bar.
+        context: more utterances of the same speakers, used only for the per-speaker feature
+            statistics (``features.speaker_norm``), e.g. the rest of a speaker's recordings
+            when only some are run.
     """
-    feats, errors = extract_features(utts, cfg.features, skip_errors=True, progress=progress)
+    ids = {u.id for u in utts}
+    extra = [c for c in context if c.id not in ids] if cfg.features.speaker_norm else []
+    feats, errors = extract_features([*utts, *extra], cfg.features, skip_errors=True, progress=progress)
+    feats = feats[: len(utts)]
     keep = [i for i, x in enumerate(feats) if x is not None]
     for uid, msg in errors.items():
         log.warning("skipped %s: %s", uid, msg)
     us = [utts[i] for i in keep]
-    inputs = [feats[i] for i in keep]
+    inputs = [x for x in feats if x is not None]
     tokens = None
     if vocab is not None:
         tokens = [vocab.encode(u.text) if u.text else None for u in us]
@@ -206,7 +212,8 @@ def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimize
         raise UnknownKeyError("train.optimizer", cfg.optimizer, OPTIMIZERS)
     # A model may give parameter groups with their own learning rates (e.g. a fine-tuned
     # SSL encoder below the head's rate); otherwise all trainable parameters share cfg.lr.
-    groups = model.param_groups(cfg.lr) if hasattr(model, "param_groups") else \
+    param_groups = getattr(model, "param_groups", None)
+    groups = param_groups(cfg.lr) if callable(param_groups) else \
         [{"params": [p for p in model.parameters() if p.requires_grad]}]
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -245,11 +252,12 @@ def _set_input_stats(model: torch.nn.Module, tc: TrainConfig, inputs: Sequence[n
     """``train.input_stats``: store the training frames' per-bin mean and std in the model."""
     if not tc.input_stats:
         return
-    if not hasattr(model, "set_input_stats"):
+    set_input_stats = getattr(model, "set_input_stats", None)
+    if not callable(set_input_stats):
         raise ConfigError(f"train.input_stats needs a model with input statistics (e.g. compact_cnn), got "
                           f"{type(model).__name__}; set train.input_stats=false")
     frames = np.concatenate([np.atleast_2d(x) for x in inputs], 0)  # (sum T, F)
-    model.set_input_stats(torch.from_numpy(frames.mean(0)), torch.from_numpy(frames.std(0)))
+    set_input_stats(torch.from_numpy(frames.mean(0)), torch.from_numpy(frames.std(0)))
 
 
 def _train_batches(ds: UtteranceDataset, sampler: LengthBucketSampler, aug: FeatureAugmenter | None,
@@ -269,11 +277,22 @@ def _train_batches(ds: UtteranceDataset, sampler: LengthBucketSampler, aug: Feat
         yield batch
 
 
+def _item_of(value: Any, b: int, n: int) -> Any:
+    """Row ``b`` of a batched output (tensors with a batch dim, recursively in dicts); others as is."""
+    if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == n:
+        return value[b].detach().numpy()
+    if isinstance(value, dict):
+        return {k: _item_of(v, b, n) for k, v in value.items()}
+    return value
+
+
 @torch.no_grad()
 def run_model(model: torch.nn.Module, ds: UtteranceDataset, *, batch_size: int = 16,
               temperature: float = 1.0) -> list[dict[str, Any]]:
     """Outputs per item (in dataset order): ``logits``, ``probs`` (softmax of logits / temperature),
-    ``avd``, ``embedding``, ``ctc`` argmax ids.
+    ``avd``, ``embedding``, ``ctc`` argmax ids, ``embeddings`` (the model's other named
+    embeddings) and ``attn`` (its attention output, this item's row, padded to the batch; None if
+    the model has none).
 
     Batches are length-sorted to limit padding; results are returned in the original order.
     """
@@ -295,8 +314,16 @@ def run_model(model: torch.nn.Module, ds: UtteranceDataset, *, batch_size: int =
                 "avd": o.avd[b].numpy() if o.avd is not None else None,
                 "embedding": o.embedding[b].numpy() if o.embedding is not None else None,
                 "ctc": ctc[b] if ctc is not None else None,
+                "embeddings": {k: v[b].numpy() for k, v in o.embeddings.items()},
+                "attn": _item_of(o.attn, b, len(idx)),
             }
     return out  # type: ignore[return-value]
+
+
+def run_prepared(model: torch.nn.Module, p: Prepared, *, batch_size: int = 16,
+                 temperature: float = 1.0) -> list[dict[str, Any]]:
+    """:func:`run_model` over prepared utterances (inputs, text features), in their order."""
+    return run_model(model, _dataset(p, (), None), batch_size=batch_size, temperature=temperature)
 
 
 def _validate(model, ds, labels, avd_stats, weights, ctx, batch_size) -> dict[str, float]:
@@ -596,6 +623,6 @@ def predict_prepared(res: TrainResult, p: Prepared, *, fold: str = "", batch_siz
             avd_pred = [float(v) for v in destandardise_avd(r["avd"], stats)]
         preds.append(Prediction(
             id=u.id, fold=fold, speaker=u.speaker, true=u.emotion if u.emotion in labels else None,
-            pred=max(scores, key=scores.get) if scores else None, scores=scores,
+            pred=max(scores, key=lambda c: scores[c]) if scores else None, scores=scores,
             avd_true=list(u.avd) if u.avd is not None else None, avd_pred=avd_pred))
     return preds
