@@ -21,8 +21,9 @@ from serkit.typing import PathLike
 
 CLASS_METRICS = ("ua", "wa", "f1")
 DIM_METRICS = ("ccc_arousal", "ccc_valence", "ccc_dominance")
-#: by-product metrics: ``cer`` = character error rate of CTC transcripts (lower is better)
-AUX_METRICS = ("cer",)
+#: by-product metrics (lower is better): ``cer`` = character error rate of CTC transcripts,
+#: ``ece`` = expected calibration error of the class probabilities (15 bins)
+AUX_METRICS = ("cer", "ece")
 
 
 @dataclass
