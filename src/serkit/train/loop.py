@@ -279,11 +279,14 @@ def _balance_groups(utts: Sequence[Utterance], balance: str) -> list[str] | None
 
 def _class_weights(labels_of_items: Sequence[int], n_classes: int, groups: Sequence[str] | None) -> torch.Tensor:
     """Inverse class frequencies ``(C,)`` as the sampler draws them (each group counts equally)."""
-    size = Counter(groups) if groups is not None else None
+    share = [1.0] * len(labels_of_items)
+    if groups is not None:
+        size = Counter(groups)
+        share = [1.0 / size[g] for g in groups]
     counts = np.zeros(n_classes)
-    for i, y in enumerate(labels_of_items):
+    for y, w in zip(labels_of_items, share, strict=True):
         if y != IGNORE:
-            counts[y] += 1.0 / size[groups[i]] if size is not None else 1.0
+            counts[y] += w
     present = counts[counts > 0]
     counts = np.where(counts > 0, counts, present.min() if present.size else 1.0)
     return torch.tensor(counts.sum() / (n_classes * counts), dtype=torch.float32)
