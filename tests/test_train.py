@@ -110,13 +110,16 @@ def test_checkpoint_rebuilds_model(synthetic, tmp_path):
 
 
 def test_fit_predict_learns_synthetic(synthetic):
-    # the synthetic emotion sets the pitch: a small model must beat chance on unseen speakers
+    # the synthetic emotion sets the pitch: a small model must learn it for unseen speakers. Two
+    # held-out speakers (8 utterances, 4 classes): guessing reaches >= 7/8 with probability 1e-4.
     cfg = _cfg(epochs=25, lr=0.01, valid_fraction=0.0)
-    train = [u for u in synthetic if u.speaker != "spk0"]
-    test = [u for u in synthetic if u.speaker == "spk0"]
+    held = {"spk0", "spk1"}
+    train = [u for u in synthetic if u.speaker not in held]
+    test = [u for u in synthetic if u.speaker in held]
     fo = fit_predict(cfg, train, test, labels=sorted({u.emotion for u in synthetic}), progress=False)
-    acc = sum(p.true == p.pred for p in fo.predictions) / len(fo.predictions)
-    assert acc > 0.25 + 1e-9
+    assert [p.id for p in fo.predictions] == [u.id for u in test]
+    correct = sum(p.true == p.pred for p in fo.predictions)
+    assert correct >= 7, f"{correct}/8 correct"
     assert fo.extra["n_parameters"] > 0 and not math.isnan(fo.extra["train_time_s"])
 
 
