@@ -99,3 +99,107 @@ def test_stdin_streaming_emits_before_input_ends(model, assets):
     w = json.loads(line)
     assert {"start", "end", "label", "scores"} <= set(w) and w["end"] > w["start"]
     assert proc.returncode == 0
+
+
+# ---------------------------------------------------------------- issue 17: what a new user trips over
+class _Stdin:
+    def __init__(self, data: bytes) -> None:
+        import io
+
+        self.buffer = io.BytesIO(data)
+
+
+def _encoded(path: Path, fmt: str, subtype: str | None) -> bytes:
+    import io
+
+    x, sr = sf.read(path, dtype="float32")
+    b = io.BytesIO()
+    sf.write(b, x, sr, format=fmt, subtype=subtype)
+    return b.getvalue()
+
+
+def _stdin_windows(monkeypatch, capsys, model, data: bytes) -> list[dict]:
+    monkeypatch.setattr(sys, "stdin", _Stdin(data))
+    assert main(["predict", "-", "--model", str(model), "--format", "json"]) == 0
+    return [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+
+
+@pytest.mark.parametrize("fmt,subtype,tol", [("FLAC", None, 1e-4), ("OGG", "VORBIS", 0.1), ("MP3", "MPEG_LAYER_III", 0.1)])
+def test_stdin_compressed_formats_are_decoded(model, assets, monkeypatch, capsys, caplog, fmt, subtype, tol):
+    """`cat x.flac | serkit predict -` decodes the stream instead of reading it as raw PCM."""
+    clip = assets / "03a02Wc.wav"
+    ref = _stdin_windows(monkeypatch, capsys, model, _encoded(clip, "WAV", "PCM_16"))
+    with caplog.at_level("WARNING"):
+        got = _stdin_windows(monkeypatch, capsys, model, _encoded(clip, fmt, subtype))
+    assert "raw" not in caplog.text
+    assert len(got) == len(ref) and got
+    for a, b in zip(ref, got, strict=True):
+        assert abs(a["start"] - b["start"]) < 0.05
+        assert max(abs(a["scores"][c] - b["scores"][c]) for c in a["scores"]) < tol
+
+
+def test_stdin_raw_pcm_says_so_once(model, assets, monkeypatch, capsys, caplog):
+    raw = sf.read(assets / "03a02Wc.wav", dtype="int16")[0].tobytes()
+    with caplog.at_level("WARNING"):
+        got = _stdin_windows(monkeypatch, capsys, model, raw)
+    assert got
+    assert caplog.text.count("raw 16-bit mono PCM") == 1
+
+
+def test_csv_is_quoted_by_the_csv_module(model, assets, tmp_path, capsys):
+    import csv as csv_mod
+    import io
+
+    odd = tmp_path / 'my "best", take.wav'
+    odd.write_bytes((assets / "03a02Ta.wav").read_bytes())
+    missing = tmp_path / "gone.wav"
+    for extra in ([], ["--segments"]):
+        capsys.readouterr()
+        rc = main(["predict", str(odd), str(missing), "--model", str(model), "--format", "csv", *extra])
+        assert rc == 1
+        rows = list(csv_mod.reader(io.StringIO(capsys.readouterr().out)))
+        head = rows[0]
+        assert head[-1] == "error"
+        assert all(len(r) == len(head) for r in rows), rows  # segment rows carry the trailing error cell
+        assert rows[1][0] == str(odd)
+        assert rows[-1][0] == str(missing) and "not found" in rows[-1][-1]
+
+
+def test_table_says_what_the_score_is_and_top_k(model, assets, capsys):
+    f = str(assets / "03a02Ta.wav")
+    assert main(["predict", f, "--model", str(model)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "p(label)" in out[0]
+    assert main(["predict", f, "--model", str(model), "--top-k", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "top-3" in out[0]
+    import re
+
+    assert len(re.findall(r"\b[01]\.\d{3}\b", out[1])) == 3
+    r = next(iter(Predictor_load(model).predict_batch([f])))
+    best = sorted(r["scores"], key=lambda c: -r["scores"][c])[:3]
+    assert [w for w in out[1].split() if w in r["scores"]] == best
+
+
+def Predictor_load(model):
+    from serkit.inference import Predictor
+
+    return Predictor.load(model, threads=1)
+
+
+def test_inputs_without_files_say_what_to_do(model, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    rc = main(["predict", str(empty), str(tmp_path / "nothing" / "*.wav"), "--model", str(model), "--format", "json"])
+    assert rc == 1
+    a, b = (json.loads(x) for x in capsys.readouterr().out.splitlines())
+    assert "holds no audio files" in a["error"] and "not an audio file" not in a["error"]
+    assert "pattern matched no files" in b["error"] and "quote" in b["error"]
+
+
+@pytest.mark.parametrize("argv", [["predict"], ["export"], ["demo"], ["plot", "timeline"]])
+def test_help_has_no_raw_rst(argv, capsys):
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    text = capsys.readouterr().out
+    assert "``" not in text and "::" not in text and ":func:" not in text

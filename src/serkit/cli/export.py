@@ -1,6 +1,6 @@
-"""``serkit export``: write a trained model as ONNX (optionally int8) for ONNX Runtime.
+"""serkit export: write a trained model as ONNX (optionally int8) for ONNX Runtime.
 
-Examples::
+Examples:
 
     serkit export runs/my_run --format onnx                 # -> runs/my_run/model.onnx
     serkit export runs/my_run --format onnx --int8 --out m8.onnx
