@@ -23,6 +23,12 @@ table and CSV.
 Stdin (-): a WAV stream is classified while it arrives; FLAC, OGG and MP3 are decoded once the
 input ends; input without a recognised header is read as raw 16-bit mono PCM at --rate (a
 warning says so).
+
+Speaker adaptation (--speaker-from folder|file, --speaker-map CSV): each speaker's own speech
+(VAD segments of all its files, never labels) gives the statistics the model's input is
+normalised with; JSON lines add speaker, adapted, speaker_seconds and, when a speaker has too
+little speech (--min-speaker-seconds, default 10), "adapted": false and a reason. Example:
+  serkit predict participants/ --speaker-from folder --format json
 """
 
 from __future__ import annotations
@@ -63,6 +69,16 @@ def add_parser(sub) -> None:
                    help="also print the greedy CTC transcript (models with a CTC head, e.g. w2v2_ctc; "
                         "json/csv field 'text')")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar (shown with --out)")
+    g = p.add_argument_group("speaker adaptation (each speaker's own unlabelled speech sets the input statistics)")
+    g.add_argument("--speaker-from", choices=("folder", "file"), default=None,
+                   help="folder: each file's parent folder is one speaker; file: each file is one long "
+                        "recording of one speaker. With '-' (stdin): the stream is one speaker, adapted with "
+                        "running statistics")
+    g.add_argument("--speaker-map", default=None, metavar="CSV",
+                   help="CSV with columns file,speaker naming each file's speaker")
+    g.add_argument("--min-speaker-seconds", type=float, default=None, metavar="SECONDS",
+                   help="least speech of a speaker to adapt with (default 10); below it files are predicted "
+                        "unadapted and their JSON says why")
     p.set_defaults(func=run)
 
 
@@ -92,10 +108,10 @@ def expand_inputs(paths: list[str]) -> list[tuple[str, str | None]]:
     return out
 
 
-def _results(pred, items: list[tuple[str, str | None]]) -> Iterator[dict[str, Any]]:
+def _results(pred, items: list[tuple[str, str | None]], **kwargs: Any) -> Iterator[dict[str, Any]]:
     """Results in input order: inputs that gave no file are error lines, the files go through one
-    ``predict_batch`` call."""
-    batch = pred.predict_batch([f for f, e in items if e is None])
+    ``predict_batch`` call (``kwargs``: its speaker-adaptation arguments)."""
+    batch = pred.predict_batch([f for f, e in items if e is None], **kwargs)
     for f, e in items:
         yield {"file": f, "error": e} if e is not None else next(batch)
 
@@ -241,10 +257,11 @@ def _run(args: argparse.Namespace) -> int:
                           threads=args.threads, **kw)
     out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout  # noqa: SIM115
     try:
+        speakers, adapt = _adaptation(args)
         w = _Writer(args.format, out, pred.label_names, segments=args.segments, transcribe=bool(kw),
                     top_k=args.top_k)
         if args.paths == ["-"]:
-            for win in pred.predict_stream(_stdin_blocks(args.rate)):
+            for win in pred.predict_stream(_stdin_blocks(args.rate), adapt=adapt if speakers else None):
                 w.window(win)
             return 0
         items = expand_inputs(args.paths)
@@ -252,7 +269,7 @@ def _run(args: argparse.Namespace) -> int:
         from tqdm.auto import tqdm
 
         show = args.out is not None and len(items) > 1 and not getattr(args, "no_progress", False)
-        for r in tqdm(_results(pred, items), total=len(items), desc="predict", unit="file", disable=not show):
+        for r in tqdm(_results(pred, items, speakers=speakers, adapt=adapt), total=len(items), desc="predict", unit="file", disable=not show):
             failed += "error" in r
             w.file(r)
         if failed:
@@ -262,3 +279,17 @@ def _run(args: argparse.Namespace) -> int:
         if args.out:
             out.close()
 
+
+def _adaptation(args: argparse.Namespace):
+    """(speakers argument of Predictor.predict_batch or None, AdaptConfig) from the flags."""
+    from serkit.adapt import AdaptConfig, read_speaker_map
+    from serkit.errors import ConfigError
+
+    how, csv_path = getattr(args, "speaker_from", None), getattr(args, "speaker_map", None)
+    if how and csv_path:
+        raise ConfigError("give either --speaker-from or --speaker-map, not both")
+    if csv_path and args.paths == ["-"]:
+        raise ConfigError("--speaker-map names files; a stream on stdin is one speaker: use --speaker-from file")
+    secs = getattr(args, "min_speaker_seconds", None)
+    adapt = AdaptConfig() if secs is None else AdaptConfig(min_seconds=secs)
+    return (read_speaker_map(csv_path) if csv_path else how), adapt
