@@ -48,6 +48,8 @@ from serkit.config import FeatureConfig, from_dict
 from serkit.data import audio
 from serkit.data.avd import AVD_NAMES, destandardise_avd
 from serkit.errors import AudioError, ConfigError, ModelNotFoundError, SerkitError
+from serkit.models.checkpoint import find_checkpoint, load_checkpoint
+from serkit.models.ks_transformer import KsTransformerConfig
 from serkit.typing import PathLike
 from serkit.vad import Segment, SegmentConfig, Segmenter, segment_blocks
 
@@ -55,8 +57,6 @@ log = logging.getLogger(__name__)
 
 #: names accepted by :meth:`Predictor.load` besides paths
 BUNDLED = ("default",)
-#: checkpoint file names looked for, in order, inside a run folder
-CHECKPOINT_NAMES = ("model.pt", "checkpoint.pt", "best.pt", "last.pt")
 DIGITS = 5
 
 
@@ -79,39 +79,6 @@ def result_json(result: dict[str, Any]) -> str:
 def bundled_dir(name: str = "default") -> Path:
     """Folder of a model shipped inside the package (``serkit/assets/<name>``)."""
     return Path(__file__).resolve().parent / "assets" / name
-
-
-def find_checkpoint(path: PathLike) -> Path:
-    """Resolve a run folder, checkpoint file or ``.onnx`` file to one model file.
-
-    Raises:
-        ModelNotFoundError: nothing loadable there (the message says what was looked for).
-    """
-    p = Path(path)
-    if p.is_file():
-        return p
-    if p.is_dir():
-        for n in CHECKPOINT_NAMES:
-            if (p / n).is_file():
-                return p / n
-        pts = sorted(p.glob("*.pt")) or sorted(p.glob("*/*.pt"))
-        if len(pts) == 1:
-            return pts[0]
-        # a run folder of serkit evaluate / train: fold_<name>/checkpoint.pt (+ last.pt)
-        folds = sorted(p.glob("*/checkpoint.pt"))
-        if len(folds) == 1:
-            return folds[0]
-        if folds:
-            raise ModelNotFoundError(f"{p}: {len(folds)} fold models ({', '.join(str(f.parent.name) for f in folds)}); "
-                                     f"pass one fold's folder, e.g. {folds[0].parent}")
-        onnx = sorted(p.glob("*.onnx"))
-        if not pts and len(onnx) == 1:
-            return onnx[0]
-        found = [str(x.relative_to(p)) for x in pts + onnx]
-        raise ModelNotFoundError(f"{p}: expected one of {list(CHECKPOINT_NAMES)} or a single .pt/.onnx file, "
-                                 f"found {found or 'none'}; pass the file itself")
-    raise ModelNotFoundError(f"model {str(path)!r} not found; expected a bundled name {list(BUNDLED)}, "
-                             "a run folder, a .pt checkpoint or an .onnx file")
 
 
 class _TorchBackend:
@@ -255,39 +222,14 @@ class Predictor:
             **kwargs: ``segment``, ``batch_size``, ``threads`` (see the class).
 
         Raises:
-            ModelNotFoundError: no checkpoint there, or not a serkit checkpoint.
+            CheckpointError: no checkpoint there, or not a serkit checkpoint (a ModelNotFoundError).
         """
-        import torch
-
-        from serkit.models import MODELS, model_config_from_dict
-
-        p = find_checkpoint(path)
-        try:
-            ck = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
-            raise ModelNotFoundError(f"{p}: not a readable serkit checkpoint ({type(e).__name__}: "
-                                     f"{str(e).splitlines()[0][:120]}); train one with serkit train") from None
-        missing = [k for k in ("config", "state_dict", "label_names") if k not in ck]
-        if missing:
-            raise ModelNotFoundError(f"{p}: checkpoint lacks {missing}; expected a file written by serkit train")
-        cfg = ck["config"]
-        mcfg = model_config_from_dict(cfg["model"])
-        if getattr(mcfg, "text_encoder", None):
-            raise ConfigError(f"{p}: model {cfg['model']['name']} needs transcripts; Predictor handles audio-only models")
-        feats = from_dict(FeatureConfig, cfg.get("features"), where="features")
-        input_dim = ck.get("input_dim")
-        if input_dim is None:
-            raise ModelNotFoundError(f"{p}: checkpoint lacks input_dim; re-save it with serkit's checkpoint writer")
-        vocab = ck.get("vocab")  # CharVocab.to_dict(): its len() is not the vocabulary size
-        if vocab:
-            from serkit.data.vocab import CharVocab
-
-            vocab_size = len(CharVocab.from_dict(vocab))
-        model = MODELS[cfg["model"]["name"]][1](mcfg, input_dim=int(input_dim), num_classes=len(ck["label_names"]),
-                                               vocab_size=vocab_size if vocab else None)
-        model.load_state_dict(ck["state_dict"])
-        return cls(_TorchBackend(model), feats, ck["label_names"], avd_stats=ck.get("avd_stats"),
-                   name=str(path), vocab=vocab, **kwargs)
+        ck = load_checkpoint(path)
+        if isinstance(ck.model_config, KsTransformerConfig) and ck.model_config.text_encoder:
+            raise ConfigError(f"{path}: model {ck.model_config.name} needs transcripts; Predictor handles "
+                              "audio-only models")
+        return cls(_TorchBackend(ck.build_model()), ck.features, ck.label_names, avd_stats=ck.avd_stats,
+                   name=str(path), vocab=ck.vocab, **kwargs)
 
     @classmethod
     def from_onnx(cls, path: PathLike, *, threads: int | None = None, **kwargs: Any) -> Predictor:
