@@ -23,6 +23,7 @@ from serkit.cli import (
     pretrain,
     train,
 )
+from serkit.cli.common import quiet_progress
 from serkit.errors import SerkitError
 
 #: sub-commands in help order
@@ -60,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        with quiet_progress(getattr(args, "no_progress", False)):
+            return int(args.func(args) or 0)
     except (SerkitError, FileNotFoundError) as e:
         if args.verbose:
             raise
