@@ -226,3 +226,26 @@ def test_export_carries_temperature_and_input_stats_quietly(tmp_path, capfd):
         ref = torch.softmax(ck.build_model()(x, lengths).logits / 2.5, -1).numpy()
     got = ort.InferenceSession(str(fp32)).run(None, {"x": x.numpy(), "lengths": lengths.numpy()})[0]
     assert np.abs(ref - got).max() < FP32_TOL
+
+
+def test_export_output_is_quiet(tmp_path, caplog, capfd):
+    """Issue 17: export printed ONNX Runtime's int8 pre-processing advice, per-tensor INFO lines and
+    the tracer's PackPadded shape-inference warning three times."""
+    import logging
+
+    from serkit.cli.main import main
+
+    save_tiny_checkpoint(tmp_path / "run" / "model.pt")
+    with caplog.at_level(logging.INFO):
+        assert main(["export", str(tmp_path / "run"), "--format", "onnx", "--int8"]) == 0
+    noisy = [r.getMessage() for r in caplog.records if "Quantization parameters" in r.getMessage()
+             or "pre-process" in r.getMessage()]
+    assert not noisy, noisy[:3]
+    assert capfd.readouterr().out.strip() == str(tmp_path / "run" / "model.int8.onnx")
+    from serkit.export import export_onnx
+
+    lstm = _tiny_family_checkpoint(tmp_path / "li2019.pt", "cnn_blstm_attn", "frames")
+    capfd.readouterr()
+    export_onnx(lstm, tmp_path / "li2019.onnx")
+    err = capfd.readouterr().err
+    assert "PackPadded" not in err and "PadPacked" not in err

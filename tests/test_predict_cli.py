@@ -133,8 +133,8 @@ def test_stdin_compressed_formats_are_decoded(model, assets, monkeypatch, capsys
     got = _stdin_windows(monkeypatch, capsys, model, _encoded(clip, fmt, subtype))
     assert not any("raw" in m for m in audio_log)
     assert len(got) == len(ref) and got
-    for a, b in zip(ref, got, strict=True):
-        assert abs(a["start"] - b["start"]) < 0.05
+    for a, b in zip(ref, got, strict=True):  # same speech at the same times (raw bytes would be shorter noise)
+        assert abs(a["start"] - b["start"]) < 0.05 and abs(a["end"] - b["end"]) < 0.05
         assert max(abs(a["scores"][c] - b["scores"][c]) for c in a["scores"]) < tol
 
 
@@ -222,3 +222,21 @@ def test_help_has_no_raw_rst(argv, capsys):
         main([*argv, "--help"])
     text = capsys.readouterr().out
     assert "``" not in text and "::" not in text and ":func:" not in text
+
+
+@pytest.mark.parametrize("segments", [False, True])
+def test_no_speech_results_say_so_in_table_and_csv(segments):
+    """robust-eval's no-speech results ({"label": None, "no_speech": True, no scores}) print "(no speech)"."""
+    import csv as csv_mod
+    import io
+
+    from serkit.cli.predict import NO_SPEECH, _Writer
+
+    r = {"file": "quiet.wav", "duration": 2.0, "label": None, "no_speech": True, "segments": []}
+    buf = io.StringIO()
+    _Writer("csv", buf, ["angry", "sad"], segments=segments).file(r)
+    head, row = list(csv_mod.reader(io.StringIO(buf.getvalue())))
+    assert len(row) == len(head) and row[head.index("label")] == NO_SPEECH and row[-1] == ""
+    buf = io.StringIO()
+    _Writer("table", buf, ["angry", "sad"], segments=segments).file(r)
+    assert NO_SPEECH in buf.getvalue().splitlines()[1]

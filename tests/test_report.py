@@ -83,7 +83,7 @@ def test_single_fold_says_1_fold_without_a_std():
     one = dataclasses.replace(r, folds=r.folds[:1], predictions=r.predictions[:2])
     t = one.to_table()
     assert "1 fold," in t and "1 folds" not in t and "±" not in t
-    assert "no std" in t and "(1 fold)" in one.short_title() and "±" not in one.short_title()
+    assert "(scores of 1 fold; no std)" in t and "(1 fold)" in one.short_title() and "±" not in one.short_title()
 
 
 def test_partial_run_says_so_in_header_notes_and_json():

@@ -173,7 +173,7 @@ def export_onnx(checkpoint: PathLike, out: PathLike, *, int8: bool = False, opse
             tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
-    log.info("wrote %s", out)
+    log.debug("wrote %s", out)
     return out
 
 
@@ -233,12 +233,16 @@ def _add_metadata(onnx, path: Path, meta: dict[str, Any]) -> None:
     onnx.save(m, str(path))
 
 
-class _DropPreprocessHint(logging.Filter):
-    """ONNX Runtime's quantiser advises running its pre-processing script; serkit's graphs are
-    already shape-inferred and the advice is noise to a user of serkit export."""
+class _QuietQuantiser(logging.Filter):
+    """ONNX Runtime's quantiser logs through the root logger: advice to run its pre-processing
+    script (serkit's graphs are already shape-inferred) and one INFO line per tensor without
+    quantisation parameters. Both are noise to a user of serkit export; errors still pass."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "pre-process" not in record.getMessage() and "preprocess" not in record.getMessage()
+        if record.name != "root" or record.levelno >= logging.ERROR:
+            return True
+        msg = record.getMessage()
+        return not ("pre-process" in msg or "preprocess" in msg or record.levelno < logging.WARNING)
 
 
 def _quantise(src: Path, out: Path) -> None:
@@ -249,7 +253,7 @@ def _quantise(src: Path, out: Path) -> None:
     except ImportError:
         raise MissingDependencyError("onnxruntime", "onnx") from None
     root = logging.getLogger()
-    f = _DropPreprocessHint()
+    f = _QuietQuantiser()
     root.addFilter(f)
     for h in root.handlers:
         h.addFilter(f)

@@ -67,7 +67,7 @@ def quiet_progress(enabled: bool = True) -> Iterator[None]:
     os.environ.update(dict.fromkeys(keys, "1"))
     hf = sys.modules.get("transformers.utils.logging") if "transformers" in sys.modules else None
     was_on = hf is not None and hf.is_progress_bar_enabled()
-    if was_on:
+    if hf is not None and was_on:
         hf.disable_progress_bar()
     try:
         yield
@@ -77,5 +77,5 @@ def quiet_progress(enabled: bool = True) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        if was_on:
+        if hf is not None and was_on:
             hf.enable_progress_bar()

@@ -132,7 +132,8 @@ class _Writer:
         self.f.flush()
 
     def _row(self, cells: list[Any]) -> None:
-        self.csv.writerow(cells)
+        if self.csv is not None:
+            self.csv.writerow(cells)
         self.f.flush()
 
     def _probs(self, scores: dict[str, float]) -> list[str]:
@@ -167,8 +168,8 @@ class _Writer:
             self._row(first + ["label"] + [f"p_{c}" for c in self.labels] + ([] if stream_mode else ["error"])
                       + (["text"] if self.transcribe else []))
         elif self.fmt == "table":
-            first = f"{'start':>8} {'end':>8}" if stream_mode else f"{'file':<40} {'seconds':>8}"
-            self._line(f"{first}  {self._top_header()}")
+            lead = f"{'start':>8} {'end':>8}" if stream_mode else f"{'file':<40} {'seconds':>8}"
+            self._line(f"{lead}  {self._top_header()}")
 
     def file(self, r: dict[str, Any]) -> None:
         """One file's result (or error line)."""

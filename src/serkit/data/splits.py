@@ -83,7 +83,8 @@ def check_speaker_disjoint(train: Sequence[Utterance], test: Sequence[Utterance]
 def _group_kfold(groups: dict[str, list[str]], k: int, seed: int) -> list[list[str]]:
     """Assign whole groups to k folds, balancing utterance counts (largest group first)."""
     if k < 2:
-        raise ConfigError(f"eval.folds must be >= 2 for a k-fold protocol, got {k}")
+        raise ConfigError(f"eval.folds must be >= 2 for a k-fold protocol, got {k}; to run only some folds "
+                          "of a protocol, list them in eval.only_folds (e.g. one speaker of loso)")
     if k > len(groups):
         raise ConfigError(f"eval.folds={k} but only {len(groups)} speakers; use at most {len(groups)} folds")
     names = sorted(groups)

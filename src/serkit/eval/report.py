@@ -186,7 +186,8 @@ class Report:
         mu, sd = self.mean(), self.std()
         if len(self.folds) == 1:  # no spread to show for one fold
             lines.append(f"{'all':<{w}}  {self.folds[0].n_test:>5}  " + "  ".join(f"{mu[m]:>13.4f}" for m in ms))
-            lines.append("(one fold: no std over folds)")
+            one = "test corpus (cross-corpus)" if self.cross_corpus else "fold"
+            lines.append(f"(scores of 1 {one}; no std)")
         else:
             lines.append(f"{'mean':<{w}}  {sum(f.n_test for f in self.folds):>5}  "
                          + "  ".join(f"{mu[m]:>6.4f}±{sd[m]:.4f}" for m in ms))

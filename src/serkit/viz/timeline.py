@@ -54,9 +54,9 @@ def plot_timelines(results: Sequence[Mapping[str, Any]], path: PathLike, *,
     ratios: list[float] = []
     layout: list[list[int]] = []
     for segs in all_segs:
-        rows = [4.0, 1.0] + ([2.0] if "arousal" in segs[0] else [])
-        layout.append(list(range(len(ratios), len(ratios) + len(rows))))
-        ratios += rows + [1.2]  # a spacer row between recordings
+        heights = [4.0, 1.0] + ([2.0] if "arousal" in segs[0] else [])
+        layout.append(list(range(len(ratios), len(ratios) + len(heights))))
+        ratios += heights + [1.2]  # a spacer row between recordings
     ratios = ratios[:-1]
     height = 0.45 * sum(ratios) + 0.6
     fig, axes = plt.subplots(len(ratios), 1, figsize=(11, height), gridspec_kw={"height_ratios": ratios},
