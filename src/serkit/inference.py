@@ -91,10 +91,14 @@ def bundled_dir(name: str = "default") -> Path:
 
 def model_input_stats(model) -> tuple[np.ndarray, np.ndarray] | None:
     """A model's global input standardisation ``(mean (F,), std (F,))`` (its ``in_mean`` /
-    ``in_std`` buffers), or None when it has none. Speaker adaptation maps features onto these;
-    :func:`serkit.export.export_onnx` stores them in the ONNX metadata."""
+    ``in_std`` buffers), if that is all its normaliser does. Speaker adaptation maps features onto
+    these; :func:`serkit.export.export_onnx` stores them in the ONNX metadata.
+
+    None for models without one and for models that also normalise each utterance
+    (``input_norm: utterance``): mapping features onto global statistics cannot reach those.
+    """
     m, s = getattr(model, "in_mean", None), getattr(model, "in_std", None)
-    if m is None or s is None:
+    if m is None or s is None or getattr(getattr(model, "cfg", None), "norm_mode", "global") != "global":
         return None
     return m.detach().float().numpy(), s.detach().float().numpy()
 
@@ -122,7 +126,8 @@ class _TorchBackend:
         self.takes_norm_stats = "norm_stats" in inspect.signature(model.forward).parameters
 
     def input_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The model's global input standardisation ``(mean (F,), std (F,))``, if it has one."""
+        """The model's global input standardisation ``(mean (F,), std (F,))``, if that is all its normaliser
+        does (see :func:`model_input_stats`)."""
         return model_input_stats(self.model)
 
     def __call__(self, x: np.ndarray, lengths: np.ndarray, *,
@@ -425,8 +430,10 @@ class Predictor:
         if self.backend.takes_norm_stats or self.backend.input_stats() is not None:
             return None
         if getattr(self.backend, "kind", "") == "onnx":
-            return (f"{self.name}: this ONNX file carries no input statistics (metadata input_stats); "
-                    "re-export it with serkit export, or predict with the .pt checkpoint")
+            return (f"{self.name}: this ONNX file carries no global input statistics (metadata input_stats): "
+                    "either it was exported by an older serkit (re-export it with serkit export) or its model "
+                    "normalises each utterance inside the graph, where a speaker's statistics cannot reach; "
+                    "predict with the .pt checkpoint to adapt")
         return f"{self.name}: the model has no input normaliser that takes a speaker's statistics"
 
     def speaker_stats(self, paths: Iterable[PathLike], *, speaker: str = "speaker",

@@ -21,6 +21,7 @@ from serkit.cli import (
     predict,
     prepare,
     pretrain,
+    serve,
     train,
 )
 from serkit.cli.common import quiet_progress
@@ -34,6 +35,7 @@ COMMANDS = [
     train,
     evaluate,
     predict,
+    serve,
     export,
     plot,
     demo,
