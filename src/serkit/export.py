@@ -53,7 +53,6 @@ UNSUPPORTED = {
     "cpc_ccc": "its attention pooling (nn.MultiheadAttention with a padding mask) traces with the example's "
                "length frozen into a Reshape, so other lengths fail",
     "linear_svm": "is a scikit-learn model without a torch checkpoint",
-    "ensemble": "combines several checkpoints; export each member instead",
 }
 
 
@@ -69,7 +68,7 @@ def check_exportable(model_name: str, feature_name: str) -> None:
     """
     if model_name in UNSUPPORTED:
         raise ExportError(f"cannot export a {model_name} model to ONNX: it {UNSUPPORTED[model_name]}; "
-                          f"{_USE_TORCH}. Exportable families: compact_cnn, cnn_blstm_attn, cnn_bilstm_tf")
+                          f"{_USE_TORCH}. Exportable families: compact_cnn, cnn_blstm_attn, cnn_bilstm_tf, ensembles of them")
     if feature_name == "raw":
         raise ExportError(f"cannot export {model_name} on raw waveforms (features.name=raw) to ONNX: the graph "
                           f"takes feature frames; {_USE_TORCH}")
