@@ -506,7 +506,7 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
                     sched.step()
                 tot += float(losses["total"].detach()) * len(batch)
                 n += len(batch)
-            rec: dict[str, float] = {"epoch": epoch, "train_loss": tot / max(n, 1),
+            rec: dict[str, float] = {"epoch": epoch + 1, "train_loss": tot / max(n, 1),
                                      "lr": opt.param_groups[-1]["lr"]}
             if ds_va is not None:
                 vm = _validate(model, ds_va, labels, avd_stats, weights, ctx, tc.batch_size)
