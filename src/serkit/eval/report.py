@@ -23,6 +23,8 @@ CLASS_METRICS = ("ua", "wa", "f1")
 DIM_METRICS = ("ccc_arousal", "ccc_valence", "ccc_dominance")
 #: by-product metrics: ``cer`` = character error rate of CTC transcripts (lower is better)
 AUX_METRICS = ("cer",)
+#: ``serkit evaluate --end-to-end``: the fold model run by Predictor on its test files (VAD segments)
+END_TO_END_METRICS = ("e2e_ua", "e2e_wa", "e2e_f1")
 
 
 @dataclass
@@ -89,7 +91,7 @@ class Report:
     @property
     def metric_names(self) -> list[str]:
         """Metrics present in every fold, in display order."""
-        names = [m for m in (*CLASS_METRICS, *DIM_METRICS, *AUX_METRICS) if all(m in f.scores for f in self.folds)]
+        names = [m for m in (*CLASS_METRICS, *DIM_METRICS, *AUX_METRICS, *END_TO_END_METRICS) if all(m in f.scores for f in self.folds)]
         return names
 
     def mean(self) -> dict[str, float]:
