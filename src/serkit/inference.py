@@ -14,14 +14,22 @@ Result of one file (``predict_file``), also the JSON line of ``serkit predict --
      "segments": [{"start": 0.2, "end": 2.9, "label": "angry", "scores": {...}}, ...],
      "arousal": 0.4, "valence": -0.2, "dominance": 0.3}   # A/V/D only when the model has them
 
+No speech is not an emotion: segments the segmenter finds no speech in (silence, noise; see
+:mod:`serkit.vad` for the VAD and the speech check) are not classified, and a file without any
+speech gives ``{"file": ..., "duration": ..., "label": null, "no_speech": true, "segments": []}``
+with no scores. That is a result, not an error.
+
 Examples:
     >>> import numpy as np, torch, tempfile, pathlib
     >>> from serkit.testing import save_tiny_checkpoint
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> p = Predictor.from_checkpoint(save_tiny_checkpoint(d / "m.pt"))
-    >>> r = p.predict_signal(np.random.default_rng(0).standard_normal(16000).astype("float32") * 0.1)
+    >>> from serkit.testing import pseudo_wave
+    >>> r = p.predict_signal(pseudo_wave(1.5, f0=150.0))
     >>> sorted(r), round(sum(r["scores"].values()), 3)
     (['duration', 'label', 'scores', 'segments'], 1.0)
+    >>> p.predict_signal(np.random.default_rng(0).standard_normal(16000).astype("float32") * 0.1)
+    {'duration': 1.0, 'label': None, 'no_speech': True, 'segments': []}
 """
 
 from __future__ import annotations
@@ -82,14 +90,21 @@ def bundled_dir(name: str = "default") -> Path:
 
 
 class _TorchBackend:
-    """Runs an ``nn.Module`` on padded features; returns (probs (B, C), avd (B, 3) | None)."""
+    """Runs an ``nn.Module`` on padded features; returns (probs (B, C), avd (B, 3) | None).
+
+    ``temperature`` (the checkpoint's, fitted by :mod:`serkit.train.calibration`) divides the
+    logits before the softmax; 1.0 leaves them as trained.
+    """
 
     kind = "torch"
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, *, temperature: float = 1.0) -> None:
         import torch
 
+        if not temperature > 0:
+            raise ConfigError(f"temperature must be > 0, got {temperature}; re-fit it with train.calibration=temperature")
         self.torch = torch
+        self.temperature = float(temperature)
         self.model = model.eval()
         #: greedy CTC frame ids of the last call's items (models with a CTC head), else None
         self.last_ctc: list[list[int]] | None = None
@@ -97,9 +112,13 @@ class _TorchBackend:
         self.takes_norm_stats = "norm_stats" in inspect.signature(model.forward).parameters
 
     def input_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The model's global input standardisation ``(mean (F,), std (F,))``, if it has one."""
+        """The model's global input standardisation ``(mean (F,), std (F,))``, if that is all its normaliser does.
+
+        None for models without one and for models that also normalise each utterance
+        (``input_norm: utterance``): mapping features onto global statistics cannot reach those.
+        """
         m, s = getattr(self.model, "in_mean", None), getattr(self.model, "in_std", None)
-        if m is None or s is None:
+        if m is None or s is None or getattr(getattr(self.model, "cfg", None), "norm_mode", "global") != "global":
             return None
         return m.detach().float().numpy(), s.detach().float().numpy()
 
@@ -109,7 +128,7 @@ class _TorchBackend:
         with t.inference_mode():
             kw = {} if norm_stats is None else {"norm_stats": (t.from_numpy(norm_stats[0]), t.from_numpy(norm_stats[1]))}
             out = self.model(t.from_numpy(x), t.from_numpy(lengths), **kw)
-            probs = t.softmax(out.logits.float(), -1).numpy() if out.logits is not None else None
+            probs = t.softmax(out.logits.float() / self.temperature, -1).numpy() if out.logits is not None else None
             avd = out.avd.float().numpy() if out.avd is not None else None
             self.last_ctc = None
             if "ctc" in out.aux:
@@ -228,8 +247,8 @@ class Predictor:
         if isinstance(ck.model_config, KsTransformerConfig) and ck.model_config.text_encoder:
             raise ConfigError(f"{path}: model {ck.model_config.name} needs transcripts; Predictor handles "
                               "audio-only models")
-        return cls(_TorchBackend(ck.build_model()), ck.features, ck.label_names, avd_stats=ck.avd_stats,
-                   name=str(path), vocab=ck.vocab, **kwargs)
+        return cls(_TorchBackend(ck.build_model(), temperature=ck.temperature), ck.features, ck.label_names,
+                   avd_stats=ck.avd_stats, name=str(path), vocab=ck.vocab, **kwargs)
 
     @classmethod
     def from_onnx(cls, path: PathLike, *, threads: int | None = None, **kwargs: Any) -> Predictor:
@@ -311,15 +330,9 @@ class Predictor:
 
     def _segments(self, blocks: Iterable[np.ndarray], segmenter: Segmenter,
                   stats: SpeakerStats | None = None) -> Iterator[dict[str, Any]]:
-        """Classified segments, in batches, as they close; falls back to the first window if no speech."""
+        """Classified speech segments, in batches, as they close (no speech: nothing is classified)."""
         pending: list[Segment] = []
-        head: list[np.ndarray] = []  # first max_window seconds, for the no-speech fallback
-        head_n = int(self.segment.max_window * audio.SAMPLE_RATE)
-        got = 0
         for b in blocks:
-            if got < head_n:
-                head.append(b[: head_n - got])
-                got += len(head[-1])
             pending += segmenter.push(b)
             if len(pending) >= self.batch_size:
                 yield from self._classify(pending, stats)
@@ -327,17 +340,11 @@ class Predictor:
         pending += segmenter.flush()
         if pending:
             yield from self._classify(pending, stats)
-        elif not segmenter.speech_found and got:
-            x = np.concatenate(head)
-            if x.size >= int(audio.MIN_DURATION * audio.SAMPLE_RATE):
-                r = self._classify([Segment(0.0, round(x.size / audio.SAMPLE_RATE, 3), x)], stats)[0]
-                r["speech"] = False  # VAD found no speech; this is the first window, classified anyway
-                yield r
 
     def _aggregate(self, segs: list[dict[str, Any]], duration: float) -> dict[str, Any]:
         out: dict[str, Any] = {"duration": round(duration, 3)}
-        if not segs:
-            out.update(label=None, scores={}, segments=[])
+        if not segs:  # no speech is not an emotion: no label, no scores
+            out.update(label=None, no_speech=True, segments=[])
             return out
         w = np.array([max(s["end"] - s["start"], 1e-3) for s in segs])
         w = w / w.sum()
@@ -405,8 +412,10 @@ class Predictor:
         if self.backend.takes_norm_stats or self.backend.input_stats() is not None:
             return None
         if getattr(self.backend, "kind", "") == "onnx":
-            return (f"{self.name}: this ONNX file carries no input statistics (metadata input_stats); "
-                    "re-export it with serkit export, or predict with the .pt checkpoint")
+            return (f"{self.name}: this ONNX file carries no global input statistics (metadata input_stats): "
+                    "either it was exported by an older serkit (re-export it with serkit export) or its model "
+                    "normalises each utterance inside the graph, where a speaker's statistics cannot reach; "
+                    "predict with the .pt checkpoint to adapt")
         return f"{self.name}: the model has no input normaliser that takes a speaker's statistics"
 
     def speaker_stats(self, paths: Iterable[PathLike], *, speaker: str = "speaker",
