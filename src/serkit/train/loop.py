@@ -156,7 +156,7 @@ class FoldOutput:
 
 
 def prepare(cfg: ExperimentConfig, utts: Sequence[Utterance], *, vocab: Any = None,
-            progress: bool = True) -> Prepared:
+            progress: bool = True, context: Sequence[Utterance] = ()) -> Prepared:
     """Extract (cached) inputs for utterances; drop bad files with a warning.
 
     Args:
@@ -164,8 +164,14 @@ def prepare(cfg: ExperimentConfig, utts: Sequence[Utterance], *, vocab: Any = No
         utts: utterances.
         vocab: a CharVocab to encode transcripts for CTC, or None.
         progress: progress bar.
+        context: more utterances of the same speakers, used only for the per-speaker feature
+            statistics (``features.speaker_norm``), e.g. the rest of a speaker's recordings
+            when only some are run.
     """
-    feats, errors = extract_features(utts, cfg.features, skip_errors=True, progress=progress)
+    ids = {u.id for u in utts}
+    extra = [c for c in context if c.id not in ids] if cfg.features.speaker_norm else []
+    feats, errors = extract_features([*utts, *extra], cfg.features, skip_errors=True, progress=progress)
+    feats = feats[: len(utts)]
     keep = [i for i, x in enumerate(feats) if x is not None]
     for uid, msg in errors.items():
         log.warning("skipped %s: %s", uid, msg)
@@ -270,6 +276,15 @@ def _train_batches(ds: UtteranceDataset, sampler: LengthBucketSampler, aug: Feat
         yield batch
 
 
+def _item_of(value: Any, b: int, n: int) -> Any:
+    """Row ``b`` of a batched output (tensors with a batch dim, recursively in dicts); others as is."""
+    if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == n:
+        return value[b].detach().numpy()
+    if isinstance(value, dict):
+        return {k: _item_of(v, b, n) for k, v in value.items()}
+    return value
+
+
 @torch.no_grad()
 def run_model(model: torch.nn.Module, ds: UtteranceDataset, *, batch_size: int = 16, temperature: float = 1.0,
               progress: bool = False, desc: str = "predict") -> list[dict[str, Any]]:
@@ -288,8 +303,9 @@ def run_model(model: torch.nn.Module, ds: UtteranceDataset, *, batch_size: int =
 
     Returns:
         per item, in dataset order: ``logits (C,)``, ``probs (C,)`` (softmax of logits /
-        temperature), ``avd (3,)`` (as the model gives it),
-        ``embedding (D,)`` and ``ctc`` (greedy frame ids), each None when the model has none.
+        temperature), ``avd (3,)`` (as the model gives it), ``embedding (D,)``, ``ctc`` (greedy
+        frame ids), ``embeddings`` (the model's other named embeddings) and ``attn`` (its attention
+        output, this item's row, padded to the batch), each None when the model has none.
         Batches are length-sorted to limit padding; padding does not change a result.
     """
     model.eval()
@@ -307,8 +323,16 @@ def run_model(model: torch.nn.Module, ds: UtteranceDataset, *, batch_size: int =
                 "avd": o.avd[b].numpy() if o.avd is not None else None,
                 "embedding": o.embedding[b].numpy() if o.embedding is not None else None,
                 "ctc": ctc[b] if ctc is not None else None,
+                "embeddings": {k: v[b].numpy() for k, v in o.embeddings.items()},
+                "attn": _item_of(o.attn, b, len(idx)),
             }
     return out  # type: ignore[return-value]
+
+
+def run_prepared(model: torch.nn.Module, p: Prepared, *, batch_size: int = 16,
+                 temperature: float = 1.0) -> list[dict[str, Any]]:
+    """:func:`run_model` over prepared utterances (inputs, text features), in their order."""
+    return run_model(model, _dataset(p, (), None), batch_size=batch_size, temperature=temperature)
 
 
 def _validate(model, ds, labels, avd_stats, weights, ctx, batch_size) -> dict[str, float]:
