@@ -194,8 +194,8 @@ def _fold_result(name: str, n_train: int, test: Sequence[Utterance], preds: Sequ
         scores.update(classification_scores([p.true for p in cls], [p.pred for p in cls], labels))
         if all(p.scores for p in cls):  # class probabilities (neural models): calibration error
             idx = {c: i for i, c in enumerate(labels)}
-            probs = np.array([[p.scores.get(c, 0.0) for c in labels] for p in cls])
-            scores["ece"] = expected_calibration_error(probs, [idx[p.true] for p in cls])
+            probs = np.array([[(p.scores or {}).get(c, 0.0) for c in labels] for p in cls])
+            scores["ece"] = expected_calibration_error(probs, [idx[t] for t in (p.true for p in cls) if t is not None])
     dims = [p for p in preds if p.avd_true is not None and p.avd_pred is not None]
     if len(dims) > 1:
         c = ccc_per_dimension(np.array([p.avd_true for p in dims]), np.array([p.avd_pred for p in dims]))

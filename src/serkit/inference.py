@@ -54,7 +54,7 @@ from serkit.adapt import (
 )
 from serkit.config import FeatureConfig, from_dict
 from serkit.data import audio
-from serkit.data.avd import AVD_NAMES, destandardise_avd
+from serkit.data.avd import AVD_NAMES, AvdStats, destandardise_avd
 from serkit.errors import AudioError, ConfigError, ModelNotFoundError, SerkitError
 from serkit.models.checkpoint import find_checkpoint, load_checkpoint
 from serkit.models.ks_transformer import KsTransformerConfig
@@ -123,7 +123,7 @@ class _TorchBackend:
         return m.detach().float().numpy(), s.detach().float().numpy()
 
     def __call__(self, x: np.ndarray, lengths: np.ndarray, *,
-                 norm_stats: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                 norm_stats: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
         t = self.torch
         with t.inference_mode():
             kw = {} if norm_stats is None else {"norm_stats": (t.from_numpy(norm_stats[0]), t.from_numpy(norm_stats[1]))}
@@ -169,7 +169,7 @@ class _OnnxBackend:
             return None
         return np.asarray(st["mean"], np.float32), np.asarray(st["std"], np.float32)
 
-    def __call__(self, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def __call__(self, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         res = dict(zip(self.outputs, self.session.run(None, {"x": x, "lengths": lengths}), strict=False))
         return res.get("probs"), res.get("avd")
 
@@ -200,7 +200,7 @@ class Predictor:
     """
 
     def __init__(self, backend, features: FeatureConfig, label_names: Sequence[str], *,
-                 avd_stats: dict[str, Sequence[float]] | None = None, segment: SegmentConfig | None = None,
+                 avd_stats: AvdStats | None = None, segment: SegmentConfig | None = None,
                  batch_size: int = 16, threads: int | None = None, name: str = "model",
                  vocab: dict[str, Any] | None = None, transcribe: bool = False) -> None:
         if transcribe and (not vocab or getattr(backend, "kind", "") != "torch"):
@@ -223,7 +223,7 @@ class Predictor:
         self.avd_stats = avd_stats
         self.segment = segment or SegmentConfig()
         self.vocab = None
-        if transcribe:
+        if transcribe and vocab is not None:
             from serkit.data.vocab import CharVocab
 
             self.vocab = CharVocab.from_dict(vocab)
@@ -468,7 +468,7 @@ class Predictor:
         why = self.adaptation_unsupported()
         if why is None and stats is None:
             why = f"no speech found in the files of speaker {speaker!r}"
-        elif why is None and stats.seconds < cfg.min_seconds:
+        elif why is None and stats is not None and stats.seconds < cfg.min_seconds:
             why = (f"only {stats.seconds:.1f} s of speech from speaker {speaker!r}; adaptation needs at least "
                    f"{cfg.min_seconds:g} s (give more of the speaker's files)")
         if why is None:

@@ -105,8 +105,8 @@ class _Writer:
             self._line(",".join(first + ["label"] + [f"p_{c}" for c in self.labels] + ([] if stream_mode else ["error"])
                                 + (["text"] if self.transcribe else [])))
         elif self.fmt == "table":
-            first = f"{'start':>8} {'end':>8}" if stream_mode else f"{'file':<40} {'seconds':>8}"
-            self._line(f"{first}  {'label':<10} {'score':>6}")
+            head = f"{'start':>8} {'end':>8}" if stream_mode else f"{'file':<40} {'seconds':>8}"
+            self._line(f"{head}  {'label':<10} {'score':>6}")
 
     def file(self, r: dict) -> None:
         self.header(False)

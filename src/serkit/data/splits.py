@@ -163,12 +163,12 @@ def make_folds(utts: Sequence[Utterance], protocol: str, *, k: int | None = None
         folds.append(Fold("holdout", tuple(u.id for u in utts if u.speaker not in held),
                           tuple(u.id for u in utts if u.speaker in held)))
     elif protocol == "dev":
-        test, dev, known = set(test_speakers), set(dev_speakers), {u.speaker for u in utts}
-        bad = sorted((dev & test) | (dev - known))
+        held_out, dev, known = set(test_speakers), set(dev_speakers), {u.speaker for u in utts}
+        bad = sorted((dev & held_out) | (dev - known))
         if not dev or bad:
             raise ConfigError(f"protocol 'dev' needs eval.dev_speakers: training speakers of the corpus, not in "
-                              f"eval.test_speakers; bad {bad}, valid e.g. {sorted(known - test)[:6]}")
-        folds.append(Fold("dev", tuple(u.id for u in utts if u.speaker not in test | dev),
+                              f"eval.test_speakers; bad {bad}, valid e.g. {sorted(known - held_out)[:6]}")
+        folds.append(Fold("dev", tuple(u.id for u in utts if u.speaker not in held_out | dev),
                           tuple(u.id for u in utts if u.speaker in dev)))
     elif protocol in CROSS_CORPUS:
         folds = _corpus_folds(utts, protocol, train_corpora, test_corpora)

@@ -127,7 +127,7 @@ class Prepared:
     utts: list[Utterance]
     inputs: list[np.ndarray]
     tokens: list[np.ndarray | None] | None = None
-    text: list[np.ndarray | None] | None = None
+    text: Sequence[np.ndarray | None] | None = None
 
 
 @dataclass
@@ -176,7 +176,7 @@ def prepare(cfg: ExperimentConfig, utts: Sequence[Utterance], *, vocab: Any = No
     for uid, msg in errors.items():
         log.warning("skipped %s: %s", uid, msg)
     us = [utts[i] for i in keep]
-    inputs = [feats[i] for i in keep]
+    inputs = [x for x in feats if x is not None]
     tokens = None
     if vocab is not None:
         tokens = [vocab.encode(u.text) if u.text else None for u in us]
@@ -213,7 +213,8 @@ def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimize
         raise UnknownKeyError("train.optimizer", cfg.optimizer, OPTIMIZERS)
     # A model may give parameter groups with their own learning rates (e.g. a fine-tuned
     # SSL encoder below the head's rate); otherwise all trainable parameters share cfg.lr.
-    groups = model.param_groups(cfg.lr) if hasattr(model, "param_groups") else \
+    param_groups = getattr(model, "param_groups", None)
+    groups = param_groups(cfg.lr) if callable(param_groups) else \
         [{"params": [p for p in model.parameters() if p.requires_grad]}]
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -252,11 +253,12 @@ def _set_input_stats(model: torch.nn.Module, tc: TrainConfig, inputs: Sequence[n
     """``train.input_stats``: store the training frames' per-bin mean and std in the model."""
     if not tc.input_stats:
         return
-    if not hasattr(model, "set_input_stats"):
+    set_input_stats = getattr(model, "set_input_stats", None)
+    if not callable(set_input_stats):
         raise ConfigError(f"train.input_stats needs a model with input statistics (e.g. compact_cnn), got "
                           f"{type(model).__name__}; set train.input_stats=false")
     frames = np.concatenate([np.atleast_2d(x) for x in inputs], 0)  # (sum T, F)
-    model.set_input_stats(torch.from_numpy(frames.mean(0)), torch.from_numpy(frames.std(0)))
+    set_input_stats(torch.from_numpy(frames.mean(0)), torch.from_numpy(frames.std(0)))
 
 
 def _train_batches(ds: UtteranceDataset, sampler: LengthBucketSampler, aug: FeatureAugmenter | None,
@@ -632,6 +634,6 @@ def predict_prepared(res: TrainResult, p: Prepared, *, fold: str = "", batch_siz
             avd_pred = [float(v) for v in destandardise_avd(r["avd"], stats)]
         preds.append(Prediction(
             id=u.id, fold=fold, speaker=u.speaker, true=u.emotion if u.emotion in labels else None,
-            pred=max(scores, key=scores.get) if scores else None, scores=scores,
+            pred=max(scores, key=lambda c: scores[c]) if scores else None, scores=scores,
             avd_true=list(u.avd) if u.avd is not None else None, avd_pred=avd_pred))
     return preds
