@@ -52,8 +52,9 @@ def ctc_transcripts(utts: Sequence[Utterance], checkpoint: PathLike, *, progress
     model = ck.build_model()
     mname = ck.model_config.name
     feats, _ = extract_features(utts, ck.features, progress=progress, skip_errors=True, desc="ctc inputs")
-    keep = [i for i, x in enumerate(feats) if x is not None]
-    ds = UtteranceDataset([utts[i] for i in keep], [feats[i] for i in keep])
+    kept = [(i, x) for i, x in enumerate(feats) if x is not None]
+    keep = [i for i, _ in kept]
+    ds = UtteranceDataset([utts[i] for i in keep], [x for _, x in kept])
     res = run_model(model, ds, progress=progress, desc="ctc transcripts")
     if res and res[0]["ctc"] is None:
         raise ConfigError(f"{p}: model {mname!r} gives no CTC output (aux['ctc'])")
