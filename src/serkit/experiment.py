@@ -182,7 +182,7 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
         protocol=ev.protocol, protocol_name=name, speaker_dependent=ev.speaker_dependent,
         seed=ev.seed, n_utterances=len(utts), features=cfg.features.name, model=mcfg.name,
         folds=results, predictions=preds, notes=notes, wall_time_s=round(time.time() - t0, 1),
-        config=cfg.to_dict(), cross_corpus=cross,
+        config=cfg.to_dict(), cross_corpus=cross, folds_total=n_all if partial else None,
     )
 
 

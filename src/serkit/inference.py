@@ -55,7 +55,7 @@ from serkit.adapt import (
 from serkit.config import FeatureConfig, from_dict
 from serkit.data import audio
 from serkit.data.avd import AVD_NAMES, AvdStats, destandardise_avd
-from serkit.errors import AudioError, ConfigError, ModelNotFoundError, SerkitError
+from serkit.errors import AudioError, ConfigError, InferenceError, ModelNotFoundError, SerkitError
 from serkit.models.checkpoint import find_checkpoint, load_checkpoint
 from serkit.models.ks_transformer import KsTransformerConfig
 from serkit.typing import PathLike
@@ -89,6 +89,20 @@ def bundled_dir(name: str = "default") -> Path:
     return Path(__file__).resolve().parent / "assets" / name
 
 
+def model_input_stats(model) -> tuple[np.ndarray, np.ndarray] | None:
+    """A model's global input standardisation ``(mean (F,), std (F,))`` (its ``in_mean`` /
+    ``in_std`` buffers), if that is all its normaliser does. Speaker adaptation maps features onto
+    these; :func:`serkit.export.export_onnx` stores them in the ONNX metadata.
+
+    None for models without one and for models that also normalise each utterance
+    (``input_norm: utterance``): mapping features onto global statistics cannot reach those.
+    """
+    m, s = getattr(model, "in_mean", None), getattr(model, "in_std", None)
+    if m is None or s is None or getattr(getattr(model, "cfg", None), "norm_mode", "global") != "global":
+        return None
+    return m.detach().float().numpy(), s.detach().float().numpy()
+
+
 class _TorchBackend:
     """Runs an ``nn.Module`` on padded features; returns (probs (B, C), avd (B, 3) | None).
 
@@ -112,15 +126,9 @@ class _TorchBackend:
         self.takes_norm_stats = "norm_stats" in inspect.signature(model.forward).parameters
 
     def input_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The model's global input standardisation ``(mean (F,), std (F,))``, if that is all its normaliser does.
-
-        None for models without one and for models that also normalise each utterance
-        (``input_norm: utterance``): mapping features onto global statistics cannot reach those.
-        """
-        m, s = getattr(self.model, "in_mean", None), getattr(self.model, "in_std", None)
-        if m is None or s is None or getattr(getattr(self.model, "cfg", None), "norm_mode", "global") != "global":
-            return None
-        return m.detach().float().numpy(), s.detach().float().numpy()
+        """The model's global input standardisation ``(mean (F,), std (F,))``, if that is all its normaliser
+        does (see :func:`model_input_stats`)."""
+        return model_input_stats(self.model)
 
     def __call__(self, x: np.ndarray, lengths: np.ndarray, *,
                  norm_stats: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -170,7 +178,14 @@ class _OnnxBackend:
         return np.asarray(st["mean"], np.float32), np.asarray(st["std"], np.float32)
 
     def __call__(self, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        res = dict(zip(self.outputs, self.session.run(None, {"x": x, "lengths": lengths}), strict=False))
+        try:
+            outs = self.session.run(None, {"x": x, "lengths": lengths})
+        except Exception as e:  # noqa: BLE001 - ONNX Runtime's own exception types; one file's error line
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise InferenceError(f"ONNX Runtime failed on an input of {x.shape[1]} frames ({first}); the graph "
+                                 "probably froze a length when it was exported: export it again with serkit "
+                                 "export (which checks other lengths), or predict with the torch checkpoint") from None
+        res = dict(zip(self.outputs, outs, strict=False))
         return res.get("probs"), res.get("avd")
 
 
@@ -245,8 +260,11 @@ class Predictor:
         """
         ck = load_checkpoint(path)
         if isinstance(ck.model_config, KsTransformerConfig) and ck.model_config.text_encoder:
-            raise ConfigError(f"{path}: model {ck.model_config.name} needs transcripts; Predictor handles "
-                              "audio-only models")
+            raise ConfigError(f"{path}: model {ck.model_config.name} with text_encoder={ck.model_config.text_encoder} "
+                              "needs a transcript of every recording, which serkit predict does not have. Score it "
+                              "with serkit evaluate RECIPE (the manifest's text column supplies the transcripts), "
+                              "or train the audio-only variant (e.g. configs/chen2022/emodb_audio.yaml) and pass "
+                              "that run to --model")
         return cls(_TorchBackend(ck.build_model(), temperature=ck.temperature), ck.features, ck.label_names,
                    avd_stats=ck.avd_stats, name=str(path), vocab=ck.vocab, **kwargs)
 
@@ -558,6 +576,9 @@ class Predictor:
                 acc.update(f, seconds=s.end - s.start)
             info = self.adaptation(acc.stats("stream"), "stream", config=cfg)
             info.pop("speaker")
+            if not info["adapted"] and acc.seconds < cfg.min_seconds and not self.adaptation_unsupported():
+                info["reason"] = (f"only {acc.seconds:.1f} s of speech so far; adaptation starts after "
+                                  f"{cfg.min_seconds:g} s")
             out = self._classify(closed, acc.stats("stream") if info["adapted"] else None, feats)
             return [{**r, **info} for r in out]
 

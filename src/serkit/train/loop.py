@@ -33,7 +33,7 @@ from serkit.data.splits import check_speaker_disjoint, validation_split
 from serkit.errors import ConfigError, UnknownKeyError
 from serkit.eval.metrics import ccc_per_dimension, classification_scores
 from serkit.eval.report import Prediction
-from serkit.features.extract import extract_features
+from serkit.features.extract import UTTERANCE_LEVEL, extract_features
 from serkit.models import CLASSICAL, build_model
 from serkit.models.base import ModelOutput, count_parameters
 from serkit.models.checkpoint import Checkpoint, load_checkpoint
@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULERS = ("none", "cosine", "step", "plateau", "onecycle")
 MONITORS = ("ua", "wa", "f1", "ccc", "-loss")
+#: train.balance: groups that get equal shares of every epoch
+BALANCES = ("none", "corpus", "corpus_class")
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,12 @@ class TrainConfig:
             std of its feature frames go into the model (models with ``set_input_stats``, e.g.
             ``compact_cnn``, whose ``model.input_norm`` says how they are used), so prediction
             uses the same statistics. Off: the model keeps mean 0, std 1.
-        augment: training-time augmentation (:class:`serkit.train.augment.AugmentConfig`).
+        augment: training-time augmentation (:class:`serkit.train.augment.AugmentConfig`;
+            ``augment.wave`` augments the waves before the features are computed).
+        balance: ``none``; ``corpus``: every epoch draws equally many utterances from each
+            corpus of a pooled recipe (the larger corpus does not set the prior); ``corpus_class``:
+            equally many from each (corpus, emotion) cell. With ``class_weighted``, the class
+            weights are computed on the balanced draw.
         calibration: ``none`` or ``temperature``: after training, fit one logit temperature on
             the development (validation) speakers, store it in the checkpoint; Predictor and
             the test predictions apply it (:mod:`serkit.train.calibration`).
@@ -115,6 +122,7 @@ class TrainConfig:
     device: str = "cpu"
     input_stats: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    balance: str = "none"
     calibration: str = "none"
 
 
@@ -259,6 +267,49 @@ def _set_input_stats(model: torch.nn.Module, tc: TrainConfig, inputs: Sequence[n
                           f"{type(model).__name__}; set train.input_stats=false")
     frames = np.concatenate([np.atleast_2d(x) for x in inputs], 0)  # (sum T, F)
     set_input_stats(torch.from_numpy(frames.mean(0)), torch.from_numpy(frames.std(0)))
+
+
+def _balance_groups(utts: Sequence[Utterance], balance: str) -> list[str] | None:
+    """``train.balance``: the group of each training utterance, or None."""
+    if balance not in BALANCES:
+        raise UnknownKeyError("train.balance", balance, BALANCES)
+    if balance == "none":
+        return None
+    if balance == "corpus":
+        return [u.corpus for u in utts]
+    return [f"{u.corpus}/{u.emotion}" for u in utts]
+
+
+def _class_weights(labels_of_items: Sequence[int], n_classes: int, groups: Sequence[str] | None) -> torch.Tensor:
+    """Inverse class frequencies ``(C,)`` as the sampler draws them (each group counts equally)."""
+    share = [1.0] * len(labels_of_items)
+    if groups is not None:
+        size = Counter(groups)
+        share = [1.0 / size[g] for g in groups]
+    counts = np.zeros(n_classes)
+    for y, w in zip(labels_of_items, share, strict=True):
+        if y != IGNORE:
+            counts[y] += w
+    present = counts[counts > 0]
+    counts = np.where(counts > 0, counts, present.min() if present.size else 1.0)
+    return torch.tensor(counts.sum() / (n_classes * counts), dtype=torch.float32)
+
+
+def _wave_inputs(cfg: ExperimentConfig, train: Prepared, progress: bool):
+    """``train.augment.wave``: the per-epoch training inputs from augmented waves (None when off)."""
+    wave = cfg.train.augment.wave
+    if not wave.active:
+        return None
+    if cfg.features.speaker_norm or cfg.features.name in UTTERANCE_LEVEL:
+        raise ConfigError(f"train.augment.wave needs frame-level features computed from each wave, got "
+                          f"features.name={cfg.features.name}, speaker_norm={cfg.features.speaker_norm}; "
+                          "use logmel/mfcc/spectrogram without speaker_norm, or turn the wave effects off")
+    from serkit.features.extract import default_cache_dir, load_utterance
+    from serkit.train.waves import AugmentedInputs
+
+    waves = [load_utterance(u) for u in train.utts]
+    return AugmentedInputs(waves, cfg.features, wave, seed=cfg.train.seed, clean=train.inputs,
+                           cache_dir=default_cache_dir(), progress=progress)
 
 
 def _train_batches(ds: UtteranceDataset, sampler: LengthBucketSampler, aug: FeatureAugmenter | None,
@@ -407,17 +458,17 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
     model = build_model(cfg.model, input_dim=input_dim, num_classes=len(labels),
                         vocab_size=len(vocab) if vocab is not None else None)
     _set_input_stats(model, tc, train.inputs)
+    groups = _balance_groups(train.utts, tc.balance)
+    waves = _wave_inputs(cfg, train, progress)
     # plain shuffled batches are length buckets of equal length
     sampler = LengthBucketSampler([ds_tr.length(i) for i in range(len(ds_tr))] if tc.sort_by_length else [0] * len(ds_tr),
-                                  tc.batch_size, shuffle=True, seed=tc.seed)
+                                  tc.batch_size, shuffle=True, seed=tc.seed, groups=groups)
     opt = _optimizer(model, tc)
     sched = _scheduler(opt, tc, steps_per_epoch=len(sampler))
     per_batch = isinstance(sched, torch.optim.lr_scheduler.OneCycleLR)
     ctx: dict[str, Any] = {"avd_weights": tc.avd_weights}
     if tc.class_weighted and labels:
-        counts = Counter(ds_tr[i].label for i in range(len(ds_tr)))
-        n = sum(v for k, v in counts.items() if k != IGNORE)
-        ctx["class_weights"] = torch.tensor([n / (len(labels) * max(counts.get(c, 0), 1)) for c in range(len(labels))])
+        ctx["class_weights"] = _class_weights([ds_tr[i].label for i in range(len(ds_tr))], len(labels), groups)
 
     def checkpoint(**extra: Any) -> Checkpoint:
         return Checkpoint(config=cfg.to_dict(), state_dict=model.state_dict(), label_names=list(labels),
@@ -451,6 +502,8 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
             torch.manual_seed(tc.seed * 1_000_003 + epoch)  # exact resume: RNG depends on (seed, epoch) only
             rng = random.Random(tc.seed * 1_000_003 + epoch)
             sampler.set_epoch(epoch)
+            if waves is not None:
+                ds_tr.inputs = waves.for_epoch(epoch)
             model.train()
             tot, n = 0.0, 0
             for batch in _train_batches(ds_tr, sampler, aug, rng):
@@ -464,7 +517,7 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
                     sched.step()
                 tot += float(losses["total"].detach()) * len(batch)
                 n += len(batch)
-            rec: dict[str, float] = {"epoch": epoch, "train_loss": tot / max(n, 1),
+            rec: dict[str, float] = {"epoch": epoch + 1, "train_loss": tot / max(n, 1),
                                      "lr": opt.param_groups[-1]["lr"]}
             if ds_va is not None:
                 vm = _validate(model, ds_va, labels, avd_stats, weights, ctx, tc.batch_size)
