@@ -576,6 +576,9 @@ class Predictor:
                 acc.update(f, seconds=s.end - s.start)
             info = self.adaptation(acc.stats("stream"), "stream", config=cfg)
             info.pop("speaker")
+            if not info["adapted"] and acc.seconds < cfg.min_seconds and not self.adaptation_unsupported():
+                info["reason"] = (f"only {acc.seconds:.1f} s of speech so far; adaptation starts after "
+                                  f"{cfg.min_seconds:g} s")
             out = self._classify(closed, acc.stats("stream") if info["adapted"] else None, feats)
             return [{**r, **info} for r in out]
 
