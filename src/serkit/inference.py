@@ -89,25 +89,43 @@ def find_checkpoint(path: PathLike) -> Path:
                              "a run folder, a .pt checkpoint or an .onnx file")
 
 
+#: read size of :meth:`Predictor.predict_file`, in seconds of the source
+FILE_BLOCK_SECONDS = 30.0
+#: errors that fail one file of a batch (recorded as ``{file, error}``) without stopping the rest
+FILE_ERRORS = (SerkitError, OSError, ValueError, RuntimeError)
+
+
+def error_record(path: PathLike, exc: BaseException) -> dict[str, str]:
+    """The ``{file, error}`` result of a file that failed (the JSON line of ``serkit predict``)."""
+    msg = str(exc) if isinstance(exc, SerkitError) else f"{path}: {type(exc).__name__}: {exc}"
+    return {"file": str(path), "error": msg}
+
+
+def result_json(result: dict[str, Any]) -> str:
+    """One result as the JSON line of ``serkit predict --format json`` (no trailing newline)."""
+    return json.dumps(result, ensure_ascii=False)
+
+
 class _TorchBackend:
     """Runs an ``nn.Module`` on padded features; returns (probs (B, C), avd (B, 3) | None)."""
 
     kind = "torch"
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, *, device: str | None = None) -> None:
         import torch
 
         self.torch = torch
-        self.model = model.eval()
+        self.device = torch.device(device or "cpu")
+        self.model = model.eval().to(self.device)
         #: greedy CTC frame ids of the last call's items (models with a CTC head), else None
         self.last_ctc: list[list[int]] | None = None
 
     def __call__(self, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         t = self.torch
         with t.inference_mode():
-            out = self.model(t.from_numpy(x), t.from_numpy(lengths))
-            probs = t.softmax(out.logits.float(), -1).numpy() if out.logits is not None else None
-            avd = out.avd.float().numpy() if out.avd is not None else None
+            out = self.model(t.from_numpy(x).to(self.device), t.from_numpy(lengths).to(self.device))
+            probs = t.softmax(out.logits.float(), -1).cpu().numpy() if out.logits is not None else None
+            avd = out.avd.float().cpu().numpy() if out.avd is not None else None
             self.last_ctc = None
             if "ctc" in out.aux:
                 from serkit.models.w2v2_ctc import greedy_ctc
@@ -208,13 +226,15 @@ class Predictor:
         Args:
             path: ``.pt`` file holding ``{config, state_dict, label_names, input_dim, ...}``, or
                 a run folder with ``model.pt`` / ``checkpoint.pt``.
-            **kwargs: ``segment``, ``batch_size``, ``threads`` (see the class).
+            **kwargs: ``segment``, ``batch_size``, ``threads`` (see the class), and ``device``
+                (``"cpu"`` by default, ``"cuda"`` on a GPU worker).
 
         Raises:
             ModelNotFoundError: no checkpoint there, or not a serkit checkpoint.
         """
         import torch
 
+        device = kwargs.pop("device", None)
         from serkit.models import MODELS, model_config_from_dict
 
         p = find_checkpoint(path)
@@ -242,7 +262,7 @@ class Predictor:
         model = MODELS[cfg["model"]["name"]][1](mcfg, input_dim=int(input_dim), num_classes=len(ck["label_names"]),
                                                vocab_size=vocab_size if vocab else None)
         model.load_state_dict(ck["state_dict"])
-        return cls(_TorchBackend(model), feats, ck["label_names"], avd_stats=ck.get("avd_stats"),
+        return cls(_TorchBackend(model, device=device), feats, ck["label_names"], avd_stats=ck.get("avd_stats"),
                    name=str(path), vocab=vocab, **kwargs)
 
     @classmethod
@@ -254,6 +274,7 @@ class Predictor:
             threads: intra-op threads of ONNX Runtime and torch (the feature front-end).
             **kwargs: ``segment``, ``batch_size`` (see the class).
         """
+        kwargs.pop("device", None)  # ONNX Runtime runs on the CPU provider
         b = _OnnxBackend(Path(path), threads=threads)
         kwargs["threads"] = threads
         m = b.meta
@@ -378,7 +399,7 @@ class Predictor:
         segs = list(self._segments([y], Segmenter(self.segment)))
         return self._aggregate(segs, y.size / audio.SAMPLE_RATE)
 
-    def predict_file(self, path: PathLike, *, block_seconds: float = 30.0) -> dict[str, Any]:
+    def predict_file(self, path: PathLike, *, block_seconds: float = FILE_BLOCK_SECONDS) -> dict[str, Any]:
         """Predict one audio file of any length (read block-wise; memory flat in its length).
 
         Args:
@@ -391,13 +412,32 @@ class Predictor:
         Raises:
             AudioError: unreadable, empty, too short or corrupt file.
         """
+        return self.predict_blocks(audio.stream(path, block_seconds=block_seconds), file=path)
+
+    def predict_blocks(self, blocks: Iterable[np.ndarray], *, file: PathLike) -> dict[str, Any]:
+        """Predict one file from its decoded blocks (as :func:`serkit.data.audio.stream` yields them).
+
+        :meth:`predict_file` is this over ``audio.stream(file)``; a pipeline that decodes in
+        another process (``serkit predict --engine ray``) passes the same blocks and gets the
+        same result.
+
+        Args:
+            blocks: ``(S_block,)`` float32 blocks at 16 kHz.
+            file: the file they came from (named in the result and in errors).
+
+        Returns:
+            ``{file, duration, label, scores, segments[, arousal, valence, dominance]}``.
+
+        Raises:
+            AudioError: the blocks hold less than the minimum duration.
+        """
         seg = Segmenter(self.segment)
-        segs = list(self._segments(audio.stream(path, block_seconds=block_seconds), seg))
+        segs = list(self._segments(blocks, seg))
         duration = seg.total_samples / audio.SAMPLE_RATE
         if duration < audio.MIN_DURATION:
-            raise AudioError(path, f"is {duration:.3f} s long, shorter than the {audio.MIN_DURATION:g} s minimum",
+            raise AudioError(file, f"is {duration:.3f} s long, shorter than the {audio.MIN_DURATION:g} s minimum",
                              f"give at least {audio.MIN_DURATION:g} s of speech")
-        return {"file": str(path), **self._aggregate(segs, duration)}
+        return {"file": str(file), **self._aggregate(segs, duration)}
 
     def predict_batch(self, paths: Iterable[PathLike]) -> Iterator[dict[str, Any]]:
         """Predict many files; a file that fails yields ``{file, error}`` and the rest go on.
@@ -411,9 +451,9 @@ class Predictor:
         for p in paths:
             try:
                 yield self.predict_file(p)
-            except (SerkitError, OSError, ValueError, RuntimeError) as e:
+            except FILE_ERRORS as e:
                 log.debug("failed on %s", p, exc_info=True)
-                yield {"file": str(p), "error": str(e) if isinstance(e, SerkitError) else f"{p}: {type(e).__name__}: {e}"}
+                yield error_record(p, e)
 
     def predict_stream(self, blocks: Iterable[np.ndarray]) -> Iterator[dict[str, Any]]:
         """Predict a live stream: yield one dict per segment (window) as soon as it closes.

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,13 +44,18 @@ def add_parser(sub) -> None:
     p.add_argument("--transcribe", action="store_true",
                    help="also print the greedy CTC transcript (models with a CTC head, e.g. w2v2_ctc; "
                         "json/csv field 'text')")
+    from serkit.cli.engine import add_predict_engine_arguments
+
+    add_predict_engine_arguments(p)
     p.set_defaults(func=run)
 
 
 def expand_inputs(paths: list[str]) -> list[str]:
-    """Files from paths, folders (recursive) and glob patterns, in order; unmatched paths stay
-    in the list so that they are reported as errors."""
+    """Files from paths, folders (recursive), glob patterns and manifests (``.jsonl`` rows'
+    ``path``, or ``.txt``/``.lst`` with one path per line), in order; unmatched paths stay in the
+    list so that they are reported as errors."""
     from serkit.data.audio import find_audio
+    from serkit.data.manifest import PATH_LIST_SUFFIXES, read_path_list
 
     out: list[str] = []
     for p in paths:
@@ -61,6 +65,8 @@ def expand_inputs(paths: list[str]) -> list[str]:
             out += [str(f) for f in found] if found else [p]
         elif not q.exists() and any(c in p for c in "*?["):
             out += sorted(glob.glob(p, recursive=True)) or [p]
+        elif q.is_file() and q.suffix.lower() in PATH_LIST_SUFFIXES:
+            out += read_path_list(q)
         else:
             out.append(p)
     return out
@@ -93,7 +99,9 @@ class _Writer:
     def file(self, r: dict) -> None:
         self.header(False)
         if self.fmt == "json":
-            self._line(json.dumps(r, ensure_ascii=False))
+            from serkit.inference import result_json
+
+            self._line(result_json(r))
             return
         rows = [r]
         if self.segments and "error" not in r:
@@ -121,7 +129,9 @@ class _Writer:
     def window(self, w: dict) -> None:
         self.header(True)
         if self.fmt == "json":
-            self._line(json.dumps(w, ensure_ascii=False))
+            from serkit.inference import result_json
+
+            self._line(result_json(w))
         elif self.fmt == "csv":
             s = w.get("scores") or {}
             self._line(",".join([f"{w['start']:.3f}", f"{w['end']:.3f}", w.get("label", "")]
@@ -167,6 +177,11 @@ def _run(args: argparse.Namespace) -> int:
     if "-" in args.paths and len(args.paths) > 1:
         raise ConfigError("'-' (stdin) cannot be mixed with files; run serkit predict - on its own")
     kw = {"transcribe": True} if getattr(args, "transcribe", False) else {}
+    if getattr(args, "engine", "local") == "ray":
+        from serkit.cli.engine import run_ray_predict
+
+        return run_ray_predict(args, expand_inputs(args.paths),
+                               {"segment": SegmentConfig(vad=not args.no_vad, max_window=args.max_window), **kw})
     pred = Predictor.load(args.model, segment=SegmentConfig(vad=not args.no_vad, max_window=args.max_window),
                           threads=args.threads, **kw)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115

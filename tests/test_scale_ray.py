@@ -1,0 +1,145 @@
+"""``serkit predict --engine ray``: same JSON lines as one process, errors recorded, exactly-once resume.
+
+One local Ray instance (2 CPUs, loopback, no dashboard) serves the whole module and is shut down
+at its end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from serkit.cli.main import main
+from serkit.testing import save_tiny_checkpoint
+
+ray = pytest.importorskip("ray", reason="Ray is the serkit[scale] extra")
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    from serkit.scale.cluster import local_ray_options
+
+    if ray.is_initialized():  # pragma: no cover - another module left one running
+        ray.shutdown()
+    ray.init(**local_ray_options(2), logging_level="ERROR", log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("m") / "model.pt")
+
+
+@pytest.fixture
+def folder(assets, tmp_path):
+    """The 4 asset clips, one of them twice under another name, and one corrupt file."""
+    d = tmp_path / "in"
+    (d / "sub").mkdir(parents=True)
+    for f in sorted(assets.glob("*.wav")):
+        (d / f.name).write_bytes(f.read_bytes())
+    (d / "sub" / "copy.wav").write_bytes((assets / "03a02Ta.wav").read_bytes())
+    (d / "corrupt.wav").write_bytes((assets / "08a01Wa.wav").read_bytes()[:3000])  # truncated WAV
+    return d
+
+
+def _shard_lines(out: Path) -> list[str]:
+    return sorted(line for f in sorted(out.glob("part-*.jsonl")) for line in f.read_text().splitlines())
+
+
+def _single_process_lines(folder: Path, model: Path, tmp_path: Path) -> list[str]:
+    ref = tmp_path / "ref.jsonl"
+    assert main(["predict", str(folder), "--model", str(model), "--format", "json", "--out", str(ref)]) == 1
+    return sorted(ref.read_text().splitlines())
+
+
+def test_ray_lines_equal_single_process(local_ray, folder, model, tmp_path, capsys):
+    ref = _single_process_lines(folder, model, tmp_path)
+    out = tmp_path / "out"
+    rc = main(["predict", str(folder), "--engine", "ray", "--out", str(out), "--model", str(model),
+               "--num-workers", "2", "--batch-size", "2"])
+    assert rc == 1  # the corrupt file failed; the others went on
+    assert "1 failed" in capsys.readouterr().err
+    got = _shard_lines(out)
+    assert got == ref  # same files, fields, labels and scores, byte for byte
+    rows = [json.loads(x) for x in got]
+    bad = [r for r in rows if "error" in r]
+    assert [Path(r["file"]).name for r in bad] == ["corrupt.wav"] and "truncated" in bad[0]["error"]
+    assert all(r["label"] and abs(sum(r["scores"].values()) - 1) < 1e-3 for r in rows if "error" not in r)
+
+
+def test_resume_after_interruption_writes_each_file_once(local_ray, folder, model, tmp_path, monkeypatch):
+    from serkit.scale import ray_predict
+    from serkit.scale.ray_predict import INDEX_DIR, _ShardWriter, predict_to_dir
+
+    files = sorted(str(p) for p in folder.rglob("*.wav"))
+    out = tmp_path / "out"
+    real_add = _ShardWriter.add
+    calls = {"n": 0}
+
+    def add_then_die(self, *a):
+        calls["n"] += 1
+        if calls["n"] == 4:  # the job is killed after one 2-line shard and one result in memory
+            raise KeyboardInterrupt
+        real_add(self, *a)
+
+    monkeypatch.setattr(ray_predict._ShardWriter, "add", add_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        predict_to_dir(files, out, model=str(model), shard_size=2, batch_size=1, progress=False)
+    first = _shard_lines(out)
+    assert len(first) == 3  # the shard, and the line flushed on the way out
+    # what a hard kill can leave: a temporary shard, and a shard whose index was never written
+    (out / ".part-x.jsonl.tmp").write_text("partial")
+    (out / "part-orphan.jsonl").write_text(first[0] + "\n")
+    monkeypatch.setattr(ray_predict._ShardWriter, "add", real_add)
+    s = predict_to_dir(files, out, model=str(model), shard_size=2, progress=False)
+    failed_before = sum('"error"' in x for x in first)
+    assert (s.written, s.skipped, s.failed) == (len(files) - 3, 3, 1 - failed_before)
+    lines = _shard_lines(out)
+    names = [json.loads(x)["file"] for x in lines]
+    assert sorted(names) == files  # every file exactly once
+    assert not list(out.glob(".*.tmp")) and not (out / "part-orphan.jsonl").exists()
+    assert len(list((out / INDEX_DIR).glob("*.tsv"))) == len(list(out.glob("part-*.jsonl")))
+    # a file whose content changed is predicted again; the unchanged ones are not
+    changed = folder / "sub" / "copy.wav"
+    changed.write_bytes((folder / "08a02Tb.wav").read_bytes())
+    s = predict_to_dir(files, out, model=str(model), progress=False)
+    assert (s.written, s.skipped) == (1, len(files) - 1)
+
+
+def test_manifest_source(local_ray, folder, model, tmp_path):
+    from serkit.cli.predict import expand_inputs
+    from serkit.scale.ray_predict import predict_to_dir
+
+    lst = folder / "files.txt"
+    lst.write_text("# two files\n03a02Ta.wav\nsub/copy.wav\n")
+    man = folder / "m.jsonl"
+    man.write_text(json.dumps({"path": "08a02Tb.wav", "speaker": "08"}) + "\n")
+    files = expand_inputs([str(lst), str(man)])
+    assert [Path(f).name for f in files] == ["03a02Ta.wav", "copy.wav", "08a02Tb.wav"]
+    s = predict_to_dir(files, tmp_path / "out", model=str(model), progress=False)
+    assert (s.total, s.written, s.failed) == (3, 3, 0)
+
+
+def test_bad_engine_options(model, folder, tmp_path, capsys):
+    assert main(["predict", str(folder), "--engine", "ray", "--model", str(model)]) == 1
+    assert "--out DIR" in capsys.readouterr().err
+    assert main(["predict", str(folder), "--engine", "ray", "--out", str(tmp_path), "--format", "csv",
+                 "--model", str(model)]) == 1
+    assert "JSON lines" in capsys.readouterr().err
+
+
+def test_default_predict_does_not_import_ray(model, assets):
+    code = ("import sys; from serkit.cli.main import main; "
+            f"rc = main(['predict', {str(assets / '03a02Ta.wav')!r}, '--model', {str(model)!r}, '--format', 'json']); "
+            "assert rc == 0, rc; assert 'ray' not in sys.modules, 'ray imported'; print('ok')")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-2000:]
