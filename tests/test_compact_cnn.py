@@ -11,9 +11,10 @@ from serkit.models import MODELS, model_config_from_dict
 from serkit.models.compact_cnn import build_compact_cnn, tiny_config
 
 
-@pytest.mark.parametrize("cmn", [False, True])
-def test_padding_invariance(cmn):
-    m = build_compact_cnn(dataclasses.replace(tiny_config(), utterance_cmn=cmn, avd=True), input_dim=8,
+@pytest.mark.parametrize("norm", [{"utterance_cmn": False}, {"utterance_cmn": True},
+                                  {"input_norm": "utterance"}, {"input_norm": "utterance_mean"}])
+def test_padding_invariance(norm):
+    m = build_compact_cnn(dataclasses.replace(tiny_config(), **norm, avd=True), input_dim=8,
                           num_classes=3).eval()
     a, b = torch.randn(1, 40, 8), torch.randn(1, 23, 8)
     batch = torch.zeros(2, 40, 8)
@@ -49,3 +50,41 @@ def test_registry_and_bad_input():
         m(torch.randn(2, 100), torch.tensor([100, 100]))
     out = m(torch.randn(1, 1, 4), torch.tensor([1]))  # one frame still classifies
     assert torch.isfinite(out.logits).all()
+
+
+def _model(norm: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    m = build_compact_cnn(dataclasses.replace(tiny_config(), input_norm=norm), input_dim=8, num_classes=3)
+    m.set_input_stats(torch.linspace(-8, -2, 8), torch.linspace(1, 3, 8))
+    return m.eval()
+
+
+@pytest.mark.parametrize("norm", ["utterance", "utterance_mean"])
+def test_utterance_norm_ignores_gain_and_channel(norm):
+    """A gain or a fixed channel colour adds a constant per log-Mel bin: per-utterance norms cancel it."""
+    m = _model(norm)
+    x = torch.randn(2, 50, 8) - 6
+    lens = torch.tensor([50, 31])
+    colour = torch.linspace(-2.0, 1.5, 8)  # e.g. a -20 dB gain plus a tilt
+    torch.testing.assert_close(m(x + colour, lens).logits, m(x, lens).logits, atol=1e-4, rtol=1e-4)
+    g = _model("global")
+    assert not torch.allclose(g(x + colour, lens).logits, g(x, lens).logits, atol=1e-3)
+
+
+def test_norm_stats_replace_the_statistics():
+    x = torch.randn(2, 40, 8) - 6
+    lens = torch.tensor([40, 40])
+    # utterance mode fed with each utterance's own statistics equals the plain utterance mode
+    m = _model("utterance")
+    own = (x.mean(1), x.std(1, unbiased=False))
+    torch.testing.assert_close(m(x, lens, norm_stats=own).logits, m(x, lens).logits, atol=1e-3, rtol=1e-3)
+    # global mode: a speaker's statistics stand in for the training-set ones
+    g = _model("global")
+    spk = (torch.full((2, 8), -5.0), torch.full((2, 8), 2.0))
+    torch.testing.assert_close(g.normalise(x, lens, spk), (x + 5.0) / 2.0)
+    assert not torch.allclose(g(x, lens, norm_stats=spk).logits, g(x, lens).logits)
+
+
+def test_unknown_input_norm():
+    with pytest.raises(ValueError, match="input_norm"):
+        model_config_from_dict({"name": "compact_cnn", "input_norm": "speaker"})

@@ -138,7 +138,9 @@ class EvalConfig:
 
     Attributes:
         protocol: ``loso`` (leave one speaker out), ``speaker_kfold`` (speaker-grouped k-fold),
-            ``loso_session`` (leave one session out), ``official`` (corpus partition), ``holdout`` (the speakers in ``test_speakers``), or
+            ``loso_session`` (leave one session out), ``official`` (corpus partition), ``holdout`` (the speakers in ``test_speakers``),
+            ``cross_corpus`` (train on ``train_corpora``, test on each of ``test_corpora``),
+            ``leave_one_corpus_out`` (each corpus of a pooled ``data.corpus: a+b+c`` tested once), or
             ``random_kfold`` (speaker-DEPENDENT; needs ``speaker_dependent: true``).
         folds: k for k-fold protocols; for ``loso`` an optional cap on the number of folds run.
         seed: seed of fold assignment.
@@ -146,6 +148,10 @@ class EvalConfig:
         official_train: partitions used for training under ``official``.
         official_test: partition used for testing under ``official``.
         test_speakers: speakers held out under ``holdout`` (one fold: train on the rest).
+        train_corpora: corpora trained on under ``cross_corpus`` (empty: all but ``test_corpora``).
+        test_corpora: corpora tested under ``cross_corpus`` (one fold each), or the subset held out
+            in turn under ``leave_one_corpus_out`` (empty: all). Classes not shared by every
+            corpus involved are dropped.
         only_folds: run only these folds (by name, e.g. ``emodb_12``), to spread one protocol's
             folds over several processes or machines sharing one ``--out`` folder; a final
             ``serkit evaluate ... --out DIR --resume`` without it then reports all folds
@@ -159,6 +165,8 @@ class EvalConfig:
     official_train: tuple[str, ...] = ("Train",)
     official_test: str = "Test1"
     test_speakers: tuple[str, ...] = ()
+    train_corpora: tuple[str, ...] = ()
+    test_corpora: tuple[str, ...] = ()
     only_folds: tuple[str, ...] = ()
 
 

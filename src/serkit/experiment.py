@@ -20,7 +20,7 @@ from serkit.config import ExperimentConfig
 from serkit.data.corpora import corpus_spec, load_corpus
 from serkit.data.corpora.common import labels_of
 from serkit.data.manifest import Utterance, summary
-from serkit.data.splits import make_folds, protocol_name
+from serkit.data.splits import CROSS_CORPUS, make_folds, protocol_name
 from serkit.errors import ConfigError
 from serkit.eval.metrics import ccc_per_dimension, classification_scores
 from serkit.eval.report import FoldResult, Prediction, Report
@@ -89,7 +89,21 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
     k = ev.folds if ev.folds is not None else spec.default_folds
     folds = make_folds(utts, ev.protocol, k=k, seed=ev.seed, speaker_dependent=ev.speaker_dependent,
                        official_train=ev.official_train, official_test=ev.official_test,
-                       test_speakers=ev.test_speakers)
+                       test_speakers=ev.test_speakers, train_corpora=ev.train_corpora,
+                       test_corpora=ev.test_corpora)
+    by_id = {u.id: u for u in utts}
+    notes: list[str] = []
+    cross = None
+    if ev.protocol in CROSS_CORPUS:  # only the classes every corpus involved has
+        kept = {by_id[i].emotion for f in folds for i in (*f.train, *f.test)}
+        dropped = [c for c in labels if c not in kept]
+        labels = [c for c in labels if c in kept]
+        cross = {"train_corpora": sorted({by_id[i].corpus for f in folds for i in f.train}),
+                 "test_corpora": [f.name for f in folds], "shared_labels": labels}
+        notes.append(f"cross-corpus: test corpora {cross['test_corpora']} unseen in training; one fold per "
+                     f"test corpus, mean ± std over test corpora; labels = classes shared by all corpora"
+                     + (f" (dropped {dropped})" if dropped else ""))
+    name = protocol_name(ev.protocol, k, folds=folds, corpus_of={i: u.corpus for i, u in by_id.items()})
     partial = None
     if ev.only_folds:
         wanted = set(ev.only_folds)
@@ -101,8 +115,6 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
         if len(folds) < len(names):
             partial = f"partial run: only folds {[f.name for f in folds]} of the protocol's {len(names)} (eval.only_folds)"
     log.info("%s: %s; %d folds", cfg.data.corpus, summary(utts), len(folds))
-    by_id = {u.id: u for u in utts}
-    notes: list[str] = []
     if cfg.features.speaker_norm:
         notes.append("features standardised per speaker (each test speaker's own unlabelled audio)")
     if partial:
@@ -144,10 +156,10 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
             results.append(r)
     return Report(
         corpus=cfg.data.corpus, label_set=cfg.data.labels or spec.default_labels, labels=labels,
-        protocol=ev.protocol, protocol_name=protocol_name(ev.protocol, k), speaker_dependent=ev.speaker_dependent,
+        protocol=ev.protocol, protocol_name=name, speaker_dependent=ev.speaker_dependent,
         seed=ev.seed, n_utterances=len(utts), features=cfg.features.name, model=cfg.model["name"],
         folds=results, predictions=preds, notes=notes, wall_time_s=round(time.time() - t0, 1),
-        config=cfg.to_dict(),
+        config=cfg.to_dict(), cross_corpus=cross,
     )
 
 

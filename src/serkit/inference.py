@@ -51,6 +51,22 @@ CHECKPOINT_NAMES = ("model.pt", "checkpoint.pt", "best.pt", "last.pt")
 DIGITS = 5
 
 
+def result_json(result: dict[str, Any]) -> str:
+    """One result (a file's, a window's or an error object) as the JSON text serkit emits.
+
+    The one serialisation of prediction results: ``serkit predict --format json`` writes it one
+    line per file or window, and ``serkit serve`` answers with it, so both give the same bytes.
+
+    Args:
+        result: a dict from :meth:`Predictor.predict_file`, :meth:`Predictor.predict_stream`
+            or an error object ``{file, error}``.
+
+    Returns:
+        compact JSON text on one line (non-ASCII characters kept).
+    """
+    return json.dumps(result, ensure_ascii=False)
+
+
 def bundled_dir(name: str = "default") -> Path:
     """Folder of a model shipped inside the package (``serkit/assets/<name>``)."""
     return Path(__file__).resolve().parent / "assets" / name
@@ -99,11 +115,6 @@ def error_record(path: PathLike, exc: BaseException) -> dict[str, str]:
     """The ``{file, error}`` result of a file that failed (the JSON line of ``serkit predict``)."""
     msg = str(exc) if isinstance(exc, SerkitError) else f"{path}: {type(exc).__name__}: {exc}"
     return {"file": str(path), "error": msg}
-
-
-def result_json(result: dict[str, Any]) -> str:
-    """One result as the JSON line of ``serkit predict --format json`` (no trailing newline)."""
-    return json.dumps(result, ensure_ascii=False)
 
 
 class _TorchBackend:

@@ -20,6 +20,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from serkit.inference import result_json
+
 FORMATS = ("table", "json", "csv")
 
 
@@ -99,8 +101,6 @@ class _Writer:
     def file(self, r: dict) -> None:
         self.header(False)
         if self.fmt == "json":
-            from serkit.inference import result_json
-
             self._line(result_json(r))
             return
         rows = [r]
@@ -129,8 +129,6 @@ class _Writer:
     def window(self, w: dict) -> None:
         self.header(True)
         if self.fmt == "json":
-            from serkit.inference import result_json
-
             self._line(result_json(w))
         elif self.fmt == "csv":
             s = w.get("scores") or {}

@@ -159,19 +159,43 @@ class LengthBucketSampler(torch.utils.data.Sampler):
     Sorts a shuffled index within windows of ``50 * batch_size`` by length, cuts batches, and
     shuffles the batch order; deterministic for a given seed and epoch.
 
+    With ``groups`` (e.g. each item's corpus, or corpus and class), every epoch draws the same
+    number of items from each group (``len(lengths) / n_groups``): a larger group contributes a
+    fresh random subset each epoch, a smaller one is repeated (whole passes plus a random
+    remainder). The training prior is then uniform over groups, so the larger corpus does not set it.
+
     Args:
         lengths: time length per item.
         batch_size: items per batch.
         shuffle: shuffle (training) or keep order (evaluation).
         seed: base seed; the epoch is added via :meth:`set_epoch`.
+        groups: optional group label per item, for balanced epochs (needs ``shuffle``).
     """
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, *, shuffle: bool = True, seed: int = 0) -> None:
+    def __init__(self, lengths: Sequence[int], batch_size: int, *, shuffle: bool = True, seed: int = 0,
+                 groups: Sequence[str] | None = None) -> None:
         self.lengths = list(lengths)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
         self.epoch = 0
+        if groups is not None and len(groups) != len(self.lengths):
+            raise ValueError(f"got {len(groups)} groups for {len(self.lengths)} items; give one group per item")
+        if groups is not None and not shuffle:
+            raise ValueError("balanced groups need shuffle=True (evaluation keeps every item once)")
+        self.groups = list(groups) if groups is not None else None
+
+    def _balanced(self, rng: random.Random) -> list[int]:
+        by: dict[str, list[int]] = {}
+        for i, g in enumerate(self.groups or ()):
+            by.setdefault(g, []).append(i)
+        per = max(1, round(len(self.lengths) / max(len(by), 1)))
+        idx: list[int] = []
+        for g in sorted(by):
+            members = by[g]
+            reps, rest = divmod(per, len(members))
+            idx += members * reps + rng.sample(members, rest)
+        return idx
 
     def set_epoch(self, epoch: int) -> None:
         """Change the shuffle of the next iteration."""
@@ -184,6 +208,8 @@ class LengthBucketSampler(torch.utils.data.Sampler):
             idx.sort(key=lambda i: self.lengths[i])
             return [idx[i: i + self.batch_size] for i in range(0, len(idx), self.batch_size)]
         rng = random.Random(self.seed * 100003 + self.epoch)
+        if self.groups is not None:
+            idx = self._balanced(rng)
         rng.shuffle(idx)
         win = self.batch_size * 50
         out = []
@@ -197,4 +223,7 @@ class LengthBucketSampler(torch.utils.data.Sampler):
         return iter(self.batches())
 
     def __len__(self) -> int:
+        if self.groups is not None:
+            n = len(set(self.groups))
+            return math.ceil(n * max(1, round(len(self.lengths) / n)) / self.batch_size)
         return math.ceil(len(self.lengths) / self.batch_size)

@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from serkit.data.manifest import Utterance
 from serkit.errors import ConfigError, SpeakerOverlapError, UnknownKeyError
 
-PROTOCOLS = ("loso", "speaker_kfold", "loso_session", "official", "random_kfold", "holdout")
+PROTOCOLS = ("loso", "speaker_kfold", "loso_session", "official", "random_kfold", "holdout",
+             "cross_corpus", "leave_one_corpus_out")
+#: protocols whose test sets are whole corpora never seen in training (reports are stamped so)
+CROSS_CORPUS = ("cross_corpus", "leave_one_corpus_out")
 
 PROTOCOL_NAMES = {
     "loso": "leave-one-speaker-out",
@@ -30,6 +33,8 @@ PROTOCOL_NAMES = {
     "official": "official partition",
     "random_kfold": "random utterance {k}-fold (speaker-dependent)",
     "holdout": "held-out speakers (1 fold)",
+    "cross_corpus": "cross-corpus (train on {train}, test on each of {test})",
+    "leave_one_corpus_out": "leave-one-corpus-out (one fold per corpus of {test})",
 }
 
 
@@ -93,7 +98,8 @@ def _group_kfold(groups: dict[str, list[str]], k: int, seed: int) -> list[list[s
 
 def make_folds(utts: Sequence[Utterance], protocol: str, *, k: int | None = None, seed: int = 0,
                speaker_dependent: bool = False, official_train: Sequence[str] = ("Train",),
-               official_test: str = "Test1", test_speakers: Sequence[str] = ()) -> list[Fold]:
+               official_test: str = "Test1", test_speakers: Sequence[str] = (),
+               train_corpora: Sequence[str] = (), test_corpora: Sequence[str] = ()) -> list[Fold]:
     """Split utterances into folds under a protocol, checking speaker-disjointness.
 
     Args:
@@ -106,9 +112,14 @@ def make_folds(utts: Sequence[Utterance], protocol: str, *, k: int | None = None
         official_train: partitions (``custom["partition"]``) used for training in ``official``.
         official_test: partition used for testing in ``official``.
         test_speakers: the held-out speakers of ``holdout`` (one fold).
+        train_corpora: ``cross_corpus``: the corpora (``Utterance.corpus``) to train on; empty
+            means every corpus not in ``test_corpora``.
+        test_corpora: ``cross_corpus``: the corpora to test on, one fold each (fold name = corpus);
+            ``leave_one_corpus_out``: the corpora to hold out in turn (empty = all of them).
 
     Returns:
-        folds in a deterministic order.
+        folds in a deterministic order. Under the cross-corpus protocols only utterances of the
+        classes that every corpus involved has (:func:`shared_labels`) are kept.
 
     Raises:
         UnknownKeyError: unknown protocol.
@@ -146,6 +157,8 @@ def make_folds(utts: Sequence[Utterance], protocol: str, *, k: int | None = None
                               f"unknown {sorted(held - known)}, valid e.g. {sorted(known)[:6]}")
         folds.append(Fold("holdout", tuple(u.id for u in utts if u.speaker not in held),
                           tuple(u.id for u in utts if u.speaker in held)))
+    elif protocol in CROSS_CORPUS:
+        folds = _corpus_folds(utts, protocol, train_corpora, test_corpora)
     elif protocol == "official":
         part = {u.id: (u.custom or {}).get("partition") for u in utts}
         if not any(part.values()):
@@ -172,6 +185,73 @@ def make_folds(utts: Sequence[Utterance], protocol: str, *, k: int | None = None
         check_speaker_disjoint([by_id[i] for i in f.train], [by_id[i] for i in f.test],
                                fold=f.name, speaker_dependent=speaker_dependent or protocol == "random_kfold")
     return folds
+
+
+def _corpus_folds(utts: Sequence[Utterance], protocol: str, train_corpora: Sequence[str],
+                  test_corpora: Sequence[str]) -> list[Fold]:
+    """Folds whose test set is a whole corpus (``cross_corpus``, ``leave_one_corpus_out``)."""
+    known = sorted({u.corpus for u in utts})
+    unknown = sorted((set(train_corpora) | set(test_corpora)) - set(known))
+    if unknown:
+        raise ConfigError(f"eval.train_corpora / eval.test_corpora name corpora {unknown} that are not in "
+                          f"the data; the data holds {known} (pool corpora with data.corpus: a+b)")
+    if protocol == "cross_corpus":
+        if not test_corpora:
+            raise ConfigError(f"protocol 'cross_corpus' needs eval.test_corpora, e.g. [{known[-1]}]; "
+                              f"the data holds {known}")
+        train = list(train_corpora) or [c for c in known if c not in set(test_corpora)]
+        both = sorted(set(train) & set(test_corpora))
+        if both:
+            raise ConfigError(f"cross_corpus: corpora {both} are in both eval.train_corpora and "
+                              "eval.test_corpora; a cross-corpus test corpus must be unseen in training")
+        if not train:
+            raise ConfigError(f"cross_corpus: nothing left to train on; the data holds only {known}. "
+                              "Pool more corpora (data.corpus: a+b) or set eval.train_corpora")
+        splits = [(c, train) for c in test_corpora]
+    else:
+        if len(known) < 2:
+            raise ConfigError(f"protocol 'leave_one_corpus_out' needs two or more corpora, got {known}; "
+                              "pool them with data.corpus: a+b+c")
+        if train_corpora:
+            raise ConfigError("leave_one_corpus_out trains on all other corpora; leave eval.train_corpora "
+                              "empty (use protocol cross_corpus for a fixed training set)")
+        splits = [(c, [o for o in known if o != c]) for c in (test_corpora or known)]
+    keep = set(shared_labels(utts, sorted({c for t, tr in splits for c in [t, *tr]})))
+    folds = []
+    for test_c, train_c in splits:
+        tr = set(train_c)
+        folds.append(Fold(test_c,
+                          tuple(u.id for u in utts if u.corpus in tr and u.emotion in keep),
+                          tuple(u.id for u in utts if u.corpus == test_c and u.emotion in keep)))
+    return folds
+
+
+def shared_labels(utts: Sequence[Utterance], corpora: Sequence[str]) -> list[str]:
+    """The classes every one of ``corpora`` has, sorted (the label set of a cross-corpus test).
+
+    Args:
+        utts: utterances (``corpus`` and ``emotion`` are read).
+        corpora: the corpora that must all have a class for it to be kept.
+
+    Raises:
+        ConfigError: the corpora share no class.
+
+    Examples:
+        >>> us = [Utterance(id=f"{c}{e}", path="x", speaker=c, corpus=c, emotion=e)
+        ...       for c, es in [("a", "xyz"), ("b", "yzw")] for e in es]
+        >>> shared_labels(us, ["a", "b"])
+        ['y', 'z']
+    """
+    per: dict[str, set[str]] = {c: set() for c in corpora}
+    for u in utts:
+        if u.corpus in per and u.emotion is not None:
+            per[u.corpus].add(u.emotion)
+    common = set.intersection(*per.values()) if per else set()
+    if not common:
+        raise ConfigError(f"corpora {list(corpora)} share no emotion class "
+                          f"({ {c: sorted(v) for c, v in per.items()} }); map them to one label set, "
+                          "e.g. data.labels: common6")
+    return sorted(common)
 
 
 def validation_split(utts: Sequence[Utterance], fraction: float, *, seed: int = 0) -> tuple[list[Utterance], list[Utterance]]:
@@ -203,6 +283,18 @@ def validation_split(utts: Sequence[Utterance], fraction: float, *, seed: int = 
     return [u for u in utts if u.speaker not in held], [u for u in utts if u.speaker in held]
 
 
-def protocol_name(protocol: str, k: int | None = None) -> str:
-    """Human-readable protocol name for report headers."""
-    return PROTOCOL_NAMES.get(protocol, protocol).format(k=k or 5)
+def protocol_name(protocol: str, k: int | None = None, *, folds: Sequence[Fold] = (),
+                  corpus_of: dict[str, str] | None = None) -> str:
+    """Human-readable protocol name for report headers.
+
+    Args:
+        protocol: protocol key.
+        k: fold count of k-fold protocols.
+        folds: the folds (cross-corpus protocols name their training and test corpora).
+        corpus_of: utterance id -> corpus, for the training corpora of cross-corpus folds.
+    """
+    test = "+".join(f.name for f in folds) or "?"
+    train = "?"
+    if folds and corpus_of:
+        train = "+".join(sorted({corpus_of[i] for i in folds[0].train if i in corpus_of}))
+    return PROTOCOL_NAMES.get(protocol, protocol).format(k=k or 5, train=train, test=test)

@@ -79,6 +79,12 @@ class Report:
     notes: list[str] = field(default_factory=list)
     wall_time_s: float | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    #: cross-corpus protocols: ``{"train_corpora": [...], "test_corpora": [...]}`` (folds = test corpora)
+    cross_corpus: dict[str, Any] | None = None
+
+    def per_corpus(self) -> dict[str, dict[str, float]]:
+        """Cross-corpus reports: scores per test corpus (one fold each), else ``{}``."""
+        return {f.name: dict(f.scores) for f in self.folds} if self.cross_corpus else {}
 
     @property
     def metric_names(self) -> list[str]:
@@ -117,6 +123,9 @@ class Report:
         """One line with the facts every number carries."""
         dep = "speaker-DEPENDENT (train and test share speakers, asked for by the user)" \
             if self.speaker_dependent else "speaker-independent"
+        if self.cross_corpus:
+            dep = (f"CROSS-CORPUS (trained on {'+'.join(self.cross_corpus['train_corpora'])}, test corpora "
+                   f"unseen in training; one fold per test corpus) {dep}")
         return (f"corpus={self.corpus} labels={self.label_set or 'custom'} ({len(self.labels)} classes: "
                 f"{', '.join(self.labels)}) | protocol={self.protocol_name}, {len(self.folds)} folds, "
                 f"{dep} | utterances={self.n_utterances} | seed={self.seed} | "
@@ -142,6 +151,8 @@ class Report:
             "pooled": self.pooled(),
             "confusion": {"labels": self.labels, "matrix": self.confusion_matrix().tolist()},
             "notes": self.notes,
+            "cross_corpus": ({**self.cross_corpus, "per_corpus": self.per_corpus(),
+                              "mean_over_corpora": self.mean()} if self.cross_corpus else None),
             "wall_time_s": self.wall_time_s,
             "config": self.config,
         }
@@ -157,7 +168,8 @@ class Report:
         mu, sd = self.mean(), self.std()
         lines.append(f"{'mean':<{w}}  {sum(f.n_test for f in self.folds):>5}  "
                      + "  ".join(f"{mu[m]:>6.4f}±{sd[m]:.4f}" for m in ms))
-        lines.append(f"(mean ± std over {len(self.folds)} folds)")
+        over = "test corpora (cross-corpus)" if self.cross_corpus else "folds"
+        lines.append(f"(mean ± std over {len(self.folds)} {over})")
         for n in self.notes:
             lines.append(f"note: {n}")
         return "\n".join(lines)

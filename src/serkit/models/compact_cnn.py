@@ -9,9 +9,12 @@ Deviations, and why:
 - Strided convolutions (each block halves the frame rate) instead of dilated, full-rate TDNN
   layers, and far fewer channels: the model must run at >= 200x real time on two CPU cores
   (issue 4), so frame-level compute is cut by 8x.
-- Input standardisation with corpus-level mean/std buffers (set from training data by
-  :meth:`CompactCnn.set_input_stats`) instead of per-utterance CMVN: per-utterance mean removal
-  would erase the spectral tilt and level cues that carry arousal.
+- Input normalisation (``input_norm``) is one code path, :meth:`CompactCnn.normalise`: training-set
+  mean/std buffers (``global``, set by :meth:`CompactCnn.set_input_stats`; today's shipped
+  model), each utterance's own per-bin mean and std (``utterance``: no dependence on the level or
+  channel of the training corpora, and a VAD segment is normalised by itself, so streams work),
+  or its mean only (``utterance_mean``). A speaker's statistics can replace either
+  (``norm_stats``, speaker adaptation at prediction time).
 - Emotion classes instead of speakers; an optional A/V/D regression head (``avd=True``).
 
 Examples:
@@ -30,6 +33,10 @@ import torch
 from torch import nn
 
 from serkit.models.base import ModelOutput
+from serkit.models.layers import masked_mean_std
+
+#: model.input_norm values
+INPUT_NORMS = ("global", "utterance", "utterance_mean")
 
 
 @dataclass(frozen=True)
@@ -44,9 +51,12 @@ class CompactCnnConfig:
         hidden_dim: size of the segment-level layer after pooling (the embedding).
         dropout: dropout before the classifier.
         avd: add an arousal/valence/dominance regression head.
-        utterance_cmn: after the global standardisation, also subtract each utterance's mean per
-            feature bin (over its valid frames): removes channel/microphone colour at the cost
-            of absolute spectral-tilt cues.
+        input_norm: how the log-Mel input is normalised before the first conv (see
+            :meth:`CompactCnn.normalise`): ``global`` (training-set mean/std per bin),
+            ``utterance`` (after the global standardisation, each utterance's own per-bin mean and
+            std over its valid frames), ``utterance_mean`` (its mean only: CMN).
+        utterance_cmn: older spelling of ``input_norm: utterance_mean`` (kept so older
+            checkpoints load).
     """
 
     name: str = "compact_cnn"
@@ -56,7 +66,17 @@ class CompactCnnConfig:
     hidden_dim: int = 128
     dropout: float = 0.3
     avd: bool = False
+    input_norm: str = "global"
     utterance_cmn: bool = False
+
+    def __post_init__(self) -> None:
+        if self.input_norm not in INPUT_NORMS:
+            raise ValueError(f"model.input_norm must be one of {list(INPUT_NORMS)}, got {self.input_norm!r}")
+
+    @property
+    def norm_mode(self) -> str:
+        """The effective input normalisation (``utterance_cmn: true`` means ``utterance_mean``)."""
+        return "utterance_mean" if self.utterance_cmn and self.input_norm == "global" else self.input_norm
 
 
 def tiny_config() -> CompactCnnConfig:
@@ -104,23 +124,54 @@ class CompactCnn(nn.Module):
         self.in_mean.copy_(mean)
         self.in_std.copy_(std.clamp(min=1e-3))
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor, **inputs) -> ModelOutput:
+    def normalise(self, x: torch.Tensor, lengths: torch.Tensor,
+                  norm_stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """The model's input normalisation (the one code path for every mode).
+
+        Args:
+            x: ``(B, T, F)`` raw log-Mel frames.
+            lengths: ``(B,)`` valid frames.
+            norm_stats: optional ``(mean (B, F), std (B, F))`` of the raw features over a
+                speaker's speech (speaker adaptation). They replace the statistics the mode
+                would use: the training-set ones under ``global``, the utterance's own under
+                ``utterance`` / ``utterance_mean``.
+
+        Returns:
+            ``(B, T, F)`` normalised frames (padding frames are not zeroed).
+        """
+        mode = self.cfg.norm_mode
+        if norm_stats is not None and mode == "global":
+            mean, std = norm_stats
+            return (x - mean.unsqueeze(1)) / std.clamp(min=1e-3).unsqueeze(1)
+        h = (x - self.in_mean) / self.in_std  # (B, T, F)
+        if mode == "global":
+            return h
+        if norm_stats is not None:
+            m = (norm_stats[0] - self.in_mean) / self.in_std  # (B, F) in the standardised domain
+            s = norm_stats[1].clamp(min=1e-3) / self.in_std
+        else:
+            m, s = masked_mean_std(h, lengths).chunk(2, dim=-1)  # (B, F) each
+        if mode == "utterance_mean":
+            return h - m.unsqueeze(1)
+        return (h - m.unsqueeze(1)) / s.clamp(min=1e-2).unsqueeze(1)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, *,
+                norm_stats: tuple[torch.Tensor, torch.Tensor] | None = None, **inputs) -> ModelOutput:
         """Classify padded feature sequences.
 
         Args:
             x: ``(B, T, F)`` log-Mel frames.
             lengths: ``(B,)`` int64 valid frames per row.
+            norm_stats: optional speaker statistics ``(mean (B, F), std (B, F))`` of the raw
+                features (see :meth:`normalise`).
 
         Returns:
             ModelOutput with ``logits (B, C)``, ``embedding (B, hidden_dim)``, ``avd (B, 3)`` if enabled.
         """
         if x.dim() != 3:
             raise ValueError(f"compact_cnn expects features (B, T, F), got shape {tuple(x.shape)}")
-        h = ((x - self.in_mean) / self.in_std).transpose(1, 2)  # (B, F, T)
+        h = self.normalise(x, lengths, norm_stats).transpose(1, 2)  # (B, F, T)
         n = lengths
-        if self.cfg.utterance_cmn:
-            valid = (torch.arange(h.shape[-1], device=h.device).unsqueeze(0) < n.unsqueeze(1)).unsqueeze(1).to(h)
-            h = h - (h * valid).sum(-1, keepdim=True) / n.to(h).view(-1, 1, 1)  # (B, F, T)
         for b in self.blocks:
             # Zero the padding before every conv so a padded batch equals per-utterance runs.
             t = h.shape[-1]
