@@ -25,6 +25,7 @@ from serkit.eval.report import Prediction, Report
 from serkit.experiment import _fold_result, load_data
 from serkit.features.extract import extract_features
 from serkit.models import MODELS, model_config_from_dict
+from serkit.viz.confusion import save_report_figures
 
 
 def main() -> None:
@@ -84,6 +85,7 @@ def main() -> None:
     print(report.to_table())
     if args.json:
         paths = report.save(args.json)
+        paths.update(save_report_figures(report, args.json))
         print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 

@@ -57,8 +57,15 @@ def test_onnx_parity_end_to_end(exported, assets):
 
 
 def test_int8_is_smaller(exported):
+    """int8 stores the weights in a quarter of the bytes. Compared on the weights: in a model this
+    tiny the graph's node names outweigh them, so whole-file sizes differ by chance."""
+    import onnx
+
+    def weight_bytes(path):
+        return sum(len(t.raw_data) for t in onnx.load(str(path)).graph.initializer)
+
     _, fp32, int8 = exported
-    assert int8.stat().st_size < fp32.stat().st_size
+    assert weight_bytes(int8) < 0.5 * weight_bytes(fp32)
 
 
 def test_export_cli(tmp_path, capsys):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from serkit.eval.report import FoldResult, Prediction, Report
+from serkit.viz.confusion import save_report_figures
 
 
 def _report(speaker_dependent: bool = False) -> Report:
@@ -46,6 +47,8 @@ def test_header_and_table_carry_the_facts():
 def test_save_json_csv_png(tmp_path):
     r = _report()
     paths = r.save(tmp_path / "out" / "rep.json")
+    assert "confusion" not in paths  # the report draws nothing: figures come from viz
+    paths.update(save_report_figures(r, tmp_path / "out" / "rep.json"))
     d = json.loads(paths["json"].read_text())
     for k in ["protocol", "corpus", "labels", "folds", "mean", "std", "seed", "n_utterances", "label_set",
               "speaker_independent", "confusion", "pooled"]:

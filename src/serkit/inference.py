@@ -37,6 +37,7 @@ import numpy as np
 
 from serkit.config import FeatureConfig, from_dict
 from serkit.data import audio
+from serkit.data.avd import AVD_NAMES, destandardise_avd
 from serkit.errors import AudioError, ConfigError, ModelNotFoundError, SerkitError
 from serkit.typing import PathLike
 from serkit.vad import Segment, SegmentConfig, Segmenter
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 
 #: names accepted by :meth:`Predictor.load` besides paths
 BUNDLED = ("default",)
-AVD_NAMES = ("arousal", "valence", "dominance")
 #: checkpoint file names looked for, in order, inside a run folder
 CHECKPOINT_NAMES = ("model.pt", "checkpoint.pt", "best.pt", "last.pt")
 DIGITS = 5
@@ -343,9 +343,7 @@ class Predictor:
         return out
 
     def _avd(self, v: np.ndarray) -> dict[str, float]:
-        v = np.asarray(v, dtype=np.float64)
-        if self.avd_stats:
-            v = v * np.asarray(self.avd_stats["std"]) + np.asarray(self.avd_stats["mean"])
+        v = destandardise_avd(v, self.avd_stats)
         return {k: round(float(x), DIGITS) for k, x in zip(AVD_NAMES, v, strict=False)}
 
     def _segments(self, blocks: Iterable[np.ndarray], segmenter: Segmenter) -> Iterator[dict[str, Any]]:

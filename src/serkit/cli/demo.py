@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from serkit.data.corpora import find_data_root
     from serkit.errors import ManifestError
     from serkit.experiment import run_experiment
+    from serkit.viz.confusion import save_report_figures
 
     rc = predict_examples(Path(args.examples) if args.examples else examples_dir(), Path(args.out))
     if args.no_baseline:
@@ -100,5 +101,6 @@ def run(args: argparse.Namespace) -> int:
     report = run_experiment(cfg, data_root=args.data_root)
     print(report.to_table())
     paths = report.save(Path(args.out) / "emodb_egemaps_svm.json")
+    paths.update(save_report_figures(report, Path(args.out) / "emodb_egemaps_svm.json"))
     print("wrote " + ", ".join(str(p) for p in paths.values()))
     return rc

@@ -27,6 +27,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, optionally save JSON + plots."""
     from serkit.experiment import run_experiment
+    from serkit.viz.confusion import save_report_figures
 
     cfg = load_recipe(args.config, args.overrides, getattr(args, "ssl_model", None))
     report = run_experiment(cfg, data_root=args.data_root, out_dir=args.out, progress=not args.no_progress,
@@ -34,5 +35,6 @@ def run(args: argparse.Namespace) -> int:
     print(report.to_table())
     if args.json:
         paths = report.save(args.json)
+        paths.update(save_report_figures(report, args.json))
         print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0

@@ -129,11 +129,9 @@ def attention_for_file(checkpoint: str | Path, file: str | Path, *, text: str | 
     Raises:
         ConfigError: not a ks_transformer checkpoint, or text needed but not given.
     """
-    import numpy as np
-
     from serkit.config import FeatureConfig, from_dict
     from serkit.data import audio
-    from serkit.features.extract import compute_features
+    from serkit.features.extract import compute_features, speaker_standardise
     from serkit.features.text import encode_texts, text_tokens
     from serkit.train.checkpoint import load_checkpoint, model_from_checkpoint
 
@@ -148,9 +146,9 @@ def attention_for_file(checkpoint: str | Path, file: str | Path, *, text: str | 
     feats = compute_features(audio.load(str(file)), fcfg)  # (T, F)
     norm = "none"
     if fcfg.speaker_norm:
-        pool = [compute_features(audio.load(str(f)), fcfg) for f in (speaker_files or [])] or [feats]
-        stack = np.concatenate(pool, axis=0)
-        feats = ((feats - stack.mean(0)) / (stack.std(0) + 1e-8)).astype(np.float32)
+        # the file and the speaker's other recordings standardised together, as training does
+        others = [compute_features(audio.load(str(f)), fcfg) for f in (speaker_files or [])]
+        feats = speaker_standardise([feats, *others], ["speaker"] * (1 + len(others)))[0]
         norm = f"per speaker ({len(speaker_files)} files)" if speaker_files else "the file's own statistics"
     if feats.shape[1] != int(ck["input_dim"]):
         raise ConfigError(f"{file}: features have {feats.shape[1]} bins but the model expects {ck['input_dim']}")

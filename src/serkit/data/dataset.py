@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from serkit.data.avd import AvdStats, standardise_avd
 from serkit.data.manifest import Utterance
 
 IGNORE = -100  # target index ignored by cross-entropy (unknown label / gender)
@@ -76,13 +77,14 @@ class UtteranceDataset(torch.utils.data.Dataset):
         utts: utterances.
         inputs: one array per utterance, ``(T, F)`` or ``(S,)``.
         labels: emotion names in class-index order (utterances with other/None labels get -100).
-        avd_stats: ``(mean (3,), std (3,))`` to standardise A/V/D targets; None keeps raw.
+        avd_stats: the training set's ``{"mean": [3], "std": [3]}`` (:func:`serkit.data.avd.fit_avd_stats`)
+            to standardise A/V/D targets; None keeps raw.
         tokens: optional CTC targets per utterance.
         text: optional ``(L, D)`` text features per utterance.
     """
 
     def __init__(self, utts: Sequence[Utterance], inputs: Sequence[np.ndarray], *, labels: Sequence[str] = (),
-                 avd_stats: tuple[np.ndarray, np.ndarray] | None = None,
+                 avd_stats: AvdStats | None = None,
                  tokens: Sequence[np.ndarray | None] | None = None,
                  text: Sequence[np.ndarray | None] | None = None) -> None:
         if len(utts) != len(inputs):
@@ -105,10 +107,7 @@ class UtteranceDataset(torch.utils.data.Dataset):
         u = self.utts[i]
         avd = None
         if u.avd is not None:
-            a = np.asarray(u.avd, dtype=np.float32)
-            if self.avd_stats is not None:
-                a = (a - self.avd_stats[0]) / self.avd_stats[1]
-            avd = tuple(float(v) for v in a)
+            avd = tuple(float(v) for v in standardise_avd(u.avd, self.avd_stats))
         return Item(
             id=u.id, speaker=u.speaker, inputs=self.inputs[i],
             label=self.index.get(u.emotion, IGNORE) if u.emotion is not None else IGNORE,

@@ -174,8 +174,8 @@ class Report:
             lines.append(f"note: {n}")
         return "\n".join(lines)
 
-    def save(self, json_path: PathLike, *, plot: bool = True) -> dict[str, Path]:
-        """Write the JSON, ``predictions.csv`` and (classification) the confusion PNG beside it.
+    def save(self, json_path: PathLike) -> dict[str, Path]:
+        """Write the JSON and ``predictions.csv`` beside it (figures: :mod:`serkit.viz.confusion`).
 
         Returns:
             the written paths by kind.
@@ -187,12 +187,6 @@ class Report:
         csv_path = p.with_name(p.stem + ".predictions.csv")
         write_predictions(self.predictions, csv_path)
         out["predictions"] = csv_path
-        if plot and any(pr.true is not None for pr in self.predictions):
-            from serkit.viz.confusion import plot_confusion
-
-            png = p.with_name(p.stem + ".confusion.png")
-            plot_confusion(self.confusion_matrix(), self.labels, png, title=self.short_title())
-            out["confusion"] = png
         return out
 
     def short_title(self) -> str:

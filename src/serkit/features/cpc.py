@@ -30,7 +30,6 @@ Examples:
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,8 @@ from torch import nn
 
 from serkit.config import FeatureConfig, from_dict
 from serkit.errors import ConfigError, ModelNotFoundError
+from serkit.features.encoder_cache import load_frozen
+from serkit.features.functional import masked_standardise
 from serkit.typing import PathLike
 
 #: the ``kind`` field that marks a serkit CPC checkpoint
@@ -94,20 +95,6 @@ def conv_output_lengths(lengths: torch.Tensor, cfg: CpcConfig) -> torch.Tensor:
     return n.clamp(min=0)
 
 
-def lengths_to_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
-    """``(B, max_len)`` bool mask, True = padded (PyTorch ``key_padding_mask`` convention)."""
-    return torch.arange(max_len, device=lengths.device)[None, :] >= lengths[:, None]
-
-
-def standardise_waves(waves: torch.Tensor, lengths: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """Zero-mean unit-variance per utterance over its valid samples; padding stays 0. ``(B, S)``."""
-    valid = (~lengths_to_mask(lengths, waves.shape[1])).to(waves.dtype)  # (B, S)
-    n = valid.sum(1, keepdim=True).clamp(min=1)
-    mu = (waves * valid).sum(1, keepdim=True) / n
-    var = (((waves - mu) * valid) ** 2).sum(1, keepdim=True) / n
-    return (waves - mu) / torch.sqrt(var + eps) * valid
-
-
 class CpcEncoder(nn.Module):
     """``g_enc``: strided 1-D convolutions with ReLU, waves ``(B, S)`` -> ``z (B, T, C)``."""
 
@@ -134,7 +121,7 @@ class CpcEncoder(nn.Module):
         Returns:
             ``z (B, T, C)`` and its valid frame counts ``(B,)``.
         """
-        x = standardise_waves(waves, lengths)
+        x = masked_standardise(waves, lengths)  # (B, S)
         z = self.convs(x[:, None, :])  # (B, C, T)
         z = z.transpose(1, 2)  # (B, T, C)
         return z, conv_output_lengths(lengths, self.cfg).clamp(max=z.shape[1])
@@ -242,12 +229,8 @@ def cpc_from_checkpoint(ck: dict[str, Any]) -> CpcModel:
     return model
 
 
-_CACHE: dict[tuple[str, float, int], CpcModel] = {}
-_LOCK = threading.Lock()
-
-
 def load_cpc(path: PathLike) -> CpcModel:
-    """Load a CPC checkpoint in eval mode, cached per (resolved path, mtime, size).
+    """Load a CPC checkpoint in eval mode, once per process and version of the file.
 
     Args:
         path: checkpoint file or ``serkit pretrain cpc`` output folder.
@@ -261,16 +244,7 @@ def load_cpc(path: PathLike) -> CpcModel:
         p = p / "cpc.pt"
     if not p.is_file():
         read_cpc_checkpoint(p)  # raises the helpful error
-    st = p.stat()
-    key = (str(p.resolve()), st.st_mtime, st.st_size)
-    with _LOCK:
-        if key not in _CACHE:
-            m = cpc_from_checkpoint(read_cpc_checkpoint(p))
-            m.eval()
-            for q in m.parameters():
-                q.requires_grad_(False)
-            _CACHE[key] = m
-        return _CACHE[key]
+    return load_frozen("cpc", p, lambda f: cpc_from_checkpoint(read_cpc_checkpoint(f)))
 
 
 def cpc_features(signal: np.ndarray, cfg: FeatureConfig) -> np.ndarray:

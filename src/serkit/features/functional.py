@@ -112,8 +112,16 @@ def deltas(x: torch.Tensor, *, win: int = 2) -> torch.Tensor:
 
 
 def lengths_to_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
-    """Padding mask ``(B, T)`` with ``True`` = padded, as PyTorch's ``key_padding_mask``."""
-    t = int(max_len if max_len is not None else (int(lengths.max()) if lengths.numel() else 0))
+    """Padding mask ``(B, T)`` with ``True`` = padded, as PyTorch's ``key_padding_mask``.
+
+    The one place where lengths become a mask (STYLE.md: lengths cross module boundaries).
+
+    Args:
+        lengths: ``(B,)`` valid steps per row.
+        max_len: ``T``; default ``max(lengths)``.
+    """
+    # max_len stays as given: under ONNX tracing a shape is symbolic and must not become an int
+    t = max_len if max_len is not None else (int(lengths.max()) if lengths.numel() else 0)
     return torch.arange(t, device=lengths.device).unsqueeze(0) >= lengths.unsqueeze(1)
 
 
@@ -122,12 +130,53 @@ def frames_for(n_samples: torch.Tensor, hop_length: int = 160) -> torch.Tensor:
     return torch.div(n_samples, hop_length, rounding_mode="floor") + 1
 
 
-def cmvn(x: torch.Tensor, lengths: torch.Tensor | None = None, eps: float = 1e-5) -> torch.Tensor:
-    """Per-utterance mean/variance normalisation of ``(B, T, F)`` over valid frames."""
+#: variance floor of every per-utterance standardisation (``x / sqrt(var + eps)``), the value of
+#: Hugging Face's Wav2Vec2FeatureExtractor, so pretrained SSL encoders see their own preprocessing.
+STANDARDISE_EPS = 1e-7
+
+
+def _valid(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``(B, T, 1, ...)`` 1.0 on valid steps of ``x (B, T, ...)``, broadcastable against ``x``."""
+    valid = (~lengths_to_mask(lengths, x.shape[1])).to(x.dtype)  # (B, T)
+    return valid[(..., *([None] * (x.dim() - 2)))]
+
+
+def masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Mean over the valid steps of dim 1: ``x (B, T, ...)``, ``lengths (B,)`` -> ``(B, ...)``.
+
+    Rows with no valid step give zeros.
+    """
+    valid = _valid(x, lengths)  # (B, T, 1...)
+    return (x * valid).sum(1) / valid.sum(1).clamp(min=1)
+
+
+def masked_mean_var(x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and (biased) variance over the valid steps of dim 1: ``(B, T, ...)`` -> two ``(B, ...)``."""
+    valid = _valid(x, lengths)  # (B, T, 1...)
+    n = valid.sum(1).clamp(min=1)
+    mean = (x * valid).sum(1) / n
+    var = (((x - mean.unsqueeze(1)) * valid) ** 2).sum(1) / n
+    return mean, var
+
+
+def masked_standardise(x: torch.Tensor, lengths: torch.Tensor | None = None, *,
+                       eps: float = STANDARDISE_EPS) -> torch.Tensor:
+    """Zero mean, unit variance per row over its valid steps of dim 1; padding stays 0.
+
+    Args:
+        x: ``(B, T, ...)``, e.g. waves ``(B, S)`` or features ``(B, T, F)`` (per bin).
+        lengths: ``(B,)`` valid steps; None = all.
+        eps: variance floor.
+
+    Returns:
+        ``x``'s shape.
+    """
     if lengths is None:
-        return (x - x.mean(1, keepdim=True)) / (x.std(1, keepdim=True) + eps)
-    valid = (~lengths_to_mask(lengths, x.shape[1])).unsqueeze(-1).to(x)  # (B, T, 1)
-    n = valid.sum(1, keepdim=True).clamp(min=1)
-    mean = (x * valid).sum(1, keepdim=True) / n
-    var = (((x - mean) * valid) ** 2).sum(1, keepdim=True) / n
-    return (x - mean) / torch.sqrt(var + eps) * valid
+        lengths = torch.full((x.shape[0],), x.shape[1], dtype=torch.long, device=x.device)
+    mean, var = masked_mean_var(x, lengths)
+    return (x - mean.unsqueeze(1)) / torch.sqrt(var.unsqueeze(1) + eps) * _valid(x, lengths)
+
+
+def cmvn(x: torch.Tensor, lengths: torch.Tensor | None = None, eps: float = STANDARDISE_EPS) -> torch.Tensor:
+    """Per-utterance mean/variance normalisation of ``(B, T, F)`` over valid frames."""
+    return masked_standardise(x, lengths, eps=eps)

@@ -45,7 +45,8 @@ import torch
 from torch import nn
 
 from serkit.errors import ConfigError, MissingDependencyError, ModelNotFoundError, UnknownKeyError
-from serkit.features.functional import lengths_to_mask
+from serkit.features.encoder_cache import load_frozen
+from serkit.features.functional import lengths_to_mask, masked_standardise
 from serkit.typing import PathLike
 
 log = logging.getLogger(__name__)
@@ -70,15 +71,6 @@ def model_not_found(name: PathLike, what: str = "a Hugging Face model folder") -
         f"--local-dir DIR` (or `snapshot_download(repo_id, local_dir=DIR)` in Python), copy DIR here "
         f"and pass its path, e.g. --ssl-model DIR or model.encoder_path=DIR; the folder must hold "
         f"config.json and model.safetensors or pytorch_model.bin")
-
-
-def _normalize_waves(waves: torch.Tensor, lengths: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
-    """Zero-mean unit-variance per utterance over its valid samples (Wav2Vec2FeatureExtractor)."""
-    mask = ~lengths_to_mask(lengths, waves.shape[1])  # (B, S) True = valid
-    n = lengths.clamp(min=1).to(waves.dtype)[:, None]
-    mean = (waves * mask).sum(1, keepdim=True) / n
-    var = (((waves - mean) * mask) ** 2).sum(1, keepdim=True) / n
-    return (waves - mean) / torch.sqrt(var + eps) * mask
 
 
 class SslEncoder(nn.Module):
@@ -262,7 +254,7 @@ class SslEncoder(nn.Module):
                              f"{self.min_samples} ({self.min_samples / 16000:.3f} s at 16 kHz); drop or pad "
                              f"such clips (serkit.data.audio.MIN_DURATION)")
         if self.normalize_waveform:
-            waves = _normalize_waves(waves, lengths)
+            waves = masked_standardise(waves, lengths)  # (B, S)
         if not self.is_hf:
             return self.model(waves, lengths)
         attention_mask = (~lengths_to_mask(lengths, waves.shape[1])).long()  # (B, S) 1 = valid
@@ -362,17 +354,9 @@ class CpcLayers(nn.Module):
 
 
 # ---------------------------------------------------------------- frozen cached features
-_LOADED: dict[str, SslEncoder] = {}
-
-
 def load_encoder(path: PathLike) -> SslEncoder:
-    """A frozen encoder in eval mode, loaded once per process and path."""
-    key = str(Path(path).expanduser().resolve()) if Path(path).expanduser().exists() else str(path)
-    if key not in _LOADED:
-        enc = SslEncoder.from_pretrained(path)
-        enc.eval().requires_grad_(False)
-        _LOADED[key] = enc
-    return _LOADED[key]
+    """A frozen encoder in eval mode, loaded once per process and version of the folder."""
+    return load_frozen("ssl", path, SslEncoder.from_pretrained)
 
 
 def ssl_features(signal: np.ndarray, cfg: Any) -> np.ndarray:

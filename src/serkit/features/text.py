@@ -31,7 +31,6 @@ import hashlib
 import importlib.util
 import logging
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from serkit.errors import ConfigError, MissingDependencyError, ModelNotFoundError
+from serkit.features.encoder_cache import load_frozen
 from serkit.features.extract import default_cache_dir
 from serkit.features.npy_store import load_npy, save_npy
 from serkit.typing import PathLike
@@ -90,14 +90,17 @@ def resolve_encoder(encoder: str) -> Path:
         f"AutoTokenizer.from_pretrained({encoder!r}).save_pretrained(DIR), then set model.text_encoder=DIR")
 
 
-@lru_cache(maxsize=2)
 def load_text_encoder(folder: str) -> tuple[Any, Any]:
-    """Tokenizer and model (eval mode) from a local Hugging Face folder, without network.
+    """Tokenizer and model (eval mode, shared per process) from a local Hugging Face folder, offline.
 
     Raises:
         MissingDependencyError: transformers is not installed.
         ModelNotFoundError: the folder cannot be loaded.
     """
+    return load_frozen("text", folder, _load_text_encoder)
+
+
+def _load_text_encoder(folder: str) -> tuple[Any, Any]:
     try:
         from transformers import AutoModel, AutoTokenizer
     except ImportError:
@@ -108,7 +111,6 @@ def load_text_encoder(folder: str) -> tuple[Any, Any]:
     except (OSError, ValueError) as e:
         raise ModelNotFoundError(f"{folder}: cannot load a Hugging Face text encoder from it ({e}); "
                                  "it needs config.json, weights and tokenizer files (save_pretrained)") from None
-    model.eval()
     return tok, model
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from serkit.features.functional import lengths_to_mask
 from serkit.models.base import ModelOutput
 from serkit.models.layers import masked_mean_std
 
@@ -174,15 +175,10 @@ class CompactCnn(nn.Module):
         n = lengths
         for b in self.blocks:
             # Zero the padding before every conv so a padded batch equals per-utterance runs.
-            t = h.shape[-1]
-            h = h * (torch.arange(t, device=h.device).unsqueeze(0) < n.unsqueeze(1)).unsqueeze(1).to(h)
+            h = h * (~lengths_to_mask(n, h.shape[-1])).unsqueeze(1).to(h)  # (B, C, T)
             h = torch.relu(b["bn"](b["conv"](h)))  # (B, C, T')
             n = _out_lengths(n, self.cfg.kernel_size, self.cfg.stride).clamp(min=1)
-        valid = (torch.arange(h.shape[-1], device=h.device).unsqueeze(0) < n.unsqueeze(1)).unsqueeze(1).to(h)
-        cnt = n.to(h).view(-1, 1)
-        mean = (h * valid).sum(-1) / cnt  # (B, C)
-        var = (((h - mean.unsqueeze(-1)) * valid) ** 2).sum(-1) / cnt
-        stats = torch.cat([mean, torch.sqrt(var + 1e-5)], dim=-1)  # (B, 2C)
+        stats = masked_mean_std(h.transpose(1, 2), n)  # (B, 2C)
         emb = self.segment(stats)  # (B, D)
         return ModelOutput(logits=self.classifier(emb), embedding=emb,
                            avd=self.avd_head(emb) if self.avd_head is not None else None)

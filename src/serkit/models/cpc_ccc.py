@@ -35,7 +35,9 @@ import torch
 from torch import nn
 
 from serkit.errors import ConfigError
+from serkit.features.functional import lengths_to_mask
 from serkit.models.base import ModelOutput
+from serkit.models.layers import masked_mean_std
 
 TASKS = ("emotion", "avd")
 
@@ -80,10 +82,6 @@ def tiny_config() -> CpcCccConfig:
     return CpcCccConfig(d_model=16, heads=2, fc_dim=16, dropout=0.0, tasks=("emotion", "avd"))
 
 
-def _padding_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
-    return torch.arange(T, device=lengths.device)[None, :] >= lengths[:, None]  # (B, T), True = padded
-
-
 def masked_average_frames(x: torch.Tensor, lengths: torch.Tensor, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Average non-overlapping windows of ``stride`` valid frames: ``(B, T, F) -> (B, ceil(T/stride), F)``.
 
@@ -92,20 +90,11 @@ def masked_average_frames(x: torch.Tensor, lengths: torch.Tensor, stride: int) -
     if stride == 1:
         return x, lengths
     B, T, F = x.shape
-    valid = (~_padding_mask(lengths, T)).to(x.dtype)[..., None]  # (B, T, 1)
+    valid = (~lengths_to_mask(lengths, T)).to(x.dtype)[..., None]  # (B, T, 1)
     pad = (-T) % stride
     xs = torch.nn.functional.pad(x * valid, (0, 0, 0, pad)).view(B, -1, stride, F).sum(2)  # (B, T', F)
     n = torch.nn.functional.pad(valid, (0, 0, 0, pad)).view(B, -1, stride, 1).sum(2)  # (B, T', 1)
     return xs / n.clamp(min=1), torch.div(lengths + stride - 1, stride, rounding_mode="floor")
-
-
-def masked_mean_std(x: torch.Tensor, lengths: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """Mean and standard deviation over valid frames, concatenated: ``(B, T, D) -> (B, 2D)``."""
-    valid = (~_padding_mask(lengths, x.shape[1])).to(x.dtype)[..., None]  # (B, T, 1)
-    n = valid.sum(1).clamp(min=1)  # (B, 1)
-    mu = (x * valid).sum(1) / n  # (B, D)
-    var = (((x - mu[:, None]) ** 2) * valid).sum(1) / n  # (B, D)
-    return torch.cat([mu, torch.sqrt(var + eps)], -1)  # (B, 2D)
 
 
 class CpcCcc(nn.Module):
@@ -175,7 +164,7 @@ class CpcCcc(nn.Module):
                              "model.encoder to a CPC checkpoint")
         lengths = lengths.clamp(min=1, max=x.shape[1])
         x, lengths = masked_average_frames(x, lengths, self.cfg.frame_stride)  # (B, T', F)
-        mask = _padding_mask(lengths, x.shape[1])  # (B, T)
+        mask = lengths_to_mask(lengths, x.shape[1])  # (B, T)
         if self.input_norm is not None:
             # statistics over valid frames only, so padding never shifts them
             bn = self.input_norm

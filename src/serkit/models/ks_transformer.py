@@ -50,6 +50,7 @@ import torch
 from torch import nn
 
 from serkit.errors import ConfigError
+from serkit.features.functional import lengths_to_mask, masked_mean
 from serkit.models.base import ModelOutput
 
 MODALITIES = ("audio", "text", "both")
@@ -121,11 +122,6 @@ def _check_config(cfg: KsTransformerConfig) -> None:
     for f in ("max_audio_len", "max_text_tokens", "frame_stack", "text_dim", "fusion_layers"):
         if getattr(cfg, f) < 1:
             raise ConfigError(f"model.{f} must be >= 1, got {getattr(cfg, f)}")
-
-
-def _padding_mask(lengths: torch.Tensor, t: int) -> torch.Tensor:
-    """``(B, T)`` True = padded."""
-    return torch.arange(t, device=lengths.device).unsqueeze(0) >= lengths.unsqueeze(1)
 
 
 def keys_kept(k: float, n_valid: torch.Tensor) -> torch.Tensor:
@@ -205,8 +201,8 @@ class KsAttention(nn.Module):
         b, lq, d = query.shape
         lk = key.shape[1]
         dh = d // self.h
-        key_pad = _padding_mask(key_lengths, lk)  # (B, Lk)
-        query_pad = _padding_mask(query_lengths, lq)  # (B, Lq)
+        key_pad = lengths_to_mask(key_lengths, lk)  # (B, Lk)
+        query_pad = lengths_to_mask(query_lengths, lq)  # (B, Lq)
         q = self.q_proj(query).view(b, lq, self.h, dh).transpose(1, 2)  # (B, H, Lq, dh)
         kk = self.k_proj(key).view(b, lk, self.h, dh).transpose(1, 2)  # (B, H, Lk, dh)
         v = self.v_proj(key).view(b, lk, self.h, dh).transpose(1, 2)  # (B, H, Lk, dh)
@@ -295,7 +291,7 @@ class ModalityEncoder(nn.Module):
         h = self.drop(h + _sinusoid(h.shape[1], h.shape[2], h.device))
         for layer in self.layers:
             h, _ = layer(h, lengths)
-        return h.masked_fill(_padding_mask(lengths, h.shape[1]).unsqueeze(-1), 0.0)
+        return h.masked_fill(lengths_to_mask(lengths, h.shape[1]).unsqueeze(-1), 0.0)
 
 
 def stack_frames(x: torch.Tensor, lengths: torch.Tensor, s: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -306,7 +302,7 @@ def stack_frames(x: torch.Tensor, lengths: torch.Tensor, s: int) -> tuple[torch.
     if s == 1:
         return x, lengths
     b, t, f = x.shape
-    x = x.masked_fill(_padding_mask(lengths, t).unsqueeze(-1), 0.0)
+    x = x.masked_fill(lengths_to_mask(lengths, t).unsqueeze(-1), 0.0)
     pad = (-t) % s
     if pad:
         x = torch.cat([x, x.new_zeros(b, pad, f)], dim=1)
@@ -401,13 +397,13 @@ class KsTransformer(nn.Module):
         info: dict[str, torch.Tensor] = {}
         for layer in self.fusion:
             h, info = layer(h, f_len)
-        pooled = _masked_mean(self.norm_out(h), f_len)  # (B, D)
+        pooled = masked_mean(self.norm_out(h), f_len)  # (B, D)
         attn: dict[str, object] = {"frame_stack": cfg.frame_stack, "k": cfg.k}
         imp = info["importance"].mean(1)  # (B, Lf)
         kept = info["kept"].float().mean(1)  # (B, Lf)
         for (name, seq, ln), idx in zip(seqs, where, strict=True):
             mi, mk = imp.gather(1, idx), kept.gather(1, idx)  # (B, L_m)
-            pad = _padding_mask(ln, seq.shape[1])
+            pad = lengths_to_mask(ln, seq.shape[1])
             mi, mk = mi.masked_fill(pad, 0.0), mk.masked_fill(pad, 0.0)
             out_len = ln
             if name == "audio" and cfg.frame_stack > 1:
@@ -439,18 +435,13 @@ def _concat_valid(seqs: list[torch.Tensor], lens: list[torch.Tensor]) -> tuple[
     for s, ln in zip(seqs, lens, strict=True):
         t = s.shape[1]
         pos = offset[:, None] + torch.arange(t, device=s.device)[None, :]  # (B, L_m)
-        valid = ~_padding_mask(ln, t)
+        valid = ~lengths_to_mask(ln, t)
         tgt = torch.where(valid, pos, torch.full_like(pos, total - 1))
         idx = torch.where(valid, pos, torch.zeros_like(pos))
         out = out.scatter_add(1, tgt[..., None].expand(b, t, d), s * valid[..., None])
         where.append(idx)
         offset = offset + ln
     return out, offset, where
-
-
-def _masked_mean(h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    valid = (~_padding_mask(lengths, h.shape[1])).unsqueeze(-1).to(h)  # (B, L, 1)
-    return (h * valid).sum(1) / valid.sum(1).clamp(min=1)
 
 
 def build_ks_transformer(cfg: KsTransformerConfig, *, input_dim: int, num_classes: int,

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from serkit.errors import ConfigError
-from serkit.features.functional import lengths_to_mask
+from serkit.features.functional import lengths_to_mask, masked_mean, masked_mean_var
 
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "leaky_relu": nn.LeakyReLU}
 POOLS = {"avg": nn.AvgPool2d, "max": nn.MaxPool2d}
@@ -122,18 +122,12 @@ def zero_padded(x: torch.Tensor, lengths: torch.Tensor, *, time_dim: int = 1) ->
     return x.masked_fill(mask.view(shape), 0.0)
 
 
-def masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Mean over valid frames of ``(B, T, D)`` -> ``(B, D)``."""
-    valid = (~lengths_to_mask(lengths, x.shape[1])).unsqueeze(-1).to(x)  # (B, T, 1)
-    return (x * valid).sum(1) / valid.sum(1).clamp(min=1)
-
-
 def masked_mean_std(x: torch.Tensor, lengths: torch.Tensor, *, eps: float = 1e-5) -> torch.Tensor:
-    """Statistics pooling: mean and standard deviation over valid frames, ``(B, T, D)`` -> ``(B, 2D)``."""
-    valid = (~lengths_to_mask(lengths, x.shape[1])).unsqueeze(-1).to(x)  # (B, T, 1)
-    n = valid.sum(1).clamp(min=1)  # (B, 1)
-    mean = (x * valid).sum(1) / n  # (B, D)
-    var = (((x - mean.unsqueeze(1)) * valid) ** 2).sum(1) / n
+    """Statistics pooling: mean and standard deviation over valid frames, ``(B, T, D)`` -> ``(B, 2D)``.
+
+    ``eps`` keeps the gradient of the square root finite for constant inputs.
+    """
+    mean, var = masked_mean_var(x, lengths)  # (B, D) each
     return torch.cat([mean, torch.sqrt(var + eps)], dim=-1)  # (B, 2D)
 
 

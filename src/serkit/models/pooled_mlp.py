@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from serkit.features.functional import lengths_to_mask
 from serkit.models.base import ModelOutput
+from serkit.models.layers import masked_mean_std
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,7 @@ class PooledMlp(nn.Module):
         if (lengths < 1).any():
             raise ValueError("every item needs at least one frame (lengths >= 1)")
         h = self.proj(x)  # (B, T, H)
-        valid = (~lengths_to_mask(lengths, x.shape[1])).unsqueeze(-1).to(h)  # (B, T, 1)
-        n = valid.sum(1)  # (B, 1)
-        mean = (h * valid).sum(1) / n  # (B, H)
-        std = ((((h - mean.unsqueeze(1)) ** 2) * valid).sum(1) / n).clamp(min=1e-6).sqrt()  # (B, H)
-        z = self.mlp(torch.cat([mean, std], -1))  # (B, H)
+        z = self.mlp(masked_mean_std(h, lengths))  # (B, 2H) -> (B, H)
         aux = {"gender": self.gender(z)} if self.gender is not None else {}
         return ModelOutput(logits=self.emotion(z) if self.emotion is not None else None,
                            avd=self.avd(z) if self.avd is not None else None, aux=aux, embedding=z)

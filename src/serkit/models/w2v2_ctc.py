@@ -56,7 +56,7 @@ import torch
 from torch import nn
 
 from serkit.errors import ConfigError, UnknownKeyError
-from serkit.features.functional import lengths_to_mask
+from serkit.features.functional import masked_mean
 from serkit.features.ssl import SslEncoder, WeightedLayerSum
 from serkit.models.base import ModelOutput
 
@@ -116,12 +116,6 @@ def tiny_config() -> W2v2CtcConfig:
     return W2v2CtcConfig(hidden_size=16, num_layers=2, num_heads=2, intermediate_size=32,
                          conv_dim=(16, 16, 16), conv_kernel=(10, 4, 4), conv_stride=(5, 4, 4),
                          pos_conv_kernel=8, encoder_dropout=0.0, dropout=0.0)
-
-
-def masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Mean over the valid frames: ``x (B, T, D)``, ``lengths (B,)`` -> ``(B, D)``."""
-    valid = (~lengths_to_mask(lengths, x.shape[1])).to(x.dtype)[..., None]  # (B, T, 1)
-    return (x * valid).sum(1) / lengths.clamp(min=1).to(x.dtype)[:, None]  # (B, D)
 
 
 def build_encoder(cfg: W2v2CtcConfig) -> SslEncoder:

@@ -61,6 +61,8 @@ class RayPredictSummary:
         skipped: files already in the output (same path and content hash).
         shards: shard files written in this run.
         wall_time_s: wall time of the run, Ray start-up included.
+        startup_s: wall time until the first result reached the driver (Ray start, model
+            loading in the workers, the first batch).
     """
 
     total: int = 0
@@ -69,6 +71,7 @@ class RayPredictSummary:
     skipped: int = 0
     shards: list[str] = field(default_factory=list)
     wall_time_s: float = 0.0
+    startup_s: float = 0.0
 
 
 def file_sha256(path: PathLike) -> str:
@@ -282,6 +285,8 @@ def predict_to_dir(files: Sequence[str], out_dir: PathLike, *, model: str = "def
         bar = tqdm(total=len(rows), desc="predict (ray)", unit="file", disable=not progress)
         try:
             for b in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                if not summary.startup_s:
+                    summary.startup_s = round(time.time() - t0, 2)
                 for key, sha, status, line, failed in zip(b["key"], b["sha"], b["status"], b["line"], b["failed"],
                                                           strict=True):
                     if status == "skip":

@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from serkit.config import ExperimentConfig
+from serkit.data.avd import destandardise_avd, fit_avd_stats
 from serkit.data.dataset import IGNORE, Batch, LengthBucketSampler, UtteranceDataset, collate
 from serkit.data.manifest import Utterance
 from serkit.data.splits import check_speaker_disjoint, validation_split
@@ -111,16 +112,8 @@ def _input_dim(inputs: Sequence[np.ndarray]) -> int:
     return 1 if x.ndim == 1 else int(x.shape[-1])
 
 
-def _avd_stats(utts: Sequence[Utterance]) -> dict[str, list[float]] | None:
-    a = np.array([u.avd for u in utts if u.avd is not None], dtype=np.float64)
-    if len(a) < 2:
-        return None
-    return {"mean": a.mean(0).tolist(), "std": (a.std(0) + 1e-8).tolist()}
-
-
 def _dataset(p: Prepared, labels: Sequence[str], avd_stats: dict | None) -> UtteranceDataset:
-    stats = (np.array(avd_stats["mean"], np.float32), np.array(avd_stats["std"], np.float32)) if avd_stats else None
-    return UtteranceDataset(p.utts, p.inputs, labels=labels, avd_stats=stats, tokens=p.tokens, text=p.text)
+    return UtteranceDataset(p.utts, p.inputs, labels=labels, avd_stats=avd_stats, tokens=p.tokens, text=p.text)
 
 
 def _forward(model: torch.nn.Module, batch: Batch) -> ModelOutput:
@@ -200,9 +193,7 @@ def _validate(model, ds, labels, avd_stats, weights, ctx, batch_size) -> dict[st
                                        list(range(len(labels)))))
     dims = [(ds.utts[i].avd, r["avd"]) for i, r in enumerate(res) if ds.utts[i].avd is not None and r["avd"] is not None]
     if len(dims) > 1:
-        pred = np.array([d for _, d in dims])
-        if avd_stats:
-            pred = pred * np.array(avd_stats["std"]) + np.array(avd_stats["mean"])
+        pred = destandardise_avd(np.array([d for _, d in dims]), avd_stats)
         c = ccc_per_dimension(np.array([t for t, _ in dims]), pred)
         m.update({f"ccc_{k}": v for k, v in c.items()})
         m["ccc"] = float(np.mean(list(c.values())))
@@ -251,7 +242,7 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
     if mcfg.name in CLASSICAL:
         raise ConfigError(f"model {mcfg.name} is a classical model; use serkit evaluate, not the neural trainer")
     weights = task_weights(tc.loss_weights, tc.ctc_weighting)
-    avd_stats = _avd_stats(train.utts)
+    avd_stats = fit_avd_stats(train.utts)
     ds_tr = _dataset(train, labels, avd_stats)
     ds_va = _dataset(valid, labels, avd_stats) if valid is not None and valid.utts else None
     input_dim = _input_dim(train.inputs)
@@ -410,10 +401,7 @@ def predict_prepared(res: TrainResult, p: Prepared, *, fold: str = "", batch_siz
         scores = {c: float(s) for c, s in zip(labels, r["probs"], strict=True)} if r["probs"] is not None else None
         avd_pred = None
         if r["avd"] is not None:
-            a = r["avd"]
-            if stats:
-                a = a * np.array(stats["std"]) + np.array(stats["mean"])
-            avd_pred = [float(v) for v in a]
+            avd_pred = [float(v) for v in destandardise_avd(r["avd"], stats)]
         preds.append(Prediction(
             id=u.id, fold=fold, speaker=u.speaker, true=u.emotion if u.emotion in labels else None,
             pred=max(scores, key=scores.get) if scores else None, scores=scores,

@@ -1,14 +1,18 @@
-"""Confusion-matrix plot."""
+"""Confusion-matrix plot, and the figures of a saved evaluation report."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from serkit.typing import PathLike
 from serkit.viz.figure import save_figure
+
+if TYPE_CHECKING:
+    from serkit.eval.report import Report
 
 
 def plot_confusion(matrix: np.ndarray, labels: Sequence[str], path: PathLike, *, title: str = "") -> Path:
@@ -43,3 +47,16 @@ def plot_confusion(matrix: np.ndarray, labels: Sequence[str], path: PathLike, *,
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def save_report_figures(report: Report, json_path: PathLike) -> dict[str, Path]:
+    """The figures of a report saved at ``json_path``: ``<stem>.confusion.png`` (pooled over folds).
+
+    Returns:
+        ``{"confusion": path}``, or ``{}`` when no prediction has a true class (regression only).
+    """
+    if not any(p.true is not None for p in report.predictions):
+        return {}
+    p = Path(json_path)
+    png = p.with_name(p.stem + ".confusion.png")
+    return {"confusion": plot_confusion(report.confusion_matrix(), report.labels, png, title=report.short_title())}
