@@ -19,12 +19,12 @@ import numpy as np
 from sklearn.model_selection import GridSearchCV, GroupKFold, LeaveOneGroupOut
 
 from serkit.cli.common import load_recipe
-from serkit.data.corpora import CORPORA
-from serkit.data.splits import make_folds, protocol_name
+from serkit.data.corpora import corpus_spec
+from serkit.data.splits import recipe_folds, recipe_protocol_name
 from serkit.eval.report import Prediction, Report
 from serkit.experiment import _fold_result, load_data
 from serkit.features.extract import extract_features
-from serkit.models import MODELS, model_config_from_dict
+from serkit.models import build_model
 from serkit.viz.confusion import save_report_figures
 
 
@@ -41,15 +41,13 @@ def main() -> None:
 
     t0 = time.time()
     cfg = load_recipe(args.config, [])
-    mcfg = model_config_from_dict(cfg.model)
+    mcfg = cfg.model
     utts, labels = load_data(cfg, data_root=args.data_root)
-    spec = CORPORA[cfg.data.corpus]
-    k = cfg.eval.folds if cfg.eval.folds is not None else spec.default_folds
-    folds = make_folds(utts, cfg.eval.protocol, k=k, seed=cfg.eval.seed)
+    spec = corpus_spec(cfg.data.corpus)
+    folds = recipe_folds(cfg, utts)
     feats, errors = extract_features(utts, cfg.features, progress=True)
     by_id = {u.id: u for u in utts}
     X = {u.id: x for u, x in zip(utts, feats, strict=True) if x is not None}
-    builder = MODELS[cfg.model["name"]][1]
     results, preds, chosen = [], [], []
     for f in folds:
         tr = [i for i in f.train if i in X]
@@ -57,12 +55,12 @@ def main() -> None:
         xtr, ytr = np.stack([X[i] for i in tr]), [by_id[i].emotion for i in tr]
         groups = [by_id[i].speaker for i in tr]
         inner = LeaveOneGroupOut() if args.inner_folds == 0 else GroupKFold(n_splits=args.inner_folds)
-        search = GridSearchCV(builder(mcfg, seed=cfg.eval.seed), {"svm__C": args.grid}, cv=inner,
+        search = GridSearchCV(build_model(mcfg, seed=cfg.eval.seed), {"svm__C": args.grid}, cv=inner,
                               scoring="balanced_accuracy", n_jobs=1)
         search.fit(xtr, ytr, groups=groups)
         c = search.best_params_["svm__C"]
         chosen.append(c)
-        clf = builder(replace(mcfg, C=c), seed=cfg.eval.seed).fit(xtr, ytr)
+        clf = build_model(replace(mcfg, C=c), seed=cfg.eval.seed).fit(xtr, ytr)
         yp = clf.predict(np.stack([X[i] for i in te]))
         fp = [Prediction(i, f.name, by_id[i].speaker, by_id[i].emotion, str(p)) for i, p in zip(te, yp, strict=True)]
         preds += fp
@@ -74,8 +72,8 @@ def main() -> None:
     inner_name = "leave-one-training-speaker-out" if args.inner_folds == 0 else f"{args.inner_folds}-fold grouped"
     report = Report(
         corpus=cfg.data.corpus, label_set=cfg.data.labels or spec.default_labels, labels=labels,
-        protocol=cfg.eval.protocol, protocol_name=protocol_name(cfg.eval.protocol, k), speaker_dependent=False,
-        seed=cfg.eval.seed, n_utterances=len(utts), features=cfg.features.name, model=cfg.model["name"],
+        protocol=cfg.eval.protocol, protocol_name=recipe_protocol_name(cfg), speaker_dependent=False,
+        seed=cfg.eval.seed, n_utterances=len(utts), features=cfg.features.name, model=mcfg.name,
         folds=results, predictions=preds, wall_time_s=round(time.time() - t0, 1), config=cfg.to_dict(),
         notes=[f"C chosen per outer fold from {args.grid} by {inner_name} CV on the training speakers "
                f"(UA); chosen: {chosen}",

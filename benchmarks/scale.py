@@ -198,7 +198,7 @@ def bench_evaluate(args) -> dict:
 
 
 # ----------------------------------------------------------------------------- docs
-def write_docs(results: dict) -> None:
+def write_docs(results: dict, docs: Path = DOCS) -> None:
     lines = [SECTION, "",
              "Command: `/work/bin/cpu -x python benchmarks/scale.py predict` and `... evaluate` (they write this "
              "section and `docs/benchmarks.scale.json`). Machine: 2 CPU cores, no GPU, shared with other jobs; "
@@ -241,7 +241,7 @@ def write_docs(results: dict) -> None:
                   "| engine | command | folds | wall (s) |", "|---|---|---:|---:|"]
         for name, r in ev["runs"].items():
             lines.append(f"| {name} | `{r['command']}` | {r['folds']} | {r['wall_s']} |")
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    text = docs.read_text() if docs.exists() else "# Benchmarks\n"
     block = "\n".join(lines) + "\n"
     if SECTION in text:
         head, rest = text.split(SECTION, 1)
@@ -249,7 +249,7 @@ def write_docs(results: dict) -> None:
         text = head + block + (rest[nxt + 1:] if nxt >= 0 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + block
-    DOCS.write_text(text)
+    docs.write_text(text)
 
 
 def main() -> None:
@@ -263,6 +263,8 @@ def main() -> None:
     ap.add_argument("--work", default="/work/runs/scale/bench", help="scratch folder for outputs (not committed)")
     ap.add_argument("--recipe", default="configs/baseline/emodb_egemaps_svm.yaml")
     ap.add_argument("--extra", nargs="*", default=[], help="more serkit evaluate arguments (e.g. --set ...)")
+    ap.add_argument("--docs", default=str(DOCS), help="markdown file whose section is (re)written")
+    ap.add_argument("--results", default=str(RESULTS), help="JSON file of all results (read, updated, written)")
     ap.add_argument("--child", choices=("local", "ray"), help=argparse.SUPPRESS)
     ap.add_argument("--list", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -271,15 +273,16 @@ def main() -> None:
         args.workers = args.workers[0]
         (child_local if args.child == "local" else child_ray)(args)
         return
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    res_path, docs = Path(args.results), Path(args.docs)
+    results = json.loads(res_path.read_text()) if res_path.exists() else {}
     if args.what == "predict":
         results["predict"] = bench_predict(args)
         results["cluster"] = cluster_estimate(results["predict"])
     elif args.what == "evaluate":
         results["evaluate"] = bench_evaluate(args)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    write_docs(results)
-    print(f"wrote {DOCS} and {RESULTS}", file=sys.stderr)
+    res_path.write_text(json.dumps(results, indent=2) + "\n")
+    write_docs(results, docs)
+    print(f"wrote {docs} and {res_path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -16,19 +16,15 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from serkit.config import experiment_from_dict, load_dict
-from serkit.data.corpora import CORPORA
-from serkit.data.splits import make_folds, protocol_name
+from serkit.data.splits import recipe_folds, recipe_protocol_name
 from serkit.eval.metrics import classification_scores
-from serkit.experiment import load_data
+from serkit.experiment import load_data, load_recipe
 
 
 def main(path: str) -> None:
-    cfg = experiment_from_dict(load_dict(path))
+    cfg = load_recipe(path)
     utts, labels = load_data(cfg)
-    ev = cfg.eval
-    k = ev.folds if ev.folds is not None else CORPORA[cfg.data.corpus].default_folds
-    folds = make_folds(utts, ev.protocol, k=k, seed=ev.seed)
+    folds = recipe_folds(cfg, utts)
     by_id = {u.id: u for u in utts}
     scores = []
     for f in folds:
@@ -46,7 +42,7 @@ def main(path: str) -> None:
     cells = {(u.speaker, u.text, u.emotion) for u in utts}
     pairs = Counter((text, emotion) for _, text, emotion in cells)
     print(f"corpus={cfg.data.corpus} labels={cfg.data.labels} ({len(labels)} classes, chance UA "
-          f"{1 / len(labels):.4f}) | protocol={protocol_name(ev.protocol, k)}, {len(folds)} folds | "
+          f"{1 / len(labels):.4f}) | protocol={recipe_protocol_name(cfg)}, {len(folds)} folds | "
           f"{n_sent} distinct sentences; {len(cells)} of {n_spk * n_sent * len(labels)} speaker x sentence x "
           f"emotion combinations recorded; each sentence-emotion pair by {min(pairs.values())}-"
           f"{max(pairs.values())} of {n_spk} speakers | sentence-identity classifier:")

@@ -156,10 +156,10 @@ def test_tiny_model_fits_synthetic_dimensional_fixture():
 def test_recipes_parse_and_build(recipe):
     if recipe is None:
         pytest.fail("configs/li2021/ has no recipes")
-    from serkit.config import experiment_from_dict
+    from serkit.experiment import recipe_from_dict
 
-    cfg = experiment_from_dict(load_dict(recipe))
-    mcfg = model_config_from_dict(cfg.model)
+    cfg = recipe_from_dict(load_dict(recipe))
+    mcfg = cfg.model
     assert isinstance(mcfg, CpcCccConfig)
     if mcfg.encoder is None:  # end-to-end recipes need a pretrained checkpoint on disk
         build_cpc_ccc(mcfg, input_dim=256 if cfg.features.name == "cpc" else cfg.features.n_mfcc, num_classes=7)
@@ -204,11 +204,10 @@ def test_iemocap_fixture_dimensional_labels(tmp_path):
 
 def test_iemocap_fixture_flows_to_ccc_in_report(tmp_path):
     pytest.importorskip("serkit.train.loop", reason="needs the training engine (serkit.train.loop)")
-    from serkit.config import experiment_from_dict
-    from serkit.experiment import run_experiment
+    from serkit.experiment import recipe_from_dict, run_experiment
 
     root = _iemocap_fixture(tmp_path)
-    cfg = experiment_from_dict({
+    cfg = recipe_from_dict({
         "data": {"corpus": "iemocap", "root": str(root), "labels": "4class_exc"},
         "features": {"name": "logmel", "n_mels": 16},
         "model": {"name": "cpc_ccc", "d_model": 16, "heads": 2, "fc_dim": 16, "dropout": 0.0,
@@ -238,8 +237,7 @@ def test_iemocap_fixture_flows_to_ccc_in_report(tmp_path):
 @pytest.mark.parametrize("mode", ["frozen_cpc", "end_to_end"])
 def test_recipe_smoke_on_assets(tmp_path, assets, mode):
     """A CPC checkpoint -> frozen CPC features or end-to-end raw waves -> LOSO report on the 4 EmoDB clips."""
-    from serkit.config import experiment_from_dict
-    from serkit.experiment import run_experiment
+    from serkit.experiment import recipe_from_dict, run_experiment
 
     torch.manual_seed(0)
     ck = save_cpc(tmp_path / "cpc.pt", CpcModel(tiny_cpc_config()))
@@ -248,7 +246,7 @@ def test_recipe_smoke_on_assets(tmp_path, assets, mode):
         features, model["encoder"] = {"name": "raw"}, str(ck)
     else:
         features = {"name": "cpc", "encoder": str(ck)}
-    cfg = experiment_from_dict({
+    cfg = recipe_from_dict({
         "data": {"corpus": "manifest", "manifest": str(assets / "manifest.jsonl")},
         "features": features, "model": model,
         "train": {"epochs": 1, "batch_size": 2, "valid_fraction": 0.0, "num_threads": 1},

@@ -85,8 +85,7 @@ def test_protocol_name_names_the_corpora():
 
 def test_cross_corpus_report_end_to_end(tmp_path):
     """A real run (eGeMAPS + SVM on the test clips): one fold per test corpus, stamped cross-corpus."""
-    from serkit.config import experiment_from_dict
-    from serkit.experiment import run_experiment
+    from serkit.experiment import recipe_from_dict, run_experiment
     from serkit.testing import assets_dir
 
     rows = [json.loads(x) for x in (assets_dir() / "manifest.jsonl").read_text().splitlines() if x.strip()]
@@ -98,7 +97,7 @@ def test_cross_corpus_report_end_to_end(tmp_path):
     lines.append({**lines[-1], "id": "b_extra", "emotion": "happy"})  # a class corpus a lacks: dropped
     man = tmp_path / "m.jsonl"
     man.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
-    cfg = experiment_from_dict({
+    cfg = recipe_from_dict({
         "data": {"corpus": "manifest", "manifest": str(man)},
         "features": {"name": "egemaps"},
         "model": {"name": "linear_svm", "C": 0.01},

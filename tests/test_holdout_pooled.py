@@ -27,11 +27,24 @@ def test_holdout_needs_known_speakers():
 
 
 def test_pooled_corpora_share_the_label_set(data_root):
-    from serkit.config import experiment_from_dict
-    from serkit.experiment import load_data
+    from serkit.experiment import load_data, recipe_from_dict
 
-    cfg = experiment_from_dict({"data": {"corpus": "emodb+ravdess", "labels": "common6", "max_utterances": 60},
+    cfg = recipe_from_dict({"data": {"corpus": "emodb+ravdess", "labels": "common6", "max_utterances": 60},
                                 "model": {"name": "compact_cnn"}})
     utts, labels = load_data(cfg, data_root=data_root)
     assert labels == ["angry", "disgust", "fear", "happy", "neutral", "sad"]
     assert {u.speaker.split("_")[0] for u in utts} == {"emodb", "ravdess"}
+
+
+def test_dev_protocol_never_sees_test_speakers():
+    """Model selection (protocol dev): the test speakers are dropped, the dev speakers tested."""
+    (f,) = make_folds(_utts(), "dev", test_speakers=["s1"], dev_speakers=["s2"])
+    by_id = {u.id: u for u in _utts()}
+    assert {by_id[i].speaker for i in f.test} == {"s2"}
+    assert "s1" not in {by_id[i].speaker for i in f.train} and "s2" not in {by_id[i].speaker for i in f.train}
+
+
+@pytest.mark.parametrize("dev", [["s1"], ["zz"], []])
+def test_dev_protocol_rejects_test_or_unknown_speakers(dev):
+    with pytest.raises(ConfigError, match="dev_speakers"):
+        make_folds(_utts(), "dev", test_speakers=["s1"], dev_speakers=dev)

@@ -217,13 +217,14 @@ def test_registry_and_recipes_build():
     assert cfg.k == 0.3
     build = MODELS["ks_transformer"][1]
     assert build(cfg, input_dim=8, num_classes=3).head.out_features == 3
-    from serkit.config import experiment_from_dict, load_dict
+    from serkit.config import load_dict
+    from serkit.experiment import recipe_from_dict
 
     recipes = sorted(CONFIGS.glob("*.yaml"))
     assert len(recipes) == 6
     for p in recipes:
-        exp = experiment_from_dict(load_dict(p))
-        mcfg = model_config_from_dict(exp.model)
+        exp = recipe_from_dict(load_dict(p))
+        mcfg = exp.model
         m = build(mcfg, input_dim=exp.features.n_mels, num_classes=7)
         assert mcfg.modalities in p.stem
         assert (mcfg.text_encoder is None) == (mcfg.modalities == "audio"), p

@@ -5,15 +5,14 @@ import dataclasses
 
 import pytest
 
-from serkit.config import experiment_from_dict
 from serkit.data.manifest import write_jsonl
 from serkit.errors import ConfigError
-from serkit.experiment import run_experiment
+from serkit.experiment import recipe_from_dict, run_experiment
 from serkit.models.cnn_blstm_attn import tiny_config
 
 
 def _cfg(manifest, **ev):
-    return experiment_from_dict({
+    return recipe_from_dict({
         "data": {"corpus": "manifest", "manifest": str(manifest)},
         "features": {"name": "logmel", "n_mels": 24, "max_seconds": 0.5},
         "model": {**dataclasses.asdict(tiny_config()), "gender_head": False},

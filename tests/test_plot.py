@@ -42,13 +42,14 @@ def _fake_run(tmp_path, utts, model: dict) -> tuple:
     """A run folder as serkit evaluate --out writes it, with untrained tiny models per fold."""
     import torch
 
-    from serkit.config import dump_yaml, experiment_from_dict
+    from serkit.config import dump_yaml
     from serkit.data.manifest import write_jsonl
-    from serkit.models import MODELS, model_config_from_dict
-    from serkit.train.checkpoint import save_checkpoint
+    from serkit.experiment import recipe_from_dict
+    from serkit.models import build_model
+    from serkit.models.checkpoint import Checkpoint
 
     manifest = write_jsonl(utts, tmp_path / "manifest.jsonl")
-    cfg = experiment_from_dict({
+    cfg = recipe_from_dict({
         "data": {"corpus": "manifest", "manifest": str(manifest)},
         "features": {"name": "logmel", "n_mels": 24, "speaker_norm": True},
         "model": model, "eval": {"protocol": "loso"},
@@ -57,12 +58,11 @@ def _fake_run(tmp_path, utts, model: dict) -> tuple:
     run = tmp_path / "run"
     for spk in sorted({u.speaker for u in utts})[:2]:
         torch.manual_seed(0)
-        mcfg = model_config_from_dict(cfg.model)
-        m = MODELS[mcfg.name][1](mcfg, input_dim=24, num_classes=len(labels))
+        m = build_model(cfg.model, input_dim=24, num_classes=len(labels))
         d = run / f"fold_{spk}"
         dump_yaml(cfg, d / "resolved.yaml")
-        save_checkpoint(d / "checkpoint.pt", {"config": cfg.to_dict(), "state_dict": m.state_dict(),
-                                              "label_names": labels, "input_dim": 24})
+        Checkpoint(config=cfg.to_dict(), state_dict=m.state_dict(), label_names=labels,
+                   input_dim=24).save(d / "checkpoint.pt")
     return run, labels
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from serkit.cli.common import load_recipe
-from serkit.models import MODELS, model_config_from_dict
+from serkit.models import MODELS
 from serkit.models.base import count_parameters
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -24,7 +24,7 @@ def test_recipes_exist():
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_recipe_parses_and_builds(path):
     cfg = load_recipe(str(path), [])
-    mcfg = model_config_from_dict(cfg.model)
+    mcfg = cfg.model
     model = MODELS[mcfg.name][1](mcfg, input_dim=cfg.features.n_mels, num_classes=7).eval()
     x = torch.randn(2, 120, cfg.features.n_mels)
     out = model(x, torch.tensor([120, 70]))
@@ -36,15 +36,14 @@ def test_recipe_parses_and_builds(path):
 
 @pytest.mark.parametrize("name", ["cnn_blstm_attn", "cnn_bilstm_tf"])
 def test_tiny_evaluate_runs_through_the_engine(name, synthetic, tmp_path):
-    from serkit.config import experiment_from_dict
     from serkit.data.manifest import write_jsonl
-    from serkit.experiment import run_experiment
+    from serkit.experiment import recipe_from_dict, run_experiment
     from serkit.models.cnn_bilstm_tf import tiny_config as tf_tiny
     from serkit.models.cnn_blstm_attn import tiny_config as li_tiny
 
     manifest = write_jsonl(synthetic, tmp_path / "m.jsonl")
     tiny = li_tiny() if name == "cnn_blstm_attn" else tf_tiny()
-    cfg = experiment_from_dict({
+    cfg = recipe_from_dict({
         "data": {"corpus": "manifest", "manifest": str(manifest)},
         "features": {"name": "logmel", "n_mels": 24, "max_seconds": 0.5},
         "model": dataclasses.asdict(tiny),

@@ -111,16 +111,15 @@ def test_ctc_fallback_from_a_tiny_w2v2_ctc_checkpoint(tmp_path, assets, tiny_ber
 
     from serkit.data.manifest import read_jsonl
     from serkit.data.vocab import CharVocab
+    from serkit.models.checkpoint import Checkpoint
     from serkit.models.w2v2_ctc import build_w2v2_ctc, tiny_config
-    from serkit.train.checkpoint import save_checkpoint
     from serkit.train.transcripts import ctc_transcripts
 
     vocab = CharVocab.from_texts(["kids are talking by the door"])
     mcfg = tiny_config()
     model = build_w2v2_ctc(mcfg, num_classes=2, vocab_size=len(vocab))
-    ck = save_checkpoint(tmp_path / "ctc.pt", {
-        "config": {"model": asdict(mcfg), "features": {"name": "raw"}}, "state_dict": model.state_dict(),
-        "label_names": ["angry", "sad"], "input_dim": 1, "vocab": vocab.to_dict()})
+    ck = Checkpoint(config={"model": asdict(mcfg), "features": {"name": "raw"}}, state_dict=model.state_dict(),
+                    label_names=["angry", "sad"], input_dim=1, vocab=vocab.to_dict()).save(tmp_path / "ctc.pt")
     utts = read_jsonl(assets / "manifest.jsonl")[:2]
     hyp = ctc_transcripts(utts, ck, progress=False)
     assert len(hyp) == 2 and all(isinstance(h, str) and set(h) <= set(vocab.chars) for h in hyp)
@@ -130,17 +129,16 @@ def test_ctc_fallback_from_a_tiny_w2v2_ctc_checkpoint(tmp_path, assets, tiny_ber
     assert texts[0] is None and fallback[0] == hyp[0] and fallback[1] is None
     with pytest.raises(ConfigError, match="CTC transcriber"):
         T.transcripts_for(no_text, f"ctc:{ck}")
-    ck2 = save_checkpoint(tmp_path / "no_ctc.pt", {"config": {"model": asdict(mcfg)}, "state_dict": {},
-                                                   "label_names": ["a"], "input_dim": 1, "vocab": None})
+    ck2 = Checkpoint(config={"model": asdict(mcfg)}, state_dict={}, label_names=["a"],
+                     input_dim=1).save(tmp_path / "no_ctc.pt")
     with pytest.raises(ConfigError, match="no character vocabulary"):
         ctc_transcripts(utts, ck2, progress=False)
     with pytest.raises(ModelNotFoundError, match="CTC checkpoint not found"):
         ctc_transcripts(utts, tmp_path / "missing.pt", progress=False)
 
 
-def test_text_features_for_model_config(tiny_bert):
+def test_text_features_for_model_settings(tiny_bert):
     utts = [SimpleNamespace(text="kids are talking", id="a"), SimpleNamespace(text="dogs", id="b")]
-    assert T.text_features_for(utts, SimpleNamespace(text_encoder=None)) is None
-    cfg = SimpleNamespace(text_encoder=str(tiny_bert), max_text_tokens=4, transcripts="manifest")
-    feats = T.text_features_for(utts, cfg, cache_dir="", progress=False)
+    feats = T.text_features_for(utts, encoder=str(tiny_bert), transcripts="manifest", max_tokens=4,
+                                cache_dir="", progress=False)
     assert [f.shape[0] for f in feats] == [4, 3]

@@ -7,17 +7,17 @@ import math
 import pytest
 import torch
 
-from serkit.config import experiment_from_dict
 from serkit.data.dataset import Batch
 from serkit.errors import ConfigError, UnknownKeyError
+from serkit.experiment import recipe_from_dict
 from serkit.models.base import ModelOutput
-from serkit.train.checkpoint import load_checkpoint, model_from_checkpoint
+from serkit.models.checkpoint import Checkpoint, load_checkpoint, load_model
 from serkit.train.loop import fit_predict, prepare, train_model
 from serkit.train.losses import ccc_loss, compute_losses, concordance_cc, task_weights
 
 
 def _cfg(**train):
-    return experiment_from_dict({
+    return recipe_from_dict({
         "data": {"corpus": "manifest"},
         "features": {"name": "logmel", "n_mels": 16},
         "model": {"name": "pooled_mlp", "hidden_dim": 16, "dropout": 0.1, "gender_head": True},
@@ -68,28 +68,26 @@ def test_resume_equals_uninterrupted(synthetic, tmp_path):
 
     short = replace(cfg, train=replace(cfg.train, epochs=4))
     part_dir = tmp_path / "part"
-    import serkit.train.loop as loop
-
     class Kill(Exception):
         pass
 
-    orig = loop.save_checkpoint
+    orig = Checkpoint.save
     calls = {"n": 0}
 
-    def killing_save(path, ckpt):
-        orig(path, ckpt)
+    def killing_save(self, path):
+        orig(self, path)
         if str(path).endswith("last.pt"):
             calls["n"] += 1
             if calls["n"] == 2:
                 raise Kill
 
-    loop.save_checkpoint = killing_save
+    Checkpoint.save = killing_save
     try:
         with pytest.raises(Kill):
             train_model(short, p_tr, p_va, labels=labels, out_dir=part_dir, progress=False)
     finally:
-        loop.save_checkpoint = orig
-    assert load_checkpoint(part_dir / "last.pt")["epoch"] == 1
+        Checkpoint.save = orig
+    assert load_checkpoint(part_dir / "last.pt").extra["epoch"] == 1
     resumed = train_model(short, p_tr, p_va, labels=labels, out_dir=part_dir, resume=True, progress=False)
     assert len(resumed.history) == 4
     for k, v in full.model.state_dict().items():
@@ -102,9 +100,9 @@ def test_checkpoint_rebuilds_model(synthetic, tmp_path):
     labels = sorted({u.emotion for u in synthetic})
     res = train_model(cfg, prepare(cfg, synthetic, progress=False), None, labels=labels,
                       out_dir=tmp_path, progress=False)
-    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")  # weights_only=True inside
-    assert ckpt["label_names"] == labels and ckpt["serkit_version"]
-    model, _ = model_from_checkpoint(ckpt)
+    model, ckpt = load_model(tmp_path)  # the run folder; weights_only=True inside
+    assert ckpt.label_names == labels and ckpt.serkit_version
+    assert load_checkpoint(tmp_path / "checkpoint.pt").config == cfg.to_dict()
     x = torch.randn(2, 30, 16)
     torch.testing.assert_close(model(x, torch.tensor([30, 20])).logits,
                                res.model(x, torch.tensor([30, 20])).logits)
@@ -137,7 +135,7 @@ def test_bad_config_errors():
     with pytest.raises(UnknownKeyError, match="model.hidden_dim"):
         model_config_from_dict({"name": "pooled_mlp", "hiden_dim": 3})
     with pytest.raises(UnknownKeyError, match="train.lr"):
-        experiment_from_dict({"model": {"name": "pooled_mlp"}, "train": {"lrate": 1}})
+        recipe_from_dict({"model": {"name": "pooled_mlp"}, "train": {"lrate": 1}})
 
 
 def test_ctc_checkpoint_rebuilds_with_vocab(tmp_path):
@@ -147,13 +145,41 @@ def test_ctc_checkpoint_rebuilds_with_vocab(tmp_path):
     from serkit.config import to_dict
     from serkit.data.vocab import CharVocab
     from serkit.models.w2v2_ctc import build_w2v2_ctc, tiny_config
-    from serkit.train.checkpoint import save_checkpoint
-
     vocab = CharVocab.from_texts(["hallo welt", "kids are talking"])
     mcfg = tiny_config()
     model = build_w2v2_ctc(mcfg, input_dim=1, num_classes=2, vocab_size=len(vocab))
-    save_checkpoint(tmp_path / "c.pt", {
-        "config": {"model": to_dict(dataclasses.asdict(mcfg))}, "state_dict": model.state_dict(),
-        "label_names": ["a", "b"], "input_dim": 1, "vocab": vocab.to_dict()})
-    rebuilt, _ = model_from_checkpoint(load_checkpoint(tmp_path / "c.pt"))
+    Checkpoint(config={"model": to_dict(dataclasses.asdict(mcfg))}, state_dict=model.state_dict(),
+               label_names=["a", "b"], input_dim=1, vocab=vocab.to_dict()).save(tmp_path / "c.pt")
+    rebuilt, _ = load_model(tmp_path / "c.pt")
     assert sum(p.numel() for p in rebuilt.parameters()) == sum(p.numel() for p in model.parameters())
+
+
+def test_augment_onecycle_and_input_norm(synthetic):
+    """train.augment, scheduler onecycle (stepped per batch) and train.input_stats in the one loop."""
+    import numpy as np
+
+    from serkit.train.augment import AugmentConfig, FeatureAugmenter
+
+    cfg = recipe_from_dict({
+        "data": {"corpus": "manifest"}, "features": {"name": "logmel", "n_mels": 16},
+        "model": {"name": "compact_cnn", "channels": [8], "hidden_dim": 8},
+        "train": {"epochs": 3, "batch_size": 4, "scheduler": "onecycle", "valid_fraction": 0.0,
+                  "input_stats": True, "sort_by_length": False,
+                  "augment": {"crop_frames": 40, "gain_db": 6.0, "freq_mask": 4, "time_mask": 10}},
+        "eval": {"protocol": "loso"}})
+    p = prepare(cfg, synthetic, progress=False)
+    res = train_model(cfg, p, None, labels=sorted({u.emotion for u in synthetic}), progress=False)
+    frames = np.concatenate(p.inputs, 0)
+    torch.testing.assert_close(res.model.in_mean, torch.from_numpy(frames.mean(0)))
+    lrs = [h["lr"] for h in res.history]
+    assert lrs[0] > lrs[-1] and lrs[-1] < 0.05 * 1e-3  # one cycle annealed far below the peak lr
+    # augmentation: masks and gain change only valid frames; padding stays zero
+    import random
+
+    aug = FeatureAugmenter(AugmentConfig(gain_db=6.0, freq_mask=4, time_mask=10))
+    x = torch.zeros(2, 50, 16)
+    x[0, :50], x[1, :30] = 1.0, 2.0
+    y = aug.batch(x, torch.tensor([50, 30]), random.Random(0))
+    assert torch.equal(y[1, 30:], torch.zeros(20, 16)) and not torch.equal(y, x)
+    with pytest.raises(ConfigError, match="gain_db"):
+        FeatureAugmenter(AugmentConfig(gain_db=3.0), feature_name="mfcc")

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from serkit.config import experiment_from_dict, load_dict
+from serkit.config import load_dict
 from serkit.data.dataset import Batch
 from serkit.data.vocab import CharVocab
 from serkit.errors import ConfigError, ModelNotFoundError, UnknownKeyError
-from serkit.models import model_config_from_dict
+from serkit.experiment import recipe_from_dict
 from serkit.models.w2v2_ctc import W2v2Ctc, W2v2CtcConfig, build_w2v2_ctc, tiny_config, transcribe
 from serkit.testing import pseudo_wave
 from serkit.train.losses import compute_losses, task_weights
@@ -112,7 +112,7 @@ def test_finetune_freezes_only_the_conv_feature_encoder_and_has_its_own_lr(tiny_
     # the engine's optimizer builder uses param_groups when the model has it
     from serkit.train.loop import _optimizer
 
-    opt = _optimizer(m, experiment_from_dict({"model": {"name": "w2v2_ctc"}, "train": {"lr": 1e-3}}).train)
+    opt = _optimizer(m, recipe_from_dict({"model": {"name": "w2v2_ctc"}, "train": {"lr": 1e-3}}).train)
     assert sorted(g["lr"] for g in opt.param_groups) == [5e-5, 1e-3]
 
 
@@ -187,14 +187,13 @@ def test_tiny_model_overfits_and_decodes_its_transcripts(overfit_two):
 def test_predict_transcribe_from_a_checkpoint(overfit_two, tmp_path, capsys):
     from serkit.cli.main import main
     from serkit.inference import Predictor
-    from serkit.train.checkpoint import save_checkpoint
+    from serkit.models.checkpoint import Checkpoint
     from serkit.vad import SegmentConfig
 
     m, vocab, waves, _, _ = overfit_two
-    cfg = experiment_from_dict({"features": {"name": "raw"}, "model": {"name": "w2v2_ctc", **tiny_config().__dict__}})
-    ck = save_checkpoint(tmp_path / "run" / "checkpoint.pt", {
-        "config": cfg.to_dict(), "state_dict": m.state_dict(), "label_names": ["x", "y"], "input_dim": 1,
-        "vocab": vocab.to_dict(), "avd_stats": None})
+    cfg = recipe_from_dict({"features": {"name": "raw"}, "model": {"name": "w2v2_ctc", **tiny_config().__dict__}})
+    ck = Checkpoint(config=cfg.to_dict(), state_dict=m.state_dict(), label_names=["x", "y"], input_dim=1,
+                    vocab=vocab.to_dict()).save(tmp_path / "run" / "checkpoint.pt")
     pred = Predictor.from_checkpoint(ck, segment=SegmentConfig(vad=False, max_window=5.0), transcribe=True)
     r = pred.predict_signal(waves[0])
     assert r["text"] == "ab" and r["segments"][0]["text"] == "ab" and r["label"] == "x"
@@ -205,9 +204,8 @@ def test_predict_transcribe_from_a_checkpoint(overfit_two, tmp_path, capsys):
                  "--no-vad", "--format", "json"]) == 0
     assert '"text": "ca"' in capsys.readouterr().out
     # a model without a CTC head refuses --transcribe with the reason
-    save_checkpoint(tmp_path / "noctc.pt", {
-        "config": cfg.to_dict(), "state_dict": build_w2v2_ctc(tiny_config(), num_classes=2).state_dict(),
-        "label_names": ["x", "y"], "input_dim": 1, "vocab": None})
+    Checkpoint(config=cfg.to_dict(), state_dict=build_w2v2_ctc(tiny_config(), num_classes=2).state_dict(),
+               label_names=["x", "y"], input_dim=1).save(tmp_path / "noctc.pt")
     with pytest.raises(ConfigError, match="CTC head"):
         Predictor.from_checkpoint(tmp_path / "noctc.pt", transcribe=True)
 
@@ -228,7 +226,7 @@ def test_loss_weighting_matches_each_recipe():
     recipes = sorted(CONFIGS.glob("*.yaml"))
     assert len(recipes) >= 3
     for path in recipes:
-        cfg = experiment_from_dict(load_dict(path))
+        cfg = recipe_from_dict(load_dict(path))
         alpha = cfg.train.loss_weights["ctc"]
         assert alpha > 0, path
         losses = compute_losses(out, batch, task_weights(cfg.train.loss_weights, cfg.train.ctc_weighting))
@@ -246,8 +244,8 @@ def test_loss_weighting_matches_each_recipe():
 
 def test_recipes_parse_and_build_or_explain(tiny_hf):
     for path in sorted(CONFIGS.glob("*.yaml")):
-        cfg = experiment_from_dict(load_dict(path))
-        mcfg = model_config_from_dict(cfg.model)
+        cfg = recipe_from_dict(load_dict(path))
+        mcfg = cfg.model
         assert mcfg.name == "w2v2_ctc"
         assert cfg.features.name == ("cpc" if mcfg.encoder == "cpc" else "raw")
         if mcfg.encoder == "scratch":
@@ -278,7 +276,7 @@ def test_ssl_model_flag_points_recipes_at_a_local_folder(tiny_hf):
     from serkit.cli.common import load_recipe
 
     cfg = load_recipe(str(CONFIGS / "emodb_scratch_w2v2.yaml"), ["train.epochs=1"], str(tiny_hf))
-    mcfg = model_config_from_dict(cfg.model)
+    mcfg = cfg.model
     assert (mcfg.encoder, mcfg.encoder_path, cfg.train.epochs) == ("pretrained", str(tiny_hf), 1)
     assert build_w2v2_ctc(mcfg, num_classes=7, vocab_size=30).encoder.kind == "wav2vec2"
     base = Path(__file__).resolve().parents[1] / "configs" / "baseline" / "emodb_egemaps_svm.yaml"

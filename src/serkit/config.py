@@ -1,8 +1,10 @@
 """Recipe configuration: frozen dataclasses, YAML load/dump, dotted overrides, unknown-key errors.
 
 A recipe is a YAML file with the top-level sections ``data``, ``features``, ``model`` (with a
-``name``), ``train`` and ``eval``. Each section is a frozen dataclass defined here (``model`` is
-resolved by :func:`serkit.models.model_config_from_dict`, next to each model's code).
+``name``), ``train`` and ``eval``. Each section is a frozen dataclass: ``data``, ``features`` and
+``eval`` are defined here; ``model`` next to each model's code (:data:`serkit.models.MODELS`) and
+``train`` next to the loop (:class:`serkit.train.loop.TrainConfig`). A recipe is resolved once,
+by :func:`serkit.experiment.recipe_from_dict`, and passed down typed.
 
 Examples:
     >>> d = apply_overrides({"model": {"name": "linear_svm"}}, ["model.C=0.5", "eval.seed=3"])
@@ -15,8 +17,8 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -82,63 +84,14 @@ class FeatureConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings for neural models (ignored by classical ones).
-
-    Attributes:
-        epochs: maximum epochs.
-        batch_size: utterances per batch.
-        optimizer: ``adamw``, ``adam`` or ``sgd``.
-        lr: peak learning rate.
-        weight_decay: decoupled (AdamW) or L2 weight decay.
-        momentum: SGD momentum.
-        scheduler: ``none``, ``cosine``, ``step`` or ``plateau``.
-        warmup_epochs: linear warm-up epochs (cosine).
-        grad_clip: max gradient norm; 0 disables.
-        class_weighted: weight the emotion loss by inverse class frequency.
-        loss_weights: weight of each task loss: ``emotion``, ``gender``, ``ctc``, ``avd``, ...
-        avd_weights: alpha, beta, gamma of the CCC loss ``1 - a CCC_aro - b CCC_val - g CCC_dom``.
-        ctc_weighting: ``ce_plus_alpha_ctc`` (paper) or ``ctc_plus_alpha_ce`` (authors' code).
-        valid_fraction: share of the *training speakers* held out for early stopping.
-        patience: epochs without validation improvement before stopping; 0 disables.
-        monitor: validation metric to maximise: ``ua``, ``wa``, ``f1``, ``ccc`` or ``-loss``.
-        seed: random seed.
-        deterministic: torch deterministic algorithms.
-        num_threads: torch intra-op threads (0 = torch default).
-        sort_by_length: length-aware batching (buckets of similar length).
-        device: ``cpu`` or ``cuda``.
-    """
-
-    epochs: int = 30
-    batch_size: int = 16
-    optimizer: str = "adamw"
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    momentum: float = 0.9
-    scheduler: str = "cosine"
-    warmup_epochs: int = 0
-    grad_clip: float = 5.0
-    class_weighted: bool = False
-    loss_weights: dict[str, float] = field(default_factory=lambda: {"emotion": 1.0})
-    avd_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    ctc_weighting: str = "ce_plus_alpha_ctc"
-    valid_fraction: float = 0.15
-    patience: int = 0
-    monitor: str = "ua"
-    seed: int = 0
-    deterministic: bool = True
-    num_threads: int = 0
-    sort_by_length: bool = True
-    device: str = "cpu"
-
-
-@dataclass(frozen=True)
 class EvalConfig:
     """Evaluation protocol.
 
     Attributes:
         protocol: ``loso`` (leave one speaker out), ``speaker_kfold`` (speaker-grouped k-fold),
-            ``loso_session`` (leave one session out), ``official`` (corpus partition), ``holdout`` (the speakers in ``test_speakers``),
+            ``loso_session`` (leave one session out), ``official`` (corpus partition), ``holdout`` (the
+            speakers in ``test_speakers``), ``dev`` (model selection: train without the
+            ``test_speakers``, test on ``dev_speakers``),
             ``cross_corpus`` (train on ``train_corpora``, test on each of ``test_corpora``),
             ``leave_one_corpus_out`` (each corpus of a pooled ``data.corpus: a+b+c`` tested once), or
             ``random_kfold`` (speaker-DEPENDENT; needs ``speaker_dependent: true``).
@@ -148,6 +101,7 @@ class EvalConfig:
         official_train: partitions used for training under ``official``.
         official_test: partition used for testing under ``official``.
         test_speakers: speakers held out under ``holdout`` (one fold: train on the rest).
+        dev_speakers: development speakers under ``dev`` (training speakers, never test speakers).
         train_corpora: corpora trained on under ``cross_corpus`` (empty: all but ``test_corpora``).
         test_corpora: corpora tested under ``cross_corpus`` (one fold each), or the subset held out
             in turn under ``leave_one_corpus_out`` (empty: all). Classes not shared by every
@@ -165,6 +119,7 @@ class EvalConfig:
     official_train: tuple[str, ...] = ("Train",)
     official_test: str = "Test1"
     test_speakers: tuple[str, ...] = ()
+    dev_speakers: tuple[str, ...] = ()
     train_corpora: tuple[str, ...] = ()
     test_corpora: tuple[str, ...] = ()
     only_folds: tuple[str, ...] = ()
@@ -172,13 +127,20 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """A whole recipe. ``model`` stays a dict here; models resolve it to their own dataclass."""
+    """A whole recipe, every section typed.
 
-    data: DataConfig = field(default_factory=DataConfig)
-    features: FeatureConfig = field(default_factory=FeatureConfig)
-    model: dict[str, Any] = field(default_factory=lambda: {"name": "linear_svm"})
-    train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
+    ``model`` is the model's own config dataclass (next to its code in :mod:`serkit.models`) and
+    ``train`` is :class:`serkit.train.loop.TrainConfig` (next to the loop). This module sits
+    below both in the layer order, so it does not import them: build recipes with
+    :func:`serkit.experiment.recipe_from_dict` / :func:`serkit.experiment.load_recipe`, which
+    resolve every section once.
+    """
+
+    data: DataConfig
+    features: FeatureConfig
+    model: Any
+    train: Any
+    eval: EvalConfig
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (YAML/JSON ready)."""
@@ -319,8 +281,17 @@ def load_dict(path: PathLike) -> dict[str, Any]:
     return d
 
 
-def experiment_from_dict(d: Mapping[str, Any]) -> ExperimentConfig:
-    """Build an ExperimentConfig (model section kept as a dict; see serkit.models)."""
+def parse_recipe(d: Mapping[str, Any], *, model_config: Callable[[Mapping[str, Any]], Any],
+                 train_config: type) -> ExperimentConfig:
+    """Build a typed recipe from a dict, given the resolvers of the sections defined above this layer.
+
+    Use :func:`serkit.experiment.recipe_from_dict`, which passes
+    :func:`serkit.models.model_config_from_dict` and :class:`serkit.train.loop.TrainConfig`.
+
+    Raises:
+        UnknownKeyError: unknown section or key (listing the valid ones).
+        ConfigError: ``model.name`` missing, or a value of the wrong type.
+    """
     for k in d:
         if k not in SECTIONS:
             raise UnknownKeyError("recipe section", k, SECTIONS)
@@ -330,8 +301,8 @@ def experiment_from_dict(d: Mapping[str, Any]) -> ExperimentConfig:
     return ExperimentConfig(
         data=from_dict(DataConfig, d.get("data"), where="data"),
         features=from_dict(FeatureConfig, d.get("features"), where="features"),
-        model=model,
-        train=from_dict(TrainConfig, d.get("train"), where="train"),
+        model=model_config(model),
+        train=from_dict(train_config, d.get("train"), where="train"),
         eval=from_dict(EvalConfig, d.get("eval"), where="eval"),
     )
 

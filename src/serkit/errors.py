@@ -61,3 +61,11 @@ class MissingDependencyError(SerkitError, ImportError):
 
 class ModelNotFoundError(SerkitError, FileNotFoundError):
     """A model name or folder cannot be resolved to local files."""
+
+
+class CheckpointError(ModelNotFoundError):
+    """A model file or run folder cannot be loaded: missing, unreadable, or not a serkit checkpoint.
+
+    The one error of :func:`serkit.models.checkpoint.load_checkpoint`; a subclass of
+    :class:`ModelNotFoundError` so ``except ModelNotFoundError`` callers keep working.
+    """

@@ -11,24 +11,49 @@ import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from serkit.config import ExperimentConfig
+from serkit.config import ExperimentConfig, apply_overrides, load_dict, parse_recipe
 from serkit.data.corpora import corpus_spec, load_corpus
 from serkit.data.corpora.common import labels_of
 from serkit.data.manifest import Utterance, summary
-from serkit.data.splits import CROSS_CORPUS, make_folds, protocol_name
+from serkit.data.splits import CROSS_CORPUS, recipe_folds, recipe_protocol_name
 from serkit.errors import ConfigError
 from serkit.eval.metrics import ccc_per_dimension, classification_scores
 from serkit.eval.report import FoldResult, Prediction, Report
 from serkit.features.extract import UTTERANCE_LEVEL, extract_features
-from serkit.models import CLASSICAL, MODELS, model_config_from_dict
+from serkit.models import CLASSICAL, build_model, model_config_from_dict
+from serkit.train.loop import TrainConfig
 from serkit.typing import PathLike
 
 log = logging.getLogger(__name__)
+
+
+def recipe_from_dict(d: Mapping[str, Any]) -> ExperimentConfig:
+    """The ONE dict -> typed recipe: every section becomes its dataclass, unknown keys raise.
+
+    ``model`` resolves to the model's config (:func:`serkit.models.model_config_from_dict`),
+    ``train`` to :class:`serkit.train.loop.TrainConfig`; nothing below sees a raw dict.
+
+    Raises:
+        UnknownKeyError: unknown section, key or name (listing the valid ones).
+        ConfigError: a missing ``model.name`` or a value of the wrong type.
+
+    Examples:
+        >>> cfg = recipe_from_dict({"model": {"name": "compact_cnn"}, "train": {"augment": {"crop_frames": 300}}})
+        >>> type(cfg.model).__name__, cfg.train.augment.crop_frames
+        ('CompactCnnConfig', 300)
+    """
+    return parse_recipe(d, model_config=model_config_from_dict, train_config=TrainConfig)
+
+
+def load_recipe(path: PathLike, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """Read a recipe YAML, apply dotted ``key=value`` overrides, and resolve it (:func:`recipe_from_dict`)."""
+    return recipe_from_dict(apply_overrides(load_dict(path), list(overrides)))
 
 
 def load_data(cfg: ExperimentConfig, *, data_root: PathLike | None = None) -> tuple[list[Utterance], list[str]]:
@@ -82,38 +107,29 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
         UnknownKeyError: bad names in the recipe.
     """
     t0 = time.time()
-    mcfg = model_config_from_dict(cfg.model)
+    mcfg = cfg.model
     utts, labels = load_data(cfg, data_root=data_root)
     ev = cfg.eval
     spec = corpus_spec(cfg.data.corpus)
-    k = ev.folds if ev.folds is not None else spec.default_folds
-    folds = make_folds(utts, ev.protocol, k=k, seed=ev.seed, speaker_dependent=ev.speaker_dependent,
-                       official_train=ev.official_train, official_test=ev.official_test,
-                       test_speakers=ev.test_speakers, train_corpora=ev.train_corpora,
-                       test_corpora=ev.test_corpora)
+    folds = recipe_folds(cfg, utts)
+    all_folds = recipe_folds(cfg, utts, all_folds=True) if ev.only_folds else folds
+    n_all = len(all_folds)
     by_id = {u.id: u for u in utts}
     notes: list[str] = []
     cross = None
     if ev.protocol in CROSS_CORPUS:  # only the classes every corpus involved has
-        kept = {by_id[i].emotion for f in folds for i in (*f.train, *f.test)}
+        kept = {by_id[i].emotion for f in all_folds for i in (*f.train, *f.test)}
         dropped = [c for c in labels if c not in kept]
         labels = [c for c in labels if c in kept]
-        cross = {"train_corpora": sorted({by_id[i].corpus for f in folds for i in f.train}),
-                 "test_corpora": [f.name for f in folds], "shared_labels": labels}
+        cross = {"train_corpora": sorted({by_id[i].corpus for f in all_folds for i in f.train}),
+                 "test_corpora": [f.name for f in all_folds], "shared_labels": labels}
         notes.append(f"cross-corpus: test corpora {cross['test_corpora']} unseen in training; one fold per "
                      f"test corpus, mean ± std over test corpora; labels = classes shared by all corpora"
                      + (f" (dropped {dropped})" if dropped else ""))
-    name = protocol_name(ev.protocol, k, folds=folds, corpus_of={i: u.corpus for i, u in by_id.items()})
+    name = recipe_protocol_name(cfg, all_folds, utts)
     partial = None
-    if ev.only_folds:
-        wanted = set(ev.only_folds)
-        names = [f.name for f in folds]
-        unknown = sorted(wanted - set(names))
-        if unknown:
-            raise ConfigError(f"eval.only_folds: no fold named {unknown}; the folds of this protocol are {names}")
-        folds = [f for f in folds if f.name in wanted]
-        if len(folds) < len(names):
-            partial = f"partial run: only folds {[f.name for f in folds]} of the protocol's {len(names)} (eval.only_folds)"
+    if len(folds) < n_all:
+        partial = f"partial run: only folds {[f.name for f in folds]} of the protocol's {n_all} (eval.only_folds)"
     log.info("%s: %s; %d folds", cfg.data.corpus, summary(utts), len(folds))
     if cfg.features.speaker_norm:
         notes.append("features standardised per speaker (each test speaker's own unlabelled audio)")
@@ -121,19 +137,18 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
         notes.append(partial)
     results: list[FoldResult] = []
     preds: list[Prediction] = []
-    if cfg.model["name"] in CLASSICAL:
+    if mcfg.name in CLASSICAL:
         if cfg.features.name not in UTTERANCE_LEVEL:
-            raise ConfigError(f"model {cfg.model['name']} needs utterance-level features "
+            raise ConfigError(f"model {mcfg.name} needs utterance-level features "
                               f"{list(UTTERANCE_LEVEL)}, got features.name={cfg.features.name}")
         feats, errors = extract_features(utts, cfg.features, skip_errors=True, progress=progress)
         if errors:
             notes.append(f"{len(errors)} files skipped: " + "; ".join(list(errors.values())[:3]))
         X = {u.id: x for u, x in zip(utts, feats, strict=True) if x is not None}
-        builder = MODELS[cfg.model["name"]][1]
         for f in folds:
             tr = [i for i in f.train if i in X]
             te = [i for i in f.test if i in X]
-            clf = builder(mcfg, seed=ev.seed)
+            clf = build_model(mcfg, seed=ev.seed)
             clf.fit(np.stack([X[i] for i in tr]), [by_id[i].emotion for i in tr])
             yp = clf.predict(np.stack([X[i] for i in te]))
             fold_preds = [Prediction(i, f.name, by_id[i].speaker, by_id[i].emotion, str(p)) for i, p in zip(te, yp, strict=True)]
@@ -157,7 +172,7 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
     return Report(
         corpus=cfg.data.corpus, label_set=cfg.data.labels or spec.default_labels, labels=labels,
         protocol=ev.protocol, protocol_name=name, speaker_dependent=ev.speaker_dependent,
-        seed=ev.seed, n_utterances=len(utts), features=cfg.features.name, model=cfg.model["name"],
+        seed=ev.seed, n_utterances=len(utts), features=cfg.features.name, model=mcfg.name,
         folds=results, predictions=preds, notes=notes, wall_time_s=round(time.time() - t0, 1),
         config=cfg.to_dict(), cross_corpus=cross,
     )

@@ -101,6 +101,9 @@ def export_onnx(checkpoint: PathLike, out: PathLike, *, int8: bool = False, opse
                       dynamic_axes=axes, opset_version=opset, dynamo=False)
     meta = {"features": to_dict(pred.features), "label_names": pred.label_names,
             "avd_stats": pred.avd_stats, "source": str(checkpoint), "int8": int8}
+    stats = pred.backend.input_stats()  # global input standardisation: lets speaker adaptation run on ONNX
+    if stats is not None:
+        meta["input_stats"] = {"mean": stats[0].tolist(), "std": stats[1].tolist()}
     m = onnx.load(str(tmp))
     entry = m.metadata_props.add()
     entry.key, entry.value = "serkit", json.dumps(meta)

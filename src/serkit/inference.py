@@ -26,6 +26,7 @@ Examples:
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
@@ -35,19 +36,27 @@ from typing import Any
 
 import numpy as np
 
+from serkit.adapt import (
+    AdaptConfig,
+    RunningStats,
+    SpeakerStats,
+    groups_of,
+    map_to_reference,
+    resolve_speakers,
+)
 from serkit.config import FeatureConfig, from_dict
 from serkit.data import audio
 from serkit.data.avd import AVD_NAMES, destandardise_avd
 from serkit.errors import AudioError, ConfigError, ModelNotFoundError, SerkitError
+from serkit.models.checkpoint import find_checkpoint, load_checkpoint
+from serkit.models.ks_transformer import KsTransformerConfig
 from serkit.typing import PathLike
-from serkit.vad import Segment, SegmentConfig, Segmenter
+from serkit.vad import Segment, SegmentConfig, Segmenter, segment_blocks
 
 log = logging.getLogger(__name__)
 
 #: names accepted by :meth:`Predictor.load` besides paths
 BUNDLED = ("default",)
-#: checkpoint file names looked for, in order, inside a run folder
-CHECKPOINT_NAMES = ("model.pt", "checkpoint.pt", "best.pt", "last.pt")
 DIGITS = 5
 
 
@@ -70,39 +79,6 @@ def result_json(result: dict[str, Any]) -> str:
 def bundled_dir(name: str = "default") -> Path:
     """Folder of a model shipped inside the package (``serkit/assets/<name>``)."""
     return Path(__file__).resolve().parent / "assets" / name
-
-
-def find_checkpoint(path: PathLike) -> Path:
-    """Resolve a run folder, checkpoint file or ``.onnx`` file to one model file.
-
-    Raises:
-        ModelNotFoundError: nothing loadable there (the message says what was looked for).
-    """
-    p = Path(path)
-    if p.is_file():
-        return p
-    if p.is_dir():
-        for n in CHECKPOINT_NAMES:
-            if (p / n).is_file():
-                return p / n
-        pts = sorted(p.glob("*.pt")) or sorted(p.glob("*/*.pt"))
-        if len(pts) == 1:
-            return pts[0]
-        # a run folder of serkit evaluate / train: fold_<name>/checkpoint.pt (+ last.pt)
-        folds = sorted(p.glob("*/checkpoint.pt"))
-        if len(folds) == 1:
-            return folds[0]
-        if folds:
-            raise ModelNotFoundError(f"{p}: {len(folds)} fold models ({', '.join(str(f.parent.name) for f in folds)}); "
-                                     f"pass one fold's folder, e.g. {folds[0].parent}")
-        onnx = sorted(p.glob("*.onnx"))
-        if not pts and len(onnx) == 1:
-            return onnx[0]
-        found = [str(x.relative_to(p)) for x in pts + onnx]
-        raise ModelNotFoundError(f"{p}: expected one of {list(CHECKPOINT_NAMES)} or a single .pt/.onnx file, "
-                                 f"found {found or 'none'}; pass the file itself")
-    raise ModelNotFoundError(f"model {str(path)!r} not found; expected a bundled name {list(BUNDLED)}, "
-                             "a run folder, a .pt checkpoint or an .onnx file")
 
 
 #: read size of :meth:`Predictor.predict_file`, in seconds of the source
@@ -130,11 +106,24 @@ class _TorchBackend:
         self.model = model.eval().to(self.device)
         #: greedy CTC frame ids of the last call's items (models with a CTC head), else None
         self.last_ctc: list[list[int]] | None = None
+        #: the model's normaliser takes a speaker's statistics itself (``forward(..., norm_stats=)``)
+        self.takes_norm_stats = "norm_stats" in inspect.signature(model.forward).parameters
 
-    def __call__(self, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def input_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The model's global input standardisation ``(mean (F,), std (F,))``, if it has one."""
+        m, s = getattr(self.model, "in_mean", None), getattr(self.model, "in_std", None)
+        if m is None or s is None:
+            return None
+        return m.detach().float().cpu().numpy(), s.detach().float().cpu().numpy()
+
+    def __call__(self, x: np.ndarray, lengths: np.ndarray, *,
+                 norm_stats: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         t = self.torch
         with t.inference_mode():
-            out = self.model(t.from_numpy(x).to(self.device), t.from_numpy(lengths).to(self.device))
+            kw = {} if norm_stats is None else {"norm_stats": (t.from_numpy(norm_stats[0]), t.from_numpy(norm_stats[1]))}
+            if self.device.type != "cpu":
+                kw = {k: tuple(v.to(self.device) for v in vs) for k, vs in kw.items()}
+            out = self.model(t.from_numpy(x).to(self.device), t.from_numpy(lengths).to(self.device), **kw)
             probs = t.softmax(out.logits.float(), -1).cpu().numpy() if out.logits is not None else None
             avd = out.avd.float().cpu().numpy() if out.avd is not None else None
             self.last_ctc = None
@@ -167,6 +156,14 @@ class _OnnxBackend:
         if "serkit" not in meta:
             raise ModelNotFoundError(f"{path}: ONNX file has no serkit metadata; export it with serkit export")
         self.meta = json.loads(meta["serkit"])
+        self.takes_norm_stats = False
+
+    def input_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The model's global input standardisation from the export metadata (``input_stats``), if any."""
+        st = self.meta.get("input_stats")
+        if not st:
+            return None
+        return np.asarray(st["mean"], np.float32), np.asarray(st["std"], np.float32)
 
     def __call__(self, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         res = dict(zip(self.outputs, self.session.run(None, {"x": x, "lengths": lengths}), strict=False))
@@ -241,40 +238,15 @@ class Predictor:
                 (``"cpu"`` by default, ``"cuda"`` on a GPU worker).
 
         Raises:
-            ModelNotFoundError: no checkpoint there, or not a serkit checkpoint.
+            CheckpointError: no checkpoint there, or not a serkit checkpoint (a ModelNotFoundError).
         """
-        import torch
-
         device = kwargs.pop("device", None)
-        from serkit.models import MODELS, model_config_from_dict
-
-        p = find_checkpoint(path)
-        try:
-            ck = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
-            raise ModelNotFoundError(f"{p}: not a readable serkit checkpoint ({type(e).__name__}: "
-                                     f"{str(e).splitlines()[0][:120]}); train one with serkit train") from None
-        missing = [k for k in ("config", "state_dict", "label_names") if k not in ck]
-        if missing:
-            raise ModelNotFoundError(f"{p}: checkpoint lacks {missing}; expected a file written by serkit train")
-        cfg = ck["config"]
-        mcfg = model_config_from_dict(cfg["model"])
-        if getattr(mcfg, "text_encoder", None):
-            raise ConfigError(f"{p}: model {cfg['model']['name']} needs transcripts; Predictor handles audio-only models")
-        feats = from_dict(FeatureConfig, cfg.get("features"), where="features")
-        input_dim = ck.get("input_dim")
-        if input_dim is None:
-            raise ModelNotFoundError(f"{p}: checkpoint lacks input_dim; re-save it with serkit's checkpoint writer")
-        vocab = ck.get("vocab")  # CharVocab.to_dict(): its len() is not the vocabulary size
-        if vocab:
-            from serkit.data.vocab import CharVocab
-
-            vocab_size = len(CharVocab.from_dict(vocab))
-        model = MODELS[cfg["model"]["name"]][1](mcfg, input_dim=int(input_dim), num_classes=len(ck["label_names"]),
-                                               vocab_size=vocab_size if vocab else None)
-        model.load_state_dict(ck["state_dict"])
-        return cls(_TorchBackend(model, device=device), feats, ck["label_names"], avd_stats=ck.get("avd_stats"),
-                   name=str(path), vocab=vocab, **kwargs)
+        ck = load_checkpoint(path)
+        if isinstance(ck.model_config, KsTransformerConfig) and ck.model_config.text_encoder:
+            raise ConfigError(f"{path}: model {ck.model_config.name} needs transcripts; Predictor handles "
+                              "audio-only models")
+        return cls(_TorchBackend(ck.build_model(), device=device), ck.features, ck.label_names, avd_stats=ck.avd_stats,
+                   name=str(path), vocab=ck.vocab, **kwargs)
 
     @classmethod
     def from_onnx(cls, path: PathLike, *, threads: int | None = None, **kwargs: Any) -> Predictor:
@@ -320,15 +292,24 @@ class Predictor:
 
         return compute_features(x, self.features)
 
-    def _classify(self, segs: Sequence[Segment]) -> list[dict[str, Any]]:
-        """Scores of a few segments in one padded forward pass."""
-        feats = [self._features(s.samples) for s in segs]
+    def _classify(self, segs: Sequence[Segment], stats: SpeakerStats | None = None,
+                  feats: Sequence[np.ndarray] | None = None) -> list[dict[str, Any]]:
+        """Scores of a few segments in one padded forward pass (with a speaker's statistics if given)."""
+        if feats is None:
+            feats = [self._features(s.samples) for s in segs]
+        norm_stats = None
+        if stats is not None:
+            if self.backend.takes_norm_stats:
+                norm_stats = (np.tile(stats.mean, (len(feats), 1)), np.tile(stats.std, (len(feats), 1)))
+            else:
+                ref = self.backend.input_stats()
+                feats = [map_to_reference(f, stats, *ref) for f in feats]
         lens = np.array([len(f) for f in feats], dtype=np.int64)
         shape = (len(feats), int(lens.max()), *feats[0].shape[1:])
         pad = np.zeros(shape, dtype=np.float32)
         for i, f in enumerate(feats):
             pad[i, : len(f)] = f
-        probs, avd = self.backend(pad, lens)
+        probs, avd = self.backend(pad, lens) if norm_stats is None else self.backend(pad, lens, norm_stats=norm_stats)
         out = []
         for i, s in enumerate(segs):
             r: dict[str, Any] = {"start": s.start, "end": s.end}
@@ -346,7 +327,8 @@ class Predictor:
         v = destandardise_avd(v, self.avd_stats)
         return {k: round(float(x), DIGITS) for k, x in zip(AVD_NAMES, v, strict=False)}
 
-    def _segments(self, blocks: Iterable[np.ndarray], segmenter: Segmenter) -> Iterator[dict[str, Any]]:
+    def _segments(self, blocks: Iterable[np.ndarray], segmenter: Segmenter,
+                  stats: SpeakerStats | None = None) -> Iterator[dict[str, Any]]:
         """Classified segments, in batches, as they close; falls back to the first window if no speech."""
         pending: list[Segment] = []
         head: list[np.ndarray] = []  # first max_window seconds, for the no-speech fallback
@@ -358,15 +340,15 @@ class Predictor:
                 got += len(head[-1])
             pending += segmenter.push(b)
             if len(pending) >= self.batch_size:
-                yield from self._classify(pending)
+                yield from self._classify(pending, stats)
                 pending = []
         pending += segmenter.flush()
         if pending:
-            yield from self._classify(pending)
+            yield from self._classify(pending, stats)
         elif not segmenter.speech_found and got:
             x = np.concatenate(head)
             if x.size >= int(audio.MIN_DURATION * audio.SAMPLE_RATE):
-                r = self._classify([Segment(0.0, round(x.size / audio.SAMPLE_RATE, 3), x)])[0]
+                r = self._classify([Segment(0.0, round(x.size / audio.SAMPLE_RATE, 3), x)], stats)[0]
                 r["speech"] = False  # VAD found no speech; this is the first window, classified anyway
                 yield r
 
@@ -390,12 +372,15 @@ class Predictor:
         return out
 
     # ----------------------------------------------------------------- public
-    def predict_signal(self, x: np.ndarray, sample_rate: int = audio.SAMPLE_RATE) -> dict[str, Any]:
+    def predict_signal(self, x: np.ndarray, sample_rate: int = audio.SAMPLE_RATE, *,
+                       stats: SpeakerStats | None = None) -> dict[str, Any]:
         """Predict one in-memory signal.
 
         Args:
             x: ``(S,)`` or ``(S, channels)`` samples (float in [-1, 1] or integer PCM).
             sample_rate: its rate in Hz (resampled to 16 kHz).
+            stats: a speaker's statistics to normalise with (see :meth:`speaker_stats`); the
+                caller checks :meth:`adaptation` first.
 
         Returns:
             ``{duration, label, scores, segments[, arousal, valence, dominance]}``.
@@ -405,15 +390,18 @@ class Predictor:
         """
         y = audio.resample(audio.to_mono_float32(np.asarray(x)), int(sample_rate))
         audio.check_signal(y)
-        segs = list(self._segments([y], Segmenter(self.segment)))
+        segs = list(self._segments([y], Segmenter(self.segment), stats))
         return self._aggregate(segs, y.size / audio.SAMPLE_RATE)
 
-    def predict_file(self, path: PathLike, *, block_seconds: float = FILE_BLOCK_SECONDS) -> dict[str, Any]:
+    def predict_file(self, path: PathLike, *, block_seconds: float = FILE_BLOCK_SECONDS,
+                     stats: SpeakerStats | None = None) -> dict[str, Any]:
         """Predict one audio file of any length (read block-wise; memory flat in its length).
 
         Args:
             path: WAV, FLAC, OGG or MP3 file.
             block_seconds: read size in seconds.
+            stats: a speaker's statistics to normalise with (see :meth:`speaker_stats`); the
+                result then carries no adaptation fields (those come from :meth:`predict_batch`).
 
         Returns:
             ``{file, duration, label, scores, segments[, arousal, valence, dominance]}``.
@@ -421,9 +409,10 @@ class Predictor:
         Raises:
             AudioError: unreadable, empty, too short or corrupt file.
         """
-        return self.predict_blocks(audio.stream(path, block_seconds=block_seconds), file=path)
+        return self.predict_blocks(audio.stream(path, block_seconds=block_seconds), file=path, stats=stats)
 
-    def predict_blocks(self, blocks: Iterable[np.ndarray], *, file: PathLike) -> dict[str, Any]:
+    def predict_blocks(self, blocks: Iterable[np.ndarray], *, file: PathLike,
+                       stats: SpeakerStats | None = None) -> dict[str, Any]:
         """Predict one file from its decoded blocks (as :func:`serkit.data.audio.stream` yields them).
 
         :meth:`predict_file` is this over ``audio.stream(file)``; a pipeline that decodes in
@@ -433,6 +422,7 @@ class Predictor:
         Args:
             blocks: ``(S_block,)`` float32 blocks at 16 kHz.
             file: the file they came from (named in the result and in errors).
+            stats: a speaker's statistics (see :meth:`predict_file`).
 
         Returns:
             ``{file, duration, label, scores, segments[, arousal, valence, dominance]}``.
@@ -441,44 +431,170 @@ class Predictor:
             AudioError: the blocks hold less than the minimum duration.
         """
         seg = Segmenter(self.segment)
-        segs = list(self._segments(blocks, seg))
+        segs = list(self._segments(blocks, seg, stats))
         duration = seg.total_samples / audio.SAMPLE_RATE
         if duration < audio.MIN_DURATION:
             raise AudioError(file, f"is {duration:.3f} s long, shorter than the {audio.MIN_DURATION:g} s minimum",
                              f"give at least {audio.MIN_DURATION:g} s of speech")
         return {"file": str(file), **self._aggregate(segs, duration)}
 
-    def predict_batch(self, paths: Iterable[PathLike]) -> Iterator[dict[str, Any]]:
+    # ----------------------------------------------------------------- speaker adaptation
+    def adaptation_unsupported(self) -> str | None:
+        """Why this model cannot take a speaker's statistics, or None if it can (see :mod:`serkit.adapt`)."""
+        if self.backend.takes_norm_stats or self.backend.input_stats() is not None:
+            return None
+        if getattr(self.backend, "kind", "") == "onnx":
+            return (f"{self.name}: this ONNX file carries no input statistics (metadata input_stats); "
+                    "re-export it with serkit export, or predict with the .pt checkpoint")
+        return f"{self.name}: the model has no input normaliser that takes a speaker's statistics"
+
+    def speaker_stats(self, paths: Iterable[PathLike], *, speaker: str = "speaker",
+                      max_seconds: float | None = None,
+                      errors: dict[str, str] | None = None) -> SpeakerStats | None:
+        """Statistics of the model-input features over the speech (VAD segments) of one speaker's files.
+
+        Only audio is read, never labels. VAD is used even when this Predictor cuts fixed windows.
+
+        Args:
+            paths: the speaker's files.
+            speaker: the group's name, stored in the result.
+            max_seconds: stop once this much speech has been counted (whole segments).
+            errors: if given, unreadable files are recorded here (path -> message) and skipped;
+                otherwise their error is raised.
+
+        Returns:
+            the statistics, or None when the files hold no speech.
+        """
+        acc = RunningStats()
+        cfg = replace(self.segment, vad=True)
+        for p in paths:
+            if max_seconds is not None and acc.seconds >= max_seconds:
+                break
+            try:
+                before = acc.n
+                for seg in segment_blocks(audio.stream(p), cfg):
+                    acc.update(self._features(seg.samples), seconds=seg.end - seg.start)
+                    if max_seconds is not None and acc.seconds >= max_seconds:
+                        break
+                acc.files += acc.n > before
+            except (SerkitError, OSError, ValueError, RuntimeError) as e:
+                if errors is None:
+                    raise
+                log.debug("speaker statistics: skipping %s", p, exc_info=True)
+                errors[str(p)] = str(e)
+        return acc.stats(speaker) if acc.n else None
+
+    def adaptation(self, stats: SpeakerStats | None, speaker: str, *,
+                   config: AdaptConfig | None = None) -> dict[str, Any]:
+        """The JSON fields that say whether (and with what) a file was adapted.
+
+        Returns:
+            ``{"speaker", "adapted", "speaker_seconds"[, "reason"]}``; ``adapted`` is False (with a
+            reason) when the model cannot be adapted or the speaker has too little speech.
+        """
+        cfg = config or AdaptConfig()
+        out: dict[str, Any] = {"speaker": speaker, "adapted": False,
+                               "speaker_seconds": stats.seconds if stats is not None else 0.0}
+        why = self.adaptation_unsupported()
+        if why is None and stats is None:
+            why = f"no speech found in the files of speaker {speaker!r}"
+        elif why is None and stats.seconds < cfg.min_seconds:
+            why = (f"only {stats.seconds:.1f} s of speech from speaker {speaker!r}; adaptation needs at least "
+                   f"{cfg.min_seconds:g} s (give more of the speaker's files)")
+        if why is None:
+            out["adapted"] = True
+        else:
+            out["reason"] = why
+        return out
+
+    def _predict_safe(self, p: PathLike, stats: SpeakerStats | None = None) -> dict[str, Any]:
+        try:
+            return self.predict_file(p, stats=stats)
+        except FILE_ERRORS as e:
+            log.debug("failed on %s", p, exc_info=True)
+            return error_record(p, e)
+
+    def predict_batch(self, paths: Iterable[PathLike], *, speakers: Any = None,
+                      adapt: AdaptConfig | None = None) -> Iterator[dict[str, Any]]:
         """Predict many files; a file that fails yields ``{file, error}`` and the rest go on.
 
         Args:
             paths: audio files.
+            speakers: speaker adaptation (None: none, and results are as without it):
+                ``"folder"`` (each file's parent folder is its speaker), ``"file"`` (each file is
+                its own speaker: its speech gives the statistics), a mapping file -> speaker (e.g.
+                :func:`serkit.adapt.read_speaker_map`), or one speaker name per file (None = not
+                adapted). Each speaker's statistics come from the speech of all its files, read
+                once before its first file is predicted; a bad file is left out of them.
+            adapt: adaptation settings (minimum speech).
 
         Yields:
-            one result dict per file, in input order.
+            one result dict per file, in input order; with ``speakers``, each also has
+            ``speaker``, ``adapted``, ``speaker_seconds`` and, when not adapted, ``reason``.
         """
-        for p in paths:
-            try:
-                yield self.predict_file(p)
-            except FILE_ERRORS as e:
-                log.debug("failed on %s", p, exc_info=True)
-                yield error_record(p, e)
+        if speakers is None:
+            for p in paths:
+                yield self._predict_safe(p)
+            return
+        paths = list(paths)
+        names = resolve_speakers(paths, speakers)
+        members = groups_of(names)
+        done: dict[str, int] = {}
+        cache: dict[str, tuple[SpeakerStats | None, dict[str, Any]]] = {}
+        for p, g in zip(paths, names, strict=True):
+            if g is None:
+                r = self._predict_safe(p)
+                if "error" not in r:
+                    r.update(speaker=None, adapted=False, speaker_seconds=0.0, reason="no speaker given for this file")
+                yield r
+                continue
+            if g not in cache:
+                st = None if self.adaptation_unsupported() else \
+                    self.speaker_stats([paths[j] for j in members[g]], speaker=g, errors={})
+                cache[g] = (st, self.adaptation(st, g, config=adapt))
+            st, info = cache[g]
+            r = self._predict_safe(p, st if info["adapted"] else None)
+            if "error" not in r:
+                r.update(info)
+            yield r
+            done[g] = done.get(g, 0) + 1
+            if done[g] == len(members[g]):
+                del cache[g]  # memory stays flat in the number of speakers
 
-    def predict_stream(self, blocks: Iterable[np.ndarray]) -> Iterator[dict[str, Any]]:
+    def predict_stream(self, blocks: Iterable[np.ndarray], *,
+                       adapt: AdaptConfig | bool | None = None) -> Iterator[dict[str, Any]]:
         """Predict a live stream: yield one dict per segment (window) as soon as it closes.
 
         Args:
             blocks: ``(S_block,)`` float32 blocks at 16 kHz, e.g. from
                 :func:`serkit.data.audio.read_pcm_stream`.
+            adapt: treat the stream as one speaker and normalise with running statistics of its
+                speech so far (this window included); ``True`` for the default settings. Windows
+                before ``min_seconds`` of speech are not adapted and say so.
 
         Yields:
-            ``{start, end, label, scores[, arousal, ...]}`` per segment, in time order.
+            ``{start, end, label, scores[, arousal, ...]}`` per segment, in time order; with
+            ``adapt``, also ``adapted``, ``speaker_seconds`` and, when not adapted, ``reason``.
         """
         segmenter = Segmenter(self.segment)
+        cfg = AdaptConfig() if adapt is True else (adapt or None)
+        acc = RunningStats() if cfg is not None else None
+
+        def classify(closed: list[Segment]) -> list[dict[str, Any]]:
+            if acc is None:
+                return self._classify(closed)
+            feats = [self._features(s.samples) for s in closed]
+            for s, f in zip(closed, feats, strict=True):
+                acc.update(f, seconds=s.end - s.start)
+            info = self.adaptation(acc.stats("stream"), "stream", config=cfg)
+            info.pop("speaker")
+            out = self._classify(closed, acc.stats("stream") if info["adapted"] else None, feats)
+            return [{**r, **info} for r in out]
+
         for b in blocks:
             closed = segmenter.push(b)
             if closed:
-                yield from self._classify(closed)
+                yield from classify(closed)
         closed = segmenter.flush()
         if closed:
-            yield from self._classify(closed)
+            yield from classify(closed)

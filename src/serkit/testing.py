@@ -179,8 +179,8 @@ def save_tiny_checkpoint(path: PathLike, *, labels: tuple[str, ...] = EMOTIONS, 
 
     import torch
 
-    from serkit import __version__
     from serkit.config import FeatureConfig, to_dict
+    from serkit.models.checkpoint import Checkpoint
     from serkit.models.compact_cnn import build_compact_cnn, tiny_config
 
     torch.manual_seed(seed)
@@ -188,15 +188,9 @@ def save_tiny_checkpoint(path: PathLike, *, labels: tuple[str, ...] = EMOTIONS, 
     model = build_compact_cnn(mcfg, input_dim=n_mels, num_classes=len(labels))
     model.set_input_stats(torch.full((n_mels,), -6.0), torch.full((n_mels,), 3.0))
     model.eval()
-    ck = {
-        "config": {"data": {}, "features": to_dict(FeatureConfig(name="logmel", n_mels=n_mels)),
-                   "model": to_dict(mcfg), "train": {}, "eval": {}},
-        "state_dict": model.state_dict(), "label_names": list(labels), "serkit_version": __version__,
-        "input_dim": n_mels,
-    }
-    if avd:
-        ck["avd_stats"] = {"mean": [3.0, 3.0, 3.0], "std": [1.0, 0.5, 0.8]}
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(ck, p)
+    config = {"data": {}, "features": to_dict(FeatureConfig(name="logmel", n_mels=n_mels)),
+              "model": to_dict(mcfg), "train": {}, "eval": {}}
+    avd_stats = {"mean": [3.0, 3.0, 3.0], "std": [1.0, 0.5, 0.8]} if avd else None
+    p = Checkpoint(config=config, state_dict=model.state_dict(), label_names=list(labels), input_dim=n_mels,
+                   avd_stats=avd_stats).save(path)
     return p

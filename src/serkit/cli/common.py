@@ -40,13 +40,10 @@ def ssl_model_overrides(d: dict, folder: str) -> list[str]:
 
 
 def load_recipe(path: str, overrides: list[str], ssl_model: str | None = None):
-    """Read a recipe, apply overrides (and ``--ssl-model``), validate every section including the model's."""
-    from serkit.config import apply_overrides, experiment_from_dict, load_dict
-    from serkit.models import model_config_from_dict
+    """Read a recipe, apply overrides (and ``--ssl-model``), resolve every section (unknown keys raise here)."""
+    from serkit.config import load_dict
+    from serkit.experiment import load_recipe as load
 
-    d = load_dict(path)
-    if ssl_model:
-        overrides = [*ssl_model_overrides(d, ssl_model), *overrides]
-    cfg = experiment_from_dict(apply_overrides(d, overrides))
-    model_config_from_dict(cfg.model)  # unknown model keys raise here, before any work
-    return cfg
+    if not ssl_model:
+        return load(path, overrides)
+    return load(path, [*ssl_model_overrides(load_dict(path), ssl_model), *overrides])

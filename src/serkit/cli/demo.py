@@ -83,10 +83,9 @@ def predict_examples(folder: Path, out_dir: Path) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Example predictions, then the baseline evaluation on EmoDB when the corpus is there."""
-    from serkit.config import experiment_from_dict
     from serkit.data.corpora import find_data_root
     from serkit.errors import ManifestError
-    from serkit.experiment import run_experiment
+    from serkit.experiment import recipe_from_dict, run_experiment
     from serkit.viz.confusion import save_report_figures
 
     rc = predict_examples(Path(args.examples) if args.examples else examples_dir(), Path(args.out))
@@ -97,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     except (ManifestError, FileNotFoundError) as e:
         print(f"skipping the EmoDB baseline: {e}")
         return rc
-    cfg = experiment_from_dict(DEMO_RECIPE)
+    cfg = recipe_from_dict(DEMO_RECIPE)
     report = run_experiment(cfg, data_root=args.data_root)
     print(report.to_table())
     paths = report.save(Path(args.out) / "emodb_egemaps_svm.json")

@@ -47,6 +47,9 @@ def run_ray_predict(args: argparse.Namespace, files: list[str], predictor_kwargs
                           "drop --format or pass --format json")
     if args.paths == ["-"]:
         raise ConfigError("--engine ray predicts files; a stream on stdin runs with the default --engine local")
+    if getattr(args, "speaker_from", None) or getattr(args, "speaker_map", None):
+        raise ConfigError("speaker adaptation (--speaker-from/--speaker-map) reads each speaker's files together; "
+                          "--engine ray predicts files independently: use the default --engine local for it")
     if args.segments:
         raise ConfigError("--segments shapes table/csv rows; the JSON lines of --engine ray always hold the segments")
     s = predict_to_dir(files, args.out, model=args.model, predictor_kwargs=predictor_kwargs,

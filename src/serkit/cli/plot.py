@@ -129,26 +129,20 @@ class FoldModel:
     """
 
     def __init__(self, fold_dir: Path, *, data_root: str | None = None) -> None:
-        from serkit.config import experiment_from_dict, load_dict
-        from serkit.data.splits import make_folds
-        from serkit.experiment import load_data
-        from serkit.train.checkpoint import load_checkpoint
+        from serkit.config import load_dict
+        from serkit.data.splits import recipe_folds
+        from serkit.experiment import load_data, recipe_from_dict
+        from serkit.models.checkpoint import load_checkpoint
 
         self.name = fold_dir.name[len("fold_"):]
         resolved = fold_dir / "resolved.yaml"
         ckpt = load_checkpoint(fold_dir / "checkpoint.pt")
-        cfg_dict = load_dict(resolved) if resolved.is_file() else ckpt["config"]
-        self.cfg = experiment_from_dict(cfg_dict)
+        self.cfg = recipe_from_dict(load_dict(resolved) if resolved.is_file() else ckpt.config)
         self.ckpt = ckpt
-        self.label_names: list[str] = list(ckpt["label_names"])
+        self.label_names: list[str] = list(ckpt.label_names)
         utts, _ = load_data(self.cfg, data_root=data_root)
         ev = self.cfg.eval
-        from serkit.data.corpora import CORPORA
-
-        k = ev.folds if ev.folds is not None else CORPORA[self.cfg.data.corpus].default_folds
-        folds = {f.name: f for f in make_folds(utts, ev.protocol, k=k, seed=ev.seed,
-                                               speaker_dependent=ev.speaker_dependent,
-                                               official_train=ev.official_train, official_test=ev.official_test)}
+        folds = {f.name: f for f in recipe_folds(self.cfg, utts, all_folds=True)}
         if self.name not in folds:
             raise ConfigError(f"{fold_dir}: fold {self.name!r} is not a fold of the run's protocol "
                               f"{ev.protocol} (folds: {sorted(folds)}); was the recipe changed?")
@@ -161,9 +155,7 @@ class FoldModel:
     def model(self):
         """The model rebuilt from the checkpoint alone, in eval mode."""
         if self._model is None:
-            from serkit.train.checkpoint import model_from_checkpoint
-
-            self._model, _ = model_from_checkpoint(self.ckpt)
+            self._model = self.ckpt.build_model()
         return self._model
 
     def features(self, utts: Sequence[Any]) -> list:
@@ -239,7 +231,7 @@ def run_embeddings(args: argparse.Namespace) -> int:
     else:
         keys = ["embedding"]
     emb = {k.replace("_", " "): np.stack([o[k] for o in outs]) for k in keys}
-    title = (f"{fm.cfg.model['name']} on {fm.cfg.data.corpus} ({fm.cfg.eval.protocol}), fold {name}: "
+    title = (f"{fm.cfg.model.name} on {fm.cfg.data.corpus} ({fm.cfg.eval.protocol}), fold {name}: "
              f"{len(utts)} {args.split} utterances")
     out = Path(args.out) if args.out else Path(args.run_dir) / f"embeddings_{name}.png"
     plot_embeddings_tsne(emb, [u.emotion for u in utts], out, title=title, perplexity=args.perplexity)
@@ -273,14 +265,14 @@ def run_attention_weights(args: argparse.Namespace) -> int:
     feats, outs = fm.run([u])
     o = outs[0]
     if "attn" not in o:
-        raise ConfigError(f"model {fm.cfg.model['name']} returns no attention weights over time; "
+        raise ConfigError(f"model {fm.cfg.model.name} returns no attention weights over time; "
                           "use a run of an attention-pooling model (e.g. configs/li2019/emodb.yaml)")
     w = o["attn"]
     x = feats[0]
     steps = max(1, round(x.shape[0] / w.shape[-1]))
     pred = fm.label_names[int(o["logits"].argmax())] if o["logits"] is not None else "?"
     title = (f"{u.id} (speaker {u.speaker}): true {u.emotion}, predicted {pred}; "
-             f"{fm.cfg.model['name']}, fold {name} (held out)")
+             f"{fm.cfg.model.name}, fold {name} (held out)")
     out = Path(args.out) if args.out else Path(args.run_dir) / f"attention_{u.id}.png"
     plot_attention_weights(x, w, out, frames_per_step=steps,
                            frame_shift=fm.cfg.features.hop_length / 16000, title=title)

@@ -86,15 +86,14 @@ def attention_for_utterance(run_dir: str | Path, utterance: str, *, fold: str | 
     """
     from serkit.cli.plot import FoldModel, _pick_fold, fold_dirs
     from serkit.features.text import text_features_for, text_tokens
-    from serkit.models import model_config_from_dict
 
     folds = fold_dirs(run_dir)
     candidates = [_pick_fold(folds, fold)] if fold is not None else list(folds.items())
     for name, d in candidates:
         fm = FoldModel(d, data_root=data_root)
-        if fm.cfg.model.get("name") != "ks_transformer":
+        if fm.cfg.model.name != "ks_transformer":
             raise ConfigError(f"{run_dir}: attention maps need a ks_transformer run, got model "
-                              f"{fm.cfg.model.get('name')!r}; for attention pooling use serkit plot attention-weights")
+                              f"{fm.cfg.model.name!r}; for attention pooling use serkit plot attention-weights")
         pool = fm.test if fold is None else fm.all
         match = [u for u in pool if utterance in (u.id, u.path) or Path(u.path).stem == Path(utterance).stem]
         if match:
@@ -104,10 +103,13 @@ def attention_for_utterance(run_dir: str | Path, utterance: str, *, fold: str | 
         raise ConfigError(f"utterance {utterance!r} is not in the test split of any fold of {run_dir}; "
                           "give an utterance id of the run's corpus (e.g. 03a01Wa) or pass --fold")
     u = match[0]
-    mcfg = model_config_from_dict(fm.cfg.model)
+    mcfg = fm.cfg.model
     feats = fm.features([u])[0]
     model = fm.model()
-    tf = text_features_for([u], mcfg, progress=False) if mcfg.modalities != "audio" else None
+    tf = None
+    if mcfg.modalities != "audio" and mcfg.text_encoder:
+        tf = text_features_for([u], encoder=mcfg.text_encoder, transcripts=mcfg.transcripts,
+                               max_tokens=mcfg.max_text_tokens, progress=False)
     tokens = None
     if tf is not None:
         tokens = text_tokens([u.text], encoder=mcfg.text_encoder or "minilm", max_tokens=mcfg.max_text_tokens)[0]
@@ -129,20 +131,17 @@ def attention_for_file(checkpoint: str | Path, file: str | Path, *, text: str | 
     Raises:
         ConfigError: not a ks_transformer checkpoint, or text needed but not given.
     """
-    from serkit.config import FeatureConfig, from_dict
     from serkit.data import audio
     from serkit.features.extract import compute_features, speaker_standardise
     from serkit.features.text import encode_texts, text_tokens
-    from serkit.train.checkpoint import load_checkpoint, model_from_checkpoint
+    from serkit.models.checkpoint import load_model
 
-    ck = load_checkpoint(checkpoint)
-    cfg = ck["config"]
-    if cfg["model"].get("name") != "ks_transformer":
-        raise ConfigError(f"{checkpoint}: attention maps need a ks_transformer checkpoint, got model "
-                          f"{cfg['model'].get('name')!r}")
-    model, mcfg = model_from_checkpoint(ck)
-    fcfg = from_dict(FeatureConfig, cfg.get("features"), where="features")
-    labels = list(ck["label_names"])
+    model, ck = load_model(checkpoint)
+    mcfg = ck.model_config
+    if mcfg.name != "ks_transformer":
+        raise ConfigError(f"{checkpoint}: attention maps need a ks_transformer checkpoint, got model {mcfg.name!r}")
+    fcfg = ck.features
+    labels = list(ck.label_names)
     feats = compute_features(audio.load(str(file)), fcfg)  # (T, F)
     norm = "none"
     if fcfg.speaker_norm:
@@ -150,8 +149,8 @@ def attention_for_file(checkpoint: str | Path, file: str | Path, *, text: str | 
         others = [compute_features(audio.load(str(f)), fcfg) for f in (speaker_files or [])]
         feats = speaker_standardise([feats, *others], ["speaker"] * (1 + len(others)))[0]
         norm = f"per speaker ({len(speaker_files)} files)" if speaker_files else "the file's own statistics"
-    if feats.shape[1] != int(ck["input_dim"]):
-        raise ConfigError(f"{file}: features have {feats.shape[1]} bins but the model expects {ck['input_dim']}")
+    if feats.shape[1] != ck.input_dim:
+        raise ConfigError(f"{file}: features have {feats.shape[1]} bins but the model expects {ck.input_dim}")
     tf = tokens = None
     if mcfg.modalities != "audio":
         if not text:

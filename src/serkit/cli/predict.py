@@ -6,10 +6,17 @@ Examples::
     serkit predict recordings/ --format json --out preds.jsonl
     serkit predict 'calls/**/*.flac' --model runs/my_run --format csv
     arecord -f S16_LE -r 16000 | serkit predict -  # one line per speech window as it arrives
+    serkit predict participants/ --speaker-from folder --format json   # adapt to each speaker
 
 ``--format json`` writes one JSON object per input file per line: file, duration, label, scores,
 segments (start, end, label, scores), plus arousal, valence, dominance when the model predicts
 them. A file that fails gets ``{"file", "error"}``; the others go on and the exit code is 1.
+
+Speaker adaptation (``--speaker-from folder|file``, ``--speaker-map CSV``): each speaker's own
+speech (VAD segments of all its files, never labels) gives the statistics the model's input is
+normalised with; JSON lines add ``speaker``, ``adapted``, ``speaker_seconds`` and, when a speaker
+has too little speech (``--min-speaker-seconds``, default 10), ``"adapted": false`` and a
+``reason``. See :mod:`serkit.adapt`.
 """
 
 from __future__ import annotations
@@ -46,6 +53,16 @@ def add_parser(sub) -> None:
     p.add_argument("--transcribe", action="store_true",
                    help="also print the greedy CTC transcript (models with a CTC head, e.g. w2v2_ctc; "
                         "json/csv field 'text')")
+    g = p.add_argument_group("speaker adaptation (each speaker's own unlabelled speech sets the input statistics)")
+    g.add_argument("--speaker-from", choices=("folder", "file"), default=None,
+                   help="folder: each file's parent folder is one speaker; file: each file is one long "
+                        "recording of one speaker. With '-' (stdin): the stream is one speaker, adapted with "
+                        "running statistics")
+    g.add_argument("--speaker-map", default=None, metavar="CSV",
+                   help="CSV with columns file,speaker naming each file's speaker")
+    g.add_argument("--min-speaker-seconds", type=float, default=None, metavar="SECONDS",
+                   help="least speech of a speaker to adapt with (default 10); below it files are predicted "
+                        "unadapted and their JSON says why")
     from serkit.cli.engine import add_predict_engine_arguments
 
     add_predict_engine_arguments(p)
@@ -184,9 +201,10 @@ def _run(args: argparse.Namespace) -> int:
                           threads=args.threads, **kw)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
     try:
+        speakers, adapt = _adaptation(args)
         w = _Writer(args.format, out, pred.label_names, segments=args.segments, transcribe=bool(kw))
         if args.paths == ["-"]:
-            for win in pred.predict_stream(_stdin_blocks(args.rate)):
+            for win in pred.predict_stream(_stdin_blocks(args.rate), adapt=adapt if speakers else None):
                 w.window(win)
             return 0
         failed = 0
@@ -194,7 +212,8 @@ def _run(args: argparse.Namespace) -> int:
         from tqdm.auto import tqdm
 
         show = args.out is not None and len(files) > 1
-        for r in tqdm(pred.predict_batch(files), total=len(files), desc="predict", unit="file", disable=not show):
+        for r in tqdm(pred.predict_batch(files, speakers=speakers, adapt=adapt), total=len(files), desc="predict",
+                      unit="file", disable=not show):
             failed += "error" in r
             w.file(r)
         if failed:
@@ -203,3 +222,18 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if args.out:
             out.close()
+
+
+def _adaptation(args: argparse.Namespace):
+    """(speakers argument of Predictor.predict_batch or None, AdaptConfig) from the flags."""
+    from serkit.adapt import AdaptConfig, read_speaker_map
+    from serkit.errors import ConfigError
+
+    how, csv_path = getattr(args, "speaker_from", None), getattr(args, "speaker_map", None)
+    if how and csv_path:
+        raise ConfigError("give either --speaker-from or --speaker-map, not both")
+    if csv_path and args.paths == ["-"]:
+        raise ConfigError("--speaker-map names files; a stream on stdin is one speaker: use --speaker-from file")
+    secs = getattr(args, "min_speaker_seconds", None)
+    adapt = AdaptConfig() if secs is None else AdaptConfig(min_seconds=secs)
+    return (read_speaker_map(csv_path) if csv_path else how), adapt

@@ -28,32 +28,25 @@ def run(args: argparse.Namespace) -> int:
     """Train and print the validation (or fold test) scores."""
     import json
 
-    from serkit.data.corpora import CORPORA
-    from serkit.data.splits import make_folds, protocol_name, validation_split
+    from serkit.data.splits import recipe_folds, recipe_protocol_name
     from serkit.errors import UnknownKeyError
     from serkit.eval.metrics import classification_scores
     from serkit.experiment import load_data
-    from serkit.train.loop import _vocab_for, fit_predict, prepare, train_model
+    from serkit.train.loop import fit, fit_predict
 
     cfg = load_recipe(args.config, args.overrides, getattr(args, "ssl_model", None))
     utts, labels = load_data(cfg, data_root=args.data_root)
     progress = not args.no_progress
     if args.fold is None:
-        tr, va = validation_split(utts, cfg.train.valid_fraction, seed=cfg.train.seed)
-        vocab = _vocab_for(cfg, tr)
-        res = train_model(cfg, prepare(cfg, tr, vocab=vocab, progress=progress),
-                          prepare(cfg, va, vocab=vocab, progress=progress) if va else None,
-                          labels=labels, out_dir=args.out, resume=args.resume, progress=progress, vocab=vocab)
+        fitted = fit(cfg, utts, labels=labels, out_dir=args.out, resume=args.resume, progress=progress)
+        res = fitted.result
         last = res.history[-1] if res.history else {}
         print(json.dumps({"checkpoint": f"{args.out}/checkpoint.pt", "epochs": len(res.history),
-                          "train_time_s": res.wall_time_s, "n_parameters": res.checkpoint["n_parameters"],
-                          "validation_speakers": sorted({u.speaker for u in va}),
-                          "best_valid": res.checkpoint.get("best_valid"), "last_epoch": last}, indent=2))
+                          "train_time_s": res.wall_time_s, "n_parameters": res.checkpoint.extra["n_parameters"],
+                          "validation_speakers": sorted({u.speaker for u in fitted.valid}),
+                          "best_valid": res.checkpoint.extra.get("best_valid"), "last_epoch": last}, indent=2))
         return 0
-    ev = cfg.eval
-    k = ev.folds if ev.folds is not None else CORPORA[cfg.data.corpus].default_folds
-    folds = {f.name: f for f in make_folds(utts, ev.protocol, k=k, seed=ev.seed,
-                                           speaker_dependent=ev.speaker_dependent)}
+    folds = {f.name: f for f in recipe_folds(cfg, utts, all_folds=True)}
     if args.fold not in folds:
         raise UnknownKeyError("fold", args.fold, folds)
     f = folds[args.fold]
@@ -61,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     fo = fit_predict(cfg, [by_id[i] for i in f.train], [by_id[i] for i in f.test], labels=labels,
                      out_dir=args.out, progress=progress, fold=f.name, resume=args.resume)
     sc = classification_scores([p.true for p in fo.predictions], [p.pred for p in fo.predictions], labels)
-    print(f"corpus={cfg.data.corpus} protocol={protocol_name(ev.protocol, k)} fold={f.name} "
+    print(f"corpus={cfg.data.corpus} protocol={recipe_protocol_name(cfg)} fold={f.name} "
           f"(1 of {len(folds)} folds; no std for a single fold): "
           + " ".join(f"{m.upper()}={v:.4f}" for m, v in sc.items()))
     return 0

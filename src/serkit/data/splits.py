@@ -18,10 +18,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from serkit.config import ExperimentConfig
 from serkit.data.manifest import Utterance
 from serkit.errors import ConfigError, SpeakerOverlapError, UnknownKeyError
 
-PROTOCOLS = ("loso", "speaker_kfold", "loso_session", "official", "random_kfold", "holdout",
+PROTOCOLS = ("loso", "speaker_kfold", "loso_session", "official", "random_kfold", "holdout", "dev",
              "cross_corpus", "leave_one_corpus_out")
 #: protocols whose test sets are whole corpora never seen in training (reports are stamped so)
 CROSS_CORPUS = ("cross_corpus", "leave_one_corpus_out")
@@ -33,6 +34,7 @@ PROTOCOL_NAMES = {
     "official": "official partition",
     "random_kfold": "random utterance {k}-fold (speaker-dependent)",
     "holdout": "held-out speakers (1 fold)",
+    "dev": "development speakers of the training set (1 fold; test speakers excluded)",
     "cross_corpus": "cross-corpus (train on {train}, test on each of {test})",
     "leave_one_corpus_out": "leave-one-corpus-out (one fold per corpus of {test})",
 }
@@ -99,7 +101,8 @@ def _group_kfold(groups: dict[str, list[str]], k: int, seed: int) -> list[list[s
 def make_folds(utts: Sequence[Utterance], protocol: str, *, k: int | None = None, seed: int = 0,
                speaker_dependent: bool = False, official_train: Sequence[str] = ("Train",),
                official_test: str = "Test1", test_speakers: Sequence[str] = (),
-               train_corpora: Sequence[str] = (), test_corpora: Sequence[str] = ()) -> list[Fold]:
+               dev_speakers: Sequence[str] = (), train_corpora: Sequence[str] = (),
+               test_corpora: Sequence[str] = ()) -> list[Fold]:
     """Split utterances into folds under a protocol, checking speaker-disjointness.
 
     Args:
@@ -111,7 +114,9 @@ def make_folds(utts: Sequence[Utterance], protocol: str, *, k: int | None = None
         speaker_dependent: required for ``random_kfold``.
         official_train: partitions (``custom["partition"]``) used for training in ``official``.
         official_test: partition used for testing in ``official``.
-        test_speakers: the held-out speakers of ``holdout`` (one fold).
+        test_speakers: the held-out speakers of ``holdout`` (one fold); ``dev`` drops them.
+        dev_speakers: the speakers ``dev`` tests on: a model-selection split that trains on the
+            speakers in neither list, so choices made on it never see a test speaker.
         train_corpora: ``cross_corpus``: the corpora (``Utterance.corpus``) to train on; empty
             means every corpus not in ``test_corpora``.
         test_corpora: ``cross_corpus``: the corpora to test on, one fold each (fold name = corpus);
@@ -157,6 +162,14 @@ def make_folds(utts: Sequence[Utterance], protocol: str, *, k: int | None = None
                               f"unknown {sorted(held - known)}, valid e.g. {sorted(known)[:6]}")
         folds.append(Fold("holdout", tuple(u.id for u in utts if u.speaker not in held),
                           tuple(u.id for u in utts if u.speaker in held)))
+    elif protocol == "dev":
+        test, dev, known = set(test_speakers), set(dev_speakers), {u.speaker for u in utts}
+        bad = sorted((dev & test) | (dev - known))
+        if not dev or bad:
+            raise ConfigError(f"protocol 'dev' needs eval.dev_speakers: training speakers of the corpus, not in "
+                              f"eval.test_speakers; bad {bad}, valid e.g. {sorted(known - test)[:6]}")
+        folds.append(Fold("dev", tuple(u.id for u in utts if u.speaker not in test | dev),
+                          tuple(u.id for u in utts if u.speaker in dev)))
     elif protocol in CROSS_CORPUS:
         folds = _corpus_folds(utts, protocol, train_corpora, test_corpora)
     elif protocol == "official":
@@ -187,6 +200,68 @@ def make_folds(utts: Sequence[Utterance], protocol: str, *, k: int | None = None
     return folds
 
 
+def recipe_fold_count(cfg: ExperimentConfig) -> int | None:
+    """``k`` of the recipe's protocol: ``eval.folds``, else the corpus default (:func:`corpus_spec`)."""
+    from serkit.data.corpora import corpus_spec
+
+    return cfg.eval.folds if cfg.eval.folds is not None else corpus_spec(cfg.data.corpus).default_folds
+
+
+def recipe_protocol_name(cfg: ExperimentConfig, folds: Sequence[Fold] = (),
+                         utts: Sequence[Utterance] = ()) -> str:
+    """Report header of the recipe's protocol, e.g. ``speaker-grouped 10-fold``.
+
+    Args:
+        cfg: the recipe.
+        folds: its folds (cross-corpus protocols name their corpora from them).
+        utts: its utterances (the training corpora of cross-corpus folds).
+    """
+    return protocol_name(cfg.eval.protocol, recipe_fold_count(cfg), folds=folds,
+                         corpus_of={u.id: u.corpus for u in utts} if utts else None)
+
+
+def recipe_folds(cfg: ExperimentConfig, utts: Sequence[Utterance], *, all_folds: bool = False) -> list[Fold]:
+    """The folds a recipe's ``eval`` section asks for: the ONE recipe -> folds function.
+
+    Every caller (``serkit evaluate``, ``serkit train --fold``, plots, benchmarks) uses this, so
+    each honours every setting: ``protocol``, ``folds`` (else the corpus default of
+    :func:`serkit.data.corpora.corpus_spec`, pooled ``a+b`` corpora included), ``seed``,
+    ``speaker_dependent``, ``official_train`` / ``official_test``, ``test_speakers``,
+    ``dev_speakers``, ``train_corpora`` / ``test_corpora`` and ``only_folds``.
+
+    Args:
+        cfg: the recipe.
+        utts: its utterances (:func:`serkit.experiment.load_data`).
+        all_folds: ignore ``eval.only_folds`` (all folds of the protocol).
+
+    Returns:
+        folds in a deterministic order (only the ``only_folds`` ones unless ``all_folds``).
+
+    Raises:
+        ConfigError: bad protocol settings, or an ``only_folds`` name that is not a fold.
+        SpeakerOverlapError: a speaker-independent fold shares a speaker.
+
+    Examples:
+        >>> from types import SimpleNamespace as NS
+        >>> from serkit.config import DataConfig, EvalConfig
+        >>> from serkit.data.manifest import Utterance
+        >>> us = [Utterance(id=str(i), path="x.wav", speaker=f"s{i % 3}") for i in range(6)]
+        >>> cfg = NS(data=DataConfig(corpus="manifest"), eval=EvalConfig(protocol="holdout", test_speakers=("s1",)))
+        >>> [(f.name, len(f.train), len(f.test)) for f in recipe_folds(cfg, us)]
+        [('holdout', 4, 2)]
+    """
+    ev = cfg.eval
+    folds = make_folds(utts, ev.protocol, k=recipe_fold_count(cfg), seed=ev.seed,
+                       speaker_dependent=ev.speaker_dependent, official_train=ev.official_train,
+                       official_test=ev.official_test, test_speakers=ev.test_speakers,
+                       dev_speakers=ev.dev_speakers, train_corpora=ev.train_corpora, test_corpora=ev.test_corpora)
+    if all_folds or not ev.only_folds:
+        return folds
+    names = [f.name for f in folds]
+    unknown = sorted(set(ev.only_folds) - set(names))
+    if unknown:
+        raise ConfigError(f"eval.only_folds: no fold named {unknown}; the folds of this protocol are {names}")
+    return [f for f in folds if f.name in set(ev.only_folds)]
 def _corpus_folds(utts: Sequence[Utterance], protocol: str, train_corpora: Sequence[str],
                   test_corpora: Sequence[str]) -> list[Fold]:
     """Folds whose test set is a whole corpus (``cross_corpus``, ``leave_one_corpus_out``)."""

@@ -271,20 +271,26 @@ def transcripts_for(utts: Sequence[Any], source: str = "manifest", *, progress: 
     return texts, fallback
 
 
-def text_features_for(utts: Sequence[Any], model_cfg: Any, *, cache_dir: PathLike | None = None,
-                      progress: bool = True, transcribe: Transcriber | None = None) -> list[np.ndarray] | None:
-    """Text features for a model config with a ``text_encoder`` field (None when it is None).
+def text_features_for(utts: Sequence[Any], *, encoder: str, transcripts: str = "manifest", max_tokens: int = 20,
+                      cache_dir: PathLike | None = None, progress: bool = True,
+                      transcribe: Transcriber | None = None) -> list[np.ndarray]:
+    """Text features of utterances: their transcripts (:func:`transcripts_for`) encoded (:func:`encode_texts`).
 
-    Reads ``text_encoder``, ``max_text_tokens`` (default 20) and ``transcripts`` (default
-    ``manifest``) from the config; this is the one call a training loop needs.
+    This is the one call a training loop needs; its arguments are the multimodal model's
+    ``text_encoder``, ``transcripts`` and ``max_text_tokens`` settings.
+
+    Args:
+        utts: utterances.
+        encoder: ``"minilm"`` or a local Hugging Face folder.
+        transcripts: ``manifest`` or ``ctc:<checkpoint>``.
+        max_tokens: tokens kept per transcript.
+        cache_dir: cache root ("" disables).
+        progress: progress bars.
+        transcribe: CTC transcriber for ``ctc:<checkpoint>``.
     """
-    enc = getattr(model_cfg, "text_encoder", None)
-    if enc is None:
-        return None
-    texts, fallback = transcripts_for(utts, getattr(model_cfg, "transcripts", "manifest"), progress=progress,
-                                      transcribe=transcribe)
-    return encode_texts(texts, encoder=enc, max_tokens=int(getattr(model_cfg, "max_text_tokens", 20)),
-                        cache_dir=cache_dir, progress=progress, fallback=fallback, ids=[u.id for u in utts])
+    texts, fallback = transcripts_for(utts, transcripts, progress=progress, transcribe=transcribe)
+    return encode_texts(texts, encoder=encoder, max_tokens=max_tokens, cache_dir=cache_dir, progress=progress,
+                        fallback=fallback, ids=[u.id for u in utts])
 
 
 __all__ = ["DEFAULT_ENCODER", "TextCache", "Transcriber", "encode_texts", "load_text_encoder", "minilm_dir",

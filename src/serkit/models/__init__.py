@@ -1,7 +1,10 @@
 """Model registry: ``MODELS`` maps a recipe's ``model.name`` to ``(ConfigClass, builder)``.
 
 Classical models (scikit-learn) take utterance-level feature vectors; neural models are
-``nn.Module`` builders ``build(cfg, *, num_classes, input_dim, **task_sizes)``.
+``nn.Module`` builders ``build(cfg, *, num_classes, input_dim, vocab_size)``. Callers never index
+``MODELS`` themselves: a recipe's model section becomes its dataclass once
+(:func:`model_config_from_dict`, called by :func:`serkit.experiment.recipe_from_dict` and by
+the checkpoint loader), and that dataclass becomes a model through :func:`build_model`.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from serkit.config import from_dict
-from serkit.errors import UnknownKeyError
+from serkit.errors import ConfigError, UnknownKeyError
 from serkit.models.classical import LinearSvmConfig, build_linear_svm
 from serkit.models.cnn_bilstm_tf import CnnBilstmTfConfig, build_cnn_bilstm_tf
 from serkit.models.cnn_blstm_attn import CnnBlstmAttnConfig, build_cnn_blstm_attn
@@ -33,6 +36,8 @@ MODELS: dict[str, tuple[type, Any]] = {
     "ensemble": (EnsembleConfig, build_ensemble),
 }
 
+_NAME_OF_CONFIG = {cls: name for name, (cls, _) in MODELS.items()}
+
 #: models trained with scikit-learn on one vector per utterance
 CLASSICAL = frozenset({"linear_svm"})
 
@@ -49,4 +54,38 @@ def model_config_from_dict(d: Mapping[str, Any]) -> Any:
     return from_dict(MODELS[name][0], d, where="model")
 
 
-__all__ = ["CLASSICAL", "MODELS", "model_config_from_dict"]
+def build_model(model_cfg: Any, *, input_dim: int | None = None, num_classes: int | None = None,
+                vocab_size: int | None = None, seed: int = 0) -> Any:
+    """Build the model a typed model section describes (random weights).
+
+    Args:
+        model_cfg: a model config dataclass (``ExperimentConfig.model``), e.g. ``CompactCnnConfig()``.
+        input_dim: feature bins F of the input (neural models).
+        num_classes: emotion classes C (neural models).
+        vocab_size: CTC characters including blank, for models with a CTC head; None = no CTC head.
+        seed: random state of classical (scikit-learn) models.
+
+    Returns:
+        an ``nn.Module`` for neural models, a scikit-learn estimator for classical ones.
+
+    Raises:
+        UnknownKeyError: ``model_cfg`` is not a registered model config.
+        ConfigError: a neural model without ``input_dim`` / ``num_classes``.
+
+    Examples:
+        >>> from serkit.models.compact_cnn import tiny_config
+        >>> type(build_model(tiny_config(), input_dim=16, num_classes=4)).__name__
+        'CompactCnn'
+    """
+    name = _NAME_OF_CONFIG.get(type(model_cfg))
+    if name is None:
+        raise UnknownKeyError("model config", type(model_cfg).__name__, [c.__name__ for c, _ in MODELS.values()])
+    builder = MODELS[name][1]
+    if name in CLASSICAL:
+        return builder(model_cfg, seed=seed)
+    if input_dim is None or num_classes is None:
+        raise ConfigError(f"model {name} needs input_dim and num_classes, got {input_dim} and {num_classes}")
+    return builder(model_cfg, input_dim=int(input_dim), num_classes=int(num_classes), vocab_size=vocab_size)
+
+
+__all__ = ["CLASSICAL", "MODELS", "build_model", "model_config_from_dict"]

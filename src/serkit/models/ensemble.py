@@ -65,7 +65,7 @@ class Ensemble(nn.Module):
 
     def __init__(self, cfg: EnsembleConfig, *, input_dim: int, num_classes: int, vocab_size: int | None = None) -> None:
         super().__init__()
-        from serkit.models import MODELS, model_config_from_dict
+        from serkit.models import build_model, model_config_from_dict
 
         if not cfg.members:
             raise ConfigError("ensemble needs at least one member in model.members")
@@ -73,9 +73,8 @@ class Ensemble(nn.Module):
         for m in cfg.members:
             if m.get("name") == "ensemble":
                 raise ConfigError("an ensemble member cannot itself be an ensemble")
-            mc = model_config_from_dict(m)
-            self.members.append(MODELS[m["name"]][1](mc, input_dim=input_dim, num_classes=num_classes,
-                                                     vocab_size=vocab_size))
+            self.members.append(build_model(model_config_from_dict(m), input_dim=input_dim,
+                                            num_classes=num_classes, vocab_size=vocab_size))
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor, **inputs) -> ModelOutput:
         """Average the members.
@@ -111,20 +110,20 @@ def merge_checkpoints(paths: Sequence[PathLike], out: PathLike) -> Path:
 
     Raises:
         ConfigError: members disagree on features, labels or input size.
+        CheckpointError: a member cannot be loaded.
     """
-    cks = [torch.load(p, map_location="cpu", weights_only=True) for p in paths]
+    from serkit.models.checkpoint import Checkpoint, load_checkpoint
+
+    cks = [load_checkpoint(p) for p in paths]
     first = cks[0]
     for p, ck in zip(paths, cks, strict=False):
         for k in ("label_names", "input_dim"):
-            if ck[k] != first[k]:
-                raise ConfigError(f"{p}: {k} {ck[k]} differs from {paths[0]}'s {first[k]}")
-        if ck["config"]["features"] != first["config"]["features"]:
+            if getattr(ck, k) != getattr(first, k):
+                raise ConfigError(f"{p}: {k} {getattr(ck, k)} differs from {paths[0]}'s {getattr(first, k)}")
+        if ck.features != first.features:
             raise ConfigError(f"{p}: feature config differs from {paths[0]}'s; members must share one input")
-    state = {f"members.{i}.{k}": v for i, ck in enumerate(cks) for k, v in ck["state_dict"].items()}
-    cfg = dict(first["config"])
-    cfg["model"] = {"name": "ensemble", "members": [ck["config"]["model"] for ck in cks]}
-    merged = {**first, "config": cfg, "state_dict": state, "members": [str(p) for p in paths]}
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(merged, out)
-    return out
+    state = {f"members.{i}.{k}": v for i, ck in enumerate(cks) for k, v in ck.state_dict.items()}
+    cfg = {**first.config, "model": {"name": "ensemble", "members": [ck.config["model"] for ck in cks]}}
+    merged = Checkpoint(config=cfg, state_dict=state, label_names=first.label_names, input_dim=first.input_dim,
+                        avd_stats=first.avd_stats, vocab=first.vocab, extra={"members": [str(p) for p in paths]})
+    return merged.save(out)

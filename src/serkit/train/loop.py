@@ -1,17 +1,22 @@
-"""The fit loop: length-aware batches, multitask losses, early stopping on training speakers,
-per-epoch checkpoints and exact resume.
+"""The one training loop of every neural model: length-aware batches, multitask losses,
+augmentation (``train.augment``), schedules (``train.scheduler``), training-set input statistics
+(``train.input_stats``), class weights, early stopping on training speakers, per-epoch
+checkpoints and exact resume. Its settings are the ``train`` section, :class:`TrainConfig`.
 
-Determinism: every epoch reseeds torch from ``(seed, epoch)`` and the batch order comes from
-the same pair, so a run resumed from ``last.pt`` reproduces an uninterrupted one exactly.
+Determinism: every epoch reseeds torch and the augmentation RNG from ``(seed, epoch)`` and the
+batch order comes from the same pair, so a run resumed from ``last.pt`` reproduces an
+uninterrupted one exactly.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,16 +34,85 @@ from serkit.errors import ConfigError, UnknownKeyError
 from serkit.eval.metrics import ccc_per_dimension, classification_scores
 from serkit.eval.report import Prediction
 from serkit.features.extract import extract_features
-from serkit.models import CLASSICAL, MODELS, model_config_from_dict
+from serkit.models import CLASSICAL, build_model
 from serkit.models.base import ModelOutput, count_parameters
-from serkit.train.checkpoint import load_checkpoint, save_checkpoint
+from serkit.models.checkpoint import Checkpoint, load_checkpoint
+from serkit.models.ks_transformer import KsTransformerConfig
+from serkit.train.augment import AugmentConfig, FeatureAugmenter
 from serkit.train.losses import compute_losses, task_weights
 from serkit.typing import PathLike
 
 log = logging.getLogger(__name__)
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
-SCHEDULERS = ("none", "cosine", "step", "plateau")
+SCHEDULERS = ("none", "cosine", "step", "plateau", "onecycle")
+MONITORS = ("ua", "wa", "f1", "ccc", "-loss")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings for neural models (ignored by classical ones).
+
+    Attributes:
+        epochs: maximum epochs.
+        batch_size: utterances per batch.
+        optimizer: ``adamw``, ``adam`` or ``sgd``.
+        lr: peak learning rate.
+        weight_decay: decoupled (AdamW) or L2 weight decay.
+        momentum: SGD momentum.
+        scheduler: ``none``, ``cosine`` (per epoch), ``step``, ``plateau`` or ``onecycle``
+            (per batch: warm up to ``lr`` over ``onecycle_warmup`` of the steps, then cosine
+            annealing; L. N. Smith and N. Topin, "Super-Convergence", arXiv:1708.07120).
+        warmup_epochs: linear warm-up epochs (cosine).
+        onecycle_warmup: share of all steps spent warming up under ``onecycle``.
+        grad_clip: max gradient norm; 0 disables.
+        class_weighted: weight the emotion loss by inverse class frequency.
+        loss_weights: weight of each task loss: ``emotion``, ``gender``, ``ctc``, ``avd``, ...
+        avd_weights: alpha, beta, gamma of the CCC loss ``1 - a CCC_aro - b CCC_val - g CCC_dom``.
+        ctc_weighting: ``ce_plus_alpha_ctc`` (paper) or ``ctc_plus_alpha_ce`` (authors' code).
+        valid_fraction: share of the *training speakers* held out for early stopping; 0 trains on
+            all of them for ``epochs`` and keeps the last model.
+        patience: epochs without validation improvement before stopping; 0 disables.
+        monitor: validation metric to maximise: ``ua``, ``wa``, ``f1``, ``ccc`` or ``-loss``.
+        seed: random seed.
+        deterministic: torch deterministic algorithms.
+        num_threads: torch intra-op threads (0 = torch default).
+        sort_by_length: length-aware batching (buckets of similar length); false draws plain
+            shuffled batches.
+        device: ``cpu`` or ``cuda``.
+        input_stats: fit the model's input statistics on the training set: the per-bin mean and
+            std of its feature frames go into the model (models with ``set_input_stats``, e.g.
+            ``compact_cnn``, whose ``model.input_norm`` says how they are used), so prediction
+            uses the same statistics. Off: the model keeps mean 0, std 1.
+        augment: training-time augmentation (:class:`serkit.train.augment.AugmentConfig`).
+    """
+
+    epochs: int = 30
+    batch_size: int = 16
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    scheduler: str = "cosine"
+    warmup_epochs: int = 0
+    onecycle_warmup: float = 0.1
+    grad_clip: float = 5.0
+    class_weighted: bool = False
+    loss_weights: dict[str, float] = field(default_factory=lambda: {"emotion": 1.0})
+    avd_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    ctc_weighting: str = "ce_plus_alpha_ctc"
+    valid_fraction: float = 0.15
+    patience: int = 0
+    monitor: str = "ua"
+    seed: int = 0
+    deterministic: bool = True
+    num_threads: int = 0
+    sort_by_length: bool = True
+    device: str = "cpu"
+    input_stats: bool = False
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
 
 
 @dataclass
@@ -57,13 +131,13 @@ class TrainResult:
 
     Attributes:
         model: the best (or last) model, eval mode.
-        checkpoint: dict as saved in ``checkpoint.pt``.
+        checkpoint: as saved in ``checkpoint.pt``.
         history: per-epoch dicts (train loss, validation metrics).
         wall_time_s: training time.
     """
 
     model: torch.nn.Module
-    checkpoint: dict[str, Any]
+    checkpoint: Checkpoint
     history: list[dict[str, float]]
     wall_time_s: float
 
@@ -96,14 +170,14 @@ def prepare(cfg: ExperimentConfig, utts: Sequence[Utterance], *, vocab: Any = No
     if vocab is not None:
         tokens = [vocab.encode(u.text) if u.text else None for u in us]
     text = None
-    mcfg = model_config_from_dict(cfg.model)
-    enc = getattr(mcfg, "text_encoder", None)
-    if enc:
+    mcfg = cfg.model
+    if isinstance(mcfg, KsTransformerConfig) and mcfg.text_encoder:
         # transcripts: manifest | ctc:<checkpoint> (CTC by-product where the manifest has none)
         from serkit.features.text import text_features_for
         from serkit.train.transcripts import ctc_transcripts
 
-        text = text_features_for(us, mcfg, progress=progress, transcribe=ctc_transcripts)
+        text = text_features_for(us, encoder=mcfg.text_encoder, transcripts=mcfg.transcripts,
+                                 max_tokens=mcfg.max_text_tokens, progress=progress, transcribe=ctc_transcripts)
     return Prepared(us, inputs, tokens, text)
 
 
@@ -123,7 +197,7 @@ def _forward(model: torch.nn.Module, batch: Batch) -> ModelOutput:
     return model(batch.inputs, batch.lengths, **kw)
 
 
-def _optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
+def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer not in OPTIMIZERS:
         raise UnknownKeyError("train.optimizer", cfg.optimizer, OPTIMIZERS)
     # A model may give parameter groups with their own learning rates (e.g. a fine-tuned
@@ -137,7 +211,8 @@ def _optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-def _scheduler(opt: torch.optim.Optimizer, cfg):
+def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, *, steps_per_epoch: int = 1):
+    """The learning-rate schedule; ``onecycle`` steps per batch, the others per epoch."""
     if cfg.scheduler not in SCHEDULERS:
         raise UnknownKeyError("train.scheduler", cfg.scheduler, SCHEDULERS)
     if cfg.scheduler == "cosine":
@@ -149,11 +224,45 @@ def _scheduler(opt: torch.optim.Optimizer, cfg):
             return 0.5 * (1 + math.cos(math.pi * (e - warm) / max(1, total - warm)))
 
         return torch.optim.lr_scheduler.LambdaLR(opt, f)
+    if cfg.scheduler == "onecycle":
+        if not 0 < cfg.onecycle_warmup < 1:
+            raise ConfigError(f"train.onecycle_warmup must be in (0, 1), got {cfg.onecycle_warmup}")
+        max_lr = [g["lr"] for g in opt.param_groups]  # per-group peaks (param_groups may scale lr)
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=max(1, cfg.epochs * steps_per_epoch),
+                                                   pct_start=cfg.onecycle_warmup)
     if cfg.scheduler == "step":
         return torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, cfg.epochs // 3), gamma=0.1)
     if cfg.scheduler == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=2)
     return None
+
+
+def _set_input_stats(model: torch.nn.Module, tc: TrainConfig, inputs: Sequence[np.ndarray]) -> None:
+    """``train.input_stats``: store the training frames' per-bin mean and std in the model."""
+    if not tc.input_stats:
+        return
+    if not hasattr(model, "set_input_stats"):
+        raise ConfigError(f"train.input_stats needs a model with input statistics (e.g. compact_cnn), got "
+                          f"{type(model).__name__}; set train.input_stats=false")
+    frames = np.concatenate([np.atleast_2d(x) for x in inputs], 0)  # (sum T, F)
+    model.set_input_stats(torch.from_numpy(frames.mean(0)), torch.from_numpy(frames.std(0)))
+
+
+def _train_batches(ds: UtteranceDataset, sampler: LengthBucketSampler, aug: FeatureAugmenter | None,
+                   rng: random.Random) -> Iterator[Batch]:
+    """The training batches of one epoch: items (cropped), collated, then augmented.
+
+    This is where augmentation enters the loop: per item before padding (crops), per padded
+    batch after it (gain, masks). Wave-domain augmentation goes per item, before features.
+    """
+    for idx in sampler:
+        items = [ds[i] for i in idx]
+        if aug is not None and aug.cfg.crop_frames:
+            items = [dataclasses.replace(it, inputs=aug.crop(it.inputs, rng)) for it in items]
+        batch = collate(items)
+        if aug is not None:
+            batch = dataclasses.replace(batch, inputs=aug.batch(batch.inputs, batch.lengths, rng))
+        yield batch
 
 
 @torch.no_grad()
@@ -231,36 +340,42 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
         UnknownKeyError / ConfigError: bad recipe values.
     """
     t0 = time.time()
-    tc = cfg.train
+    tc: TrainConfig = cfg.train
     if tc.num_threads > 0:
         torch.set_num_threads(tc.num_threads)
     if tc.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
-    if tc.monitor not in ("ua", "wa", "f1", "ccc", "-loss"):
-        raise UnknownKeyError("train.monitor", tc.monitor, ("ua", "wa", "f1", "ccc", "-loss"))
-    mcfg = model_config_from_dict(cfg.model)
-    if mcfg.name in CLASSICAL:
-        raise ConfigError(f"model {mcfg.name} is a classical model; use serkit evaluate, not the neural trainer")
+    if tc.monitor not in MONITORS:
+        raise UnknownKeyError("train.monitor", tc.monitor, MONITORS)
+    if cfg.model.name in CLASSICAL:
+        raise ConfigError(f"model {cfg.model.name} is a classical model; use serkit evaluate, not the neural trainer")
     weights = task_weights(tc.loss_weights, tc.ctc_weighting)
+    aug = FeatureAugmenter(tc.augment, feature_name=cfg.features.name) if tc.augment.enabled else None
     avd_stats = fit_avd_stats(train.utts)
     ds_tr = _dataset(train, labels, avd_stats)
     ds_va = _dataset(valid, labels, avd_stats) if valid is not None and valid.utts else None
     input_dim = _input_dim(train.inputs)
     torch.manual_seed(tc.seed)
-    model = MODELS[mcfg.name][1](mcfg, input_dim=input_dim, num_classes=len(labels),
-                                 vocab_size=len(vocab) if vocab is not None else None)
+    model = build_model(cfg.model, input_dim=input_dim, num_classes=len(labels),
+                        vocab_size=len(vocab) if vocab is not None else None)
+    _set_input_stats(model, tc, train.inputs)
+    # plain shuffled batches are length buckets of equal length
+    sampler = LengthBucketSampler([ds_tr.length(i) for i in range(len(ds_tr))] if tc.sort_by_length else [0] * len(ds_tr),
+                                  tc.batch_size, shuffle=True, seed=tc.seed)
     opt = _optimizer(model, tc)
-    sched = _scheduler(opt, tc)
+    sched = _scheduler(opt, tc, steps_per_epoch=len(sampler))
+    per_batch = isinstance(sched, torch.optim.lr_scheduler.OneCycleLR)
     ctx: dict[str, Any] = {"avd_weights": tc.avd_weights}
     if tc.class_weighted and labels:
         counts = Counter(ds_tr[i].label for i in range(len(ds_tr)))
         n = sum(v for k, v in counts.items() if k != IGNORE)
         ctx["class_weights"] = torch.tensor([n / (len(labels) * max(counts.get(c, 0), 1)) for c in range(len(labels))])
-    meta = {
-        "config": cfg.to_dict(), "label_names": list(labels), "input_dim": input_dim,
-        "avd_stats": avd_stats, "vocab": vocab.to_dict() if vocab is not None else None,
-        "n_parameters": count_parameters(model),
-    }
+
+    def checkpoint(**extra: Any) -> Checkpoint:
+        return Checkpoint(config=cfg.to_dict(), state_dict=model.state_dict(), label_names=list(labels),
+                          input_dim=input_dim, avd_stats=avd_stats, vocab=vocab.to_dict() if vocab is not None else None,
+                          extra={"n_parameters": count_parameters(model), **extra})
+
     out = Path(out_dir) if out_dir is not None else None
     history: list[dict[str, float]] = []
     start_epoch, best_score, best_state, bad = 0, -math.inf, None, 0
@@ -270,37 +385,37 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
         dump_yaml(cfg, out / "resolved.yaml")
         if resume and (out / "last.pt").is_file():
             st = load_checkpoint(out / "last.pt")
-            model.load_state_dict(st["state_dict"])
-            opt.load_state_dict(st["optimizer"])
-            if sched is not None and st.get("scheduler") is not None:
-                sched.load_state_dict(st["scheduler"])
-            start_epoch, history = int(st["epoch"]) + 1, list(st["history"])
-            best_score = float(st["best_score"])
-            best_state, bad = st.get("best_state"), int(st["bad_epochs"])
+            model.load_state_dict(st.state_dict)
+            opt.load_state_dict(st.extra["optimizer"])
+            if sched is not None and st.extra.get("scheduler") is not None:
+                sched.load_state_dict(st.extra["scheduler"])
+            start_epoch, history = int(st.extra["epoch"]) + 1, list(st.extra["history"])
+            best_score = float(st.extra["best_score"])
+            best_state, bad = st.extra.get("best_state"), int(st.extra["bad_epochs"])
             log.info("resumed %s at epoch %d", out, start_epoch)
         elif resume:
             log.warning("--resume: no %s; starting from scratch", out / "last.pt")
-    sampler = LengthBucketSampler([ds_tr.length(i) for i in range(len(ds_tr))], tc.batch_size,
-                                  shuffle=True, seed=tc.seed)
     logf = (out / "train.log").open("a", encoding="utf-8") if out is not None else None
     bar = tqdm(range(start_epoch, tc.epochs), desc=desc, disable=not progress, unit="epoch",
                initial=start_epoch, total=tc.epochs)
     try:
         for epoch in bar:
             torch.manual_seed(tc.seed * 1_000_003 + epoch)  # exact resume: RNG depends on (seed, epoch) only
+            rng = random.Random(tc.seed * 1_000_003 + epoch)
             sampler.set_epoch(epoch)
             model.train()
             tot, n = 0.0, 0
-            for idx in sampler:
-                batch = collate([ds_tr[i] for i in idx])
+            for batch in _train_batches(ds_tr, sampler, aug, rng):
                 losses = compute_losses(_forward(model, batch), batch, weights, ctx)
                 opt.zero_grad(set_to_none=True)
                 losses["total"].backward()
                 if tc.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
                 opt.step()
-                tot += float(losses["total"].detach()) * len(idx)
-                n += len(idx)
+                if per_batch:
+                    sched.step()
+                tot += float(losses["total"].detach()) * len(batch)
+                n += len(batch)
             rec: dict[str, float] = {"epoch": epoch, "train_loss": tot / max(n, 1),
                                      "lr": opt.param_groups[-1]["lr"]}
             if ds_va is not None:
@@ -312,7 +427,7 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 else:
                     bad += 1
-            if sched is not None:
+            if sched is not None and not per_batch:
                 if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     sched.step(best_score if ds_va is not None else -rec["train_loss"])
                 else:
@@ -323,11 +438,9 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
                 logf.write(" ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()) + "\n")
                 logf.flush()
             if out is not None:
-                save_checkpoint(out / "last.pt", {
-                    **meta, "state_dict": model.state_dict(), "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict() if sched is not None else None, "epoch": epoch,
-                    "history": history, "best_score": best_score, "best_state": best_state, "bad_epochs": bad,
-                })
+                checkpoint(optimizer=opt.state_dict(), scheduler=sched.state_dict() if sched is not None else None,
+                           epoch=epoch, history=history, best_score=best_score, best_state=best_state,
+                           bad_epochs=bad).save(out / "last.pt")
             if ds_va is not None and tc.patience > 0 and bad >= tc.patience:
                 log.info("early stop at epoch %d (best valid %s %.4f)", epoch, tc.monitor, best_score)
                 break
@@ -338,14 +451,18 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    ckpt = {**meta, "state_dict": model.state_dict(), "history": history,
-            "best_valid": best_score if best_state is not None else None}
+    ckpt = checkpoint(history=history, best_valid=best_score if best_state is not None else None)
     if out is not None:
-        save_checkpoint(out / "checkpoint.pt", ckpt)
+        ckpt.save(out / "checkpoint.pt")
     return TrainResult(model, ckpt, history, round(time.time() - t0, 1))
 
 
-def _vocab_for(cfg: ExperimentConfig, utts: Sequence[Utterance]):
+def training_vocab(cfg: ExperimentConfig, utts: Sequence[Utterance]):
+    """The CTC character vocabulary of the training transcripts, or None without a CTC loss.
+
+    Raises:
+        ConfigError: a CTC loss weight but no transcript.
+    """
     weights = cfg.train.loss_weights
     if weights.get("ctc", 0.0) <= 0:
         return None
@@ -357,6 +474,36 @@ def _vocab_for(cfg: ExperimentConfig, utts: Sequence[Utterance]):
     return CharVocab.from_texts(texts)
 
 
+@dataclass
+class Fitted:
+    """A model trained by :func:`fit` and the facts of its training."""
+
+    result: TrainResult
+    valid: list[Utterance]
+    vocab: Any = None
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Training facts for reports: time, epochs, parameters, validation speakers."""
+        return {"train_time_s": self.result.wall_time_s, "epochs": len(self.result.history),
+                "n_parameters": self.result.checkpoint.extra["n_parameters"], "n_valid": len(self.valid),
+                "valid_speakers": sorted({u.speaker for u in self.valid})}
+
+
+def fit(cfg: ExperimentConfig, train_utts: Sequence[Utterance], *, labels: Sequence[str],
+        out_dir: PathLike | None = None, resume: bool = False, progress: bool = True, desc: str = "train") -> Fitted:
+    """Train on utterances: validation speakers drawn from them (``train.valid_fraction``), inputs
+    prepared, then :func:`train_model`. ``serkit train`` and every fold of ``serkit evaluate`` run this.
+    """
+    tr, va = validation_split(train_utts, cfg.train.valid_fraction, seed=cfg.train.seed)
+    vocab = training_vocab(cfg, tr)
+    p_tr = prepare(cfg, tr, vocab=vocab, progress=False)
+    p_va = prepare(cfg, va, vocab=vocab, progress=False) if va else None
+    res = train_model(cfg, p_tr, p_va, labels=labels, out_dir=out_dir, resume=resume, progress=progress,
+                      vocab=vocab, desc=desc)
+    return Fitted(res, list(va), vocab)
+
+
 def fit_predict(cfg: ExperimentConfig, train_utts: Sequence[Utterance], test_utts: Sequence[Utterance], *,
                 labels: Sequence[str], out_dir: PathLike | None = None, progress: bool = True,
                 fold: str = "", resume: bool = False) -> FoldOutput:
@@ -366,34 +513,28 @@ def fit_predict(cfg: ExperimentConfig, train_utts: Sequence[Utterance], test_utt
         SpeakerOverlapError: train (or validation) and test share a speaker in a
             speaker-independent run.
     """
-    ev = cfg.eval
-    check_speaker_disjoint(train_utts, test_utts, fold=fold, speaker_dependent=ev.speaker_dependent)
-    tr, va = validation_split(train_utts, cfg.train.valid_fraction, seed=cfg.train.seed)
-    vocab = _vocab_for(cfg, tr)
-    p_tr = prepare(cfg, tr, vocab=vocab, progress=False)
-    p_va = prepare(cfg, va, vocab=vocab, progress=False) if va else None
-    p_te = prepare(cfg, test_utts, vocab=vocab, progress=False)
-    res = train_model(cfg, p_tr, p_va, labels=labels, out_dir=out_dir, resume=resume, progress=progress,
-                      vocab=vocab, desc=f"fold {fold}" if fold else "train")
-    preds = predict_prepared(res, p_te, fold=fold, batch_size=cfg.train.batch_size)
-    extra = {"train_time_s": res.wall_time_s, "epochs": len(res.history),
-             "n_parameters": res.checkpoint["n_parameters"], "n_valid": len(va),
-             "valid_speakers": sorted({u.speaker for u in va})}
-    if vocab is not None:
-        extra["transcripts"] = {p.id: t for p, t in zip(preds, _transcripts(res, p_te, vocab, cfg), strict=True)}
+    check_speaker_disjoint(train_utts, test_utts, fold=fold, speaker_dependent=cfg.eval.speaker_dependent)
+    fitted = fit(cfg, train_utts, labels=labels, out_dir=out_dir, resume=resume, progress=progress,
+                 desc=f"fold {fold}" if fold else "train")
+    p_te = prepare(cfg, test_utts, vocab=fitted.vocab, progress=False)
+    preds = predict_prepared(fitted.result, p_te, fold=fold, batch_size=cfg.train.batch_size)
+    extra = fitted.extra
+    if fitted.vocab is not None:
+        extra["transcripts"] = {p.id: t for p, t in
+                                zip(preds, _transcripts(fitted.result, p_te, fitted.vocab, cfg), strict=True)}
     return FoldOutput(preds, extra)
 
 
 def _transcripts(res: TrainResult, p: Prepared, vocab, cfg) -> list[str]:
-    ds = _dataset(p, res.checkpoint["label_names"], res.checkpoint["avd_stats"])
+    ds = _dataset(p, res.checkpoint.label_names, res.checkpoint.avd_stats)
     return [vocab.decode_ctc(r["ctc"]) if r["ctc"] is not None else "" for r in
             run_model(res.model, ds, batch_size=cfg.train.batch_size)]
 
 
 def predict_prepared(res: TrainResult, p: Prepared, *, fold: str = "", batch_size: int = 16) -> list[Prediction]:
     """Prediction rows for prepared utterances."""
-    labels = res.checkpoint["label_names"]
-    stats = res.checkpoint["avd_stats"]
+    labels = res.checkpoint.label_names
+    stats = res.checkpoint.avd_stats
     ds = _dataset(p, labels, stats)
     outs = run_model(res.model, ds, batch_size=batch_size)
     preds = []

@@ -16,7 +16,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from serkit.data.manifest import Utterance
-from serkit.errors import ConfigError, ModelNotFoundError
+from serkit.errors import CheckpointError, ConfigError
 from serkit.typing import PathLike
 
 
@@ -33,33 +33,27 @@ def ctc_transcripts(utts: Sequence[Utterance], checkpoint: PathLike, *, progress
         one transcript per utterance (None where the audio could not be read).
 
     Raises:
-        ModelNotFoundError: the checkpoint does not exist.
+        CheckpointError: the checkpoint does not exist or cannot be loaded.
         ConfigError: the checkpoint has no CTC vocabulary, or its model gives no CTC output.
     """
     import torch
 
-    from serkit.config import FeatureConfig, from_dict
     from serkit.data.vocab import CharVocab
     from serkit.features.extract import extract_features
-    from serkit.models import MODELS, model_config_from_dict
-    from serkit.train.checkpoint import load_checkpoint
+    from serkit.models.checkpoint import load_checkpoint
 
     p = Path(checkpoint)
     if not p.exists():
-        raise ModelNotFoundError(f"{p}: CTC checkpoint not found; train a multitask model with CTC "
+        raise CheckpointError(f"{p}: CTC checkpoint not found; train a multitask model with CTC "
                                  "(train.loss_weights.ctc > 0, e.g. configs/w2v2_ctc) or use model.transcripts=manifest")
     ck = load_checkpoint(p)
-    if not ck.get("vocab"):
+    if not ck.vocab:
         raise ConfigError(f"{p}: checkpoint has no character vocabulary, so no CTC head; use a checkpoint "
                           "trained with train.loss_weights.ctc > 0")
-    vocab = CharVocab.from_dict(ck["vocab"])
-    mcfg = model_config_from_dict(ck["config"]["model"])
-    model = MODELS[mcfg.name][1](mcfg, input_dim=int(ck["input_dim"]), num_classes=len(ck["label_names"]),
-                                 vocab_size=len(vocab))
-    model.load_state_dict(ck["state_dict"])
-    model.eval()
-    fcfg = from_dict(FeatureConfig, ck["config"].get("features"), where="features")
-    feats, _ = extract_features(utts, fcfg, progress=progress, skip_errors=True, desc="ctc inputs")
+    vocab = CharVocab.from_dict(ck.vocab)
+    model = ck.build_model()
+    mname = ck.model_config.name
+    feats, _ = extract_features(utts, ck.features, progress=progress, skip_errors=True, desc="ctc inputs")
     out: list[str | None] = []
     with torch.no_grad():
         for x in tqdm(feats, desc="ctc transcripts", disable=not progress, unit="utt"):
@@ -68,7 +62,7 @@ def ctc_transcripts(utts: Sequence[Utterance], checkpoint: PathLike, *, progress
                 continue
             o = model(torch.from_numpy(x)[None], torch.tensor([x.shape[0]]))
             if "ctc" not in o.aux:
-                raise ConfigError(f"{p}: model {mcfg.name!r} gives no CTC output (aux['ctc'])")
+                raise ConfigError(f"{p}: model {mname!r} gives no CTC output (aux['ctc'])")
             lg, ln = o.aux["ctc"]
             out.append(vocab.decode_ctc(lg[0, : int(ln[0])].argmax(-1).tolist()))
     return out

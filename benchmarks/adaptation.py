@@ -1,0 +1,355 @@
+"""Speaker adaptation benchmark (issue 13): UA one file at a time vs with each test speaker's own statistics.
+
+Writes the section "Speaker adaptation" of docs/benchmarks.md, docs/benchmarks.adaptation.json and
+docs/figures/adaptation_seconds.png. Run from the project root (heavy: through /work/bin/cpu)::
+
+    python benchmarks/adaptation.py \\
+        --model "today=heldout=src/serkit/assets/default/model.pt" \\
+        --model "today=emodb_to_ravdess=runs/today_emodb/model.pt" \\
+        --model "today=ravdess_to_emodb=runs/today_ravdess/model.pt"
+
+Systems:
+- serkit models (``--model NAME=PROTOCOL=CHECKPOINT``), end to end through :class:`serkit.inference.Predictor`
+  exactly as ``serkit predict`` runs them (VAD segments, duration-weighted file scores): per file, and
+  adapted with ``Predictor.predict_batch(paths, speakers=...)`` (``serkit predict --speaker-map``);
+  each checkpoint must have been trained on the training side of its protocol only;
+- the SVM peer: openSMILE ComParE_2016 functionals, z-scored, linear SVM (C = 0.01, balanced class
+  weights), trained on the same training speakers: per file (standardised with the training set's
+  statistics) and with per-speaker standardisation (training speakers by their own statistics, each
+  test speaker by its own unlabelled files; ``features.speaker_norm``).
+
+Protocols (the six shared classes, ``common6``):
+- ``heldout``: EmoDB + RAVDESS actors 01-20 pooled, test speakers of the model card (emodb_03,
+  emodb_08, ravdess_01-04), trained on the other 24;
+- ``emodb_to_ravdess``: trained on all EmoDB speakers, tested on RAVDESS actors 01-20;
+- ``ravdess_to_emodb``: the reverse.
+
+Amount of a speaker's speech: the statistics come from whole files of that speaker drawn at random
+until at least 10, 30, 60 or 120 s of VAD speech are reached (3 draws, seeds 0-2; mean ± std over
+draws), or from all of them; every file of the speaker is then predicted with those statistics.
+Adaptation never reads labels (tests/test_adapt.py permutes them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docs_section import write_section  # noqa: E402
+
+from serkit.adapt import AdaptConfig  # noqa: E402
+from serkit.data.manifest import Utterance  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTION = "## Speaker adaptation"
+TEST_SPEAKERS = ("emodb_03", "emodb_08", "ravdess_01", "ravdess_02", "ravdess_03", "ravdess_04")
+PROTOCOLS = {
+    "heldout": "held-out speakers (EmoDB 03, 08 + RAVDESS 01-04; trained on the other 24)",
+    "emodb_to_ravdess": "EmoDB → RAVDESS 01-20",
+    "ravdess_to_emodb": "RAVDESS 01-20 → EmoDB",
+}
+BUDGETS = (10.0, 30.0, 60.0, 120.0)
+DRAWS = (0, 1, 2)
+SVM_C = 0.01
+log = logging.getLogger("adaptation")
+
+
+# ----------------------------------------------------------------------------- data
+def split(utts: Sequence[Utterance], protocol: str) -> tuple[list[int], list[int]]:
+    """(train indices, test indices) of a protocol."""
+    corpus = [u.speaker.split("_")[0] for u in utts]
+    if protocol == "heldout":
+        test = [i for i, u in enumerate(utts) if u.speaker in TEST_SPEAKERS]
+        train = [i for i, u in enumerate(utts) if u.speaker not in TEST_SPEAKERS]
+    elif protocol in ("emodb_to_ravdess", "ravdess_to_emodb"):
+        src, dst = protocol.split("_to_")
+        train = [i for i, c in enumerate(corpus) if c == src]
+        test = [i for i, c in enumerate(corpus) if c == dst]
+    else:
+        raise SystemExit(f"unknown protocol {protocol!r}; expected one of {list(PROTOCOLS)}")
+    if {utts[i].speaker for i in train} & {utts[i].speaker for i in test}:
+        raise SystemExit(f"{protocol}: a speaker is on both sides")
+    return train, test
+
+
+def draw_subsets(utts: Sequence[Utterance], seconds: dict[str, float], budget: float | None,
+                 seed: int) -> dict[str, list[str]]:
+    """Per speaker, whole files in random order until ``budget`` seconds of speech (None: all files)."""
+    by_spk: dict[str, list[str]] = defaultdict(list)
+    for u in utts:
+        by_spk[u.speaker].append(u.path)
+    out = {}
+    for k, (spk, paths) in enumerate(sorted(by_spk.items())):
+        if budget is None:
+            out[spk] = list(paths)
+            continue
+        order = np.random.default_rng([seed, k]).permutation(len(paths))
+        got, pick = 0.0, []
+        for j in order:
+            pick.append(paths[j])
+            got += seconds.get(paths[j], 0.0)
+            if got >= budget:
+                break
+        out[spk] = pick
+    return out
+
+
+# ----------------------------------------------------------------------------- serkit models
+def model_predictions(pred, utts: Sequence[Utterance], *, adapt: AdaptConfig | None = None,
+                      subsets: dict[str, list[str]] | None = None) -> list[tuple[str | None, bool, float]]:
+    """(label, adapted, speaker seconds) per utterance, end to end through the Predictor.
+
+    Reads each utterance's ``path`` and ``speaker`` only: never its label.
+
+    Args:
+        pred: a :class:`serkit.inference.Predictor`.
+        utts: test utterances (whole files).
+        adapt: None for one file at a time; else adapt to each speaker.
+        subsets: the files each speaker's statistics come from (default: all its files, through
+            ``predict_batch(speakers=...)``, as ``serkit predict --speaker-map`` runs).
+    """
+    paths = [u.path for u in utts]
+    if adapt is None:
+        return [(r.get("label"), False, 0.0) for r in pred.predict_batch(paths)]
+    if subsets is None:
+        res = pred.predict_batch(paths, speakers=[u.speaker for u in utts], adapt=adapt)
+        return [(r.get("label"), bool(r.get("adapted")), float(r.get("speaker_seconds", 0.0))) for r in res]
+    stats = {}
+    for spk, files in subsets.items():
+        st = pred.speaker_stats(files, speaker=spk, errors={})
+        stats[spk] = (st, pred.adaptation(st, spk, config=adapt))
+    out = []
+    for u in utts:
+        st, info = stats[u.speaker]
+        try:
+            r = pred.predict_file(u.path, stats=st if info["adapted"] else None)
+            out.append((r.get("label"), info["adapted"], info["speaker_seconds"]))
+        except Exception:  # noqa: BLE001 - a failed file counts as wrong, as in serkit predict
+            out.append((None, False, 0.0))
+    return out
+
+
+# ----------------------------------------------------------------------------- SVM peer
+def _svm():
+    from serkit.models.classical import LinearSvmConfig, build_linear_svm
+
+    return build_linear_svm(LinearSvmConfig(C=SVM_C, class_weight="balanced"))
+
+
+def svm_predictions(x: np.ndarray, utts: Sequence[Utterance], train: list[int], test: list[int], *,
+                    adapt: bool, subsets: dict[str, list[str]] | None = None) -> list[str]:
+    """Labels of the test rows from ComParE functionals ``x (N, D)``; with ``adapt``, per-speaker standardisation.
+
+    Test speakers are standardised by the mean/std of their files in ``subsets`` (default all);
+    with fewer than 3 files the std is the mean within-speaker std of the training speakers.
+    """
+    from serkit.features.extract import speaker_standardise
+
+    y = [utts[i].emotion for i in train]
+    if not adapt:
+        return list(_svm().fit(x[train], y).predict(x[test]))
+    xtr = np.stack(speaker_standardise([x[i] for i in train], [utts[i].speaker for i in train]))
+    spk_sd = [x[[i for i in train if utts[i].speaker == s]].std(0) for s in {utts[i].speaker for i in train}]
+    pooled_sd = np.mean(spk_sd, axis=0)
+    row = {utts[i].path: i for i in test}
+    xte = np.empty((len(test), x.shape[1]), np.float64)
+    by_spk: dict[str, list[int]] = defaultdict(list)
+    for k, i in enumerate(test):
+        by_spk[utts[i].speaker].append(k)
+    for spk, ks in by_spk.items():
+        ref = [row[p] for p in subsets[spk]] if subsets else [test[k] for k in ks]
+        mu = x[ref].mean(0)
+        sd = x[ref].std(0) if len(ref) >= 3 else pooled_sd
+        xte[ks] = (x[[test[k] for k in ks]] - mu) / (sd + 1e-8)
+    return list(_svm().fit(xtr, y).predict(xte))
+
+
+# ----------------------------------------------------------------------------- run
+def _ua(true, pred, labels) -> float:
+    from serkit.eval.metrics import unweighted_accuracy
+
+    return round(float(unweighted_accuracy(true, ["<none>" if p is None else p for p in pred], labels)), 4)
+
+
+def run_system(name: str, protocol: str, utts, train, test, labels, seconds, predict) -> dict:
+    """Per-file, all-files and budget UAs of one system on one protocol (``predict(adapt, subsets)``)."""
+    tu = [utts[i] for i in test]
+    true = [u.emotion for u in tu]
+    t0 = time.time()
+    per_file = _ua(true, predict(False, None), labels)
+    pa = predict(True, None)
+    res = {"system": name, "protocol": protocol, "n_test": len(tu), "speakers": len({u.speaker for u in tu}),
+           "ua_per_file": per_file, "ua_adapted_all": _ua(true, [p[0] if isinstance(p, tuple) else p for p in pa], labels)}
+    if pa and isinstance(pa[0], tuple):
+        res["adapted_fraction"] = round(float(np.mean([p[1] for p in pa])), 3)
+    allsec = defaultdict(float)
+    for u in tu:
+        allsec[u.speaker] += seconds.get(u.path, 0.0)
+    res["budgets"] = {"all": {"ua": res["ua_adapted_all"], "seconds": round(float(np.mean(list(allsec.values()))), 1)}}
+    for b in BUDGETS:
+        uas, secs = [], []
+        for seed in DRAWS:
+            sub = draw_subsets(tu, seconds, b, seed)
+            p = predict(True, sub)
+            uas.append(_ua(true, [q[0] if isinstance(q, tuple) else q for q in p], labels))
+            secs.append(np.mean([sum(seconds.get(f, 0.0) for f in fs) for fs in sub.values()]))
+        res["budgets"][f"{b:g}"] = {"ua": round(float(np.mean(uas)), 4), "ua_std": round(float(np.std(uas)), 4),
+                                     "seconds": round(float(np.mean(secs)), 1), "draws": uas}
+    res["minutes"] = round((time.time() - t0) / 60, 1)
+    log.info("%s %s: per file %.3f, adapted %.3f", name, protocol, per_file, res["ua_adapted_all"])
+    return res
+
+
+def to_markdown(results: list[dict], cmd: str, meta: dict) -> str:
+    """The docs section."""
+    lines = [SECTION, "",
+             f"Command: `{cmd}` ({meta['date']}, Python {meta['python']}; {meta['note']}).",
+             "",
+             "Each test speaker's own **unlabelled** speech (VAD segments of its files; labels are never read) gives "
+             "the statistics the input is normalised with (`serkit predict --speaker-from folder|file`, "
+             "`--speaker-map`; see `serkit.adapt`). serkit models run end to end through `Predictor` (VAD, "
+             "segments, duration-weighted file scores); the SVM peer is openSMILE ComParE_2016 functionals + "
+             f"linear SVM (C = {SVM_C}, balanced class weights) with per-speaker standardisation of training and test "
+             "speakers. UA = unweighted average recall over the six shared classes (common6: angry, disgust, fear, "
+             "happy, neutral, sad), pooled over the test files of each protocol (one split, so no ± over folds).",
+             "",
+             "| system | protocol | test files (speakers) | UA per file | UA adapted (all of a speaker's files) | gain |",
+             "|---|---|---|---:|---:|---:|"]
+    for r in results:
+        gain = r["ua_adapted_all"] - r["ua_per_file"]
+        lines.append(f"| {r['system']} | {PROTOCOLS[r['protocol']]} | {r['n_test']} ({r['speakers']}) | "
+                     f"{r['ua_per_file']:.3f} | {r['ua_adapted_all']:.3f} | {gain:+.3f} |")
+    lines += ["", "UA against the seconds of a speaker's speech the statistics come from (whole files drawn at random "
+              f"until the budget is reached; mean ± std over {len(DRAWS)} draws; in brackets the mean seconds "
+              "actually used per speaker). Below 10 s of speech `serkit predict` does not adapt "
+              "(`\"adapted\": false`).", "",
+              "| system | protocol | per file | " + " | ".join(f"{b:g} s" for b in BUDGETS) + " | all |",
+              "|---|---|---:|" + "---:|" * (len(BUDGETS) + 1)]
+    for r in results:
+        cells = []
+        for b in BUDGETS:
+            c = r["budgets"][f"{b:g}"]
+            cells.append(f"{c['ua']:.3f} ± {c['ua_std']:.3f} ({c['seconds']:.0f} s)")
+        a = r["budgets"]["all"]
+        lines.append(f"| {r['system']} | {PROTOCOLS[r['protocol']]} | {r['ua_per_file']:.3f} | " + " | ".join(cells)
+                     + f" | {a['ua']:.3f} ({a['seconds']:.0f} s) |")
+    lines += ["", "![UA against seconds of speech](figures/adaptation_seconds.png)", ""]
+    return "\n".join(lines)
+
+
+def plot(results: list[dict], path: Path) -> None:
+    """UA against seconds of a speaker's speech, one panel per protocol."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    protos = [p for p in PROTOCOLS if any(r["protocol"] == p for r in results)]
+    fig, axes = plt.subplots(1, len(protos), figsize=(4.6 * len(protos), 3.8), squeeze=False, sharey=True)
+    for ax, proto in zip(axes[0], protos, strict=True):
+        for r in (x for x in results if x["protocol"] == proto):
+            keys = [f"{b:g}" for b in BUDGETS] + ["all"]
+            xs = [r["budgets"][k]["seconds"] for k in keys]
+            ys = [r["budgets"][k]["ua"] for k in keys]
+            err = [r["budgets"][k].get("ua_std", 0.0) for k in keys]
+            line = ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=f"{r['system']} adapted")
+            ax.axhline(r["ua_per_file"], ls="--", color=line[0].get_color(), alpha=0.7,
+                       label=f"{r['system']} per file")
+        ax.set_xscale("log")
+        ax.set_title(PROTOCOLS[proto], fontsize=9)
+        ax.set_xlabel("seconds of the speaker's speech (VAD)")
+        ax.axhline(1 / 6, color="grey", lw=0.8, ls=":")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("UA (6 classes; chance 0.167 dotted)")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", action="append", default=[], metavar="NAME=PROTOCOL=CHECKPOINT",
+                    help=f"a serkit model trained on the training side of PROTOCOL ({', '.join(PROTOCOLS)})")
+    ap.add_argument("--protocols", nargs="+", default=list(PROTOCOLS), choices=list(PROTOCOLS))
+    ap.add_argument("--no-svm", action="store_true", help="skip the SVM peer")
+    ap.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--json", default=str(ROOT / "docs" / "benchmarks.adaptation.json"))
+    ap.add_argument("--doc", default=str(ROOT / "docs" / "benchmarks.md"))
+    ap.add_argument("--figure", default=str(ROOT / "docs" / "figures" / "adaptation_seconds.png"))
+    ap.add_argument("--merge", action="store_true", help="keep rows of --json for systems/protocols not rerun")
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    from serkit.config import FeatureConfig
+    from serkit.data.corpora.common import load_corpus
+    from serkit.features.extract import extract_features
+    from serkit.inference import Predictor
+
+    utts = load_corpus("emodb+ravdess", root=a.data_root, labels="common6")
+    labels = sorted({u.emotion for u in utts})
+    models = []
+    for spec in a.model:
+        name, proto, ck = spec.split("=", 2)
+        if proto not in PROTOCOLS:
+            ap.error(f"--model {spec}: protocol must be one of {list(PROTOCOLS)}")
+        models.append((name, proto, ck))
+    any_pred = Predictor.load(models[0][2], threads=1) if models else Predictor.load("default", threads=1)
+    seconds = {}
+    for u in utts:  # VAD speech per file, counted exactly as adaptation counts it
+        st = any_pred.speaker_stats([u.path], errors={})
+        seconds[u.path] = st.seconds if st else 0.0
+    results = []
+    if not a.no_svm:
+        feats, _ = extract_features(utts, FeatureConfig(name="compare"), skip_errors=True, desc="ComParE")
+        keep = [i for i, f in enumerate(feats) if f is not None]
+        su = [utts[i] for i in keep]
+        x = np.stack([feats[i] for i in keep]).astype(np.float64)
+        for proto in a.protocols:
+            tr, te = split(su, proto)
+            results.append(run_system(
+                f"ComParE + SVM (C={SVM_C})", proto, su, tr, te, labels, seconds,
+                lambda adapt, sub, tr=tr, te=te: svm_predictions(x, su, tr, te, adapt=adapt, subsets=sub)))
+    for name, proto, ck in models:
+        if proto not in a.protocols:
+            continue
+        pred = Predictor.load(ck, threads=1)
+        tr, te = split(utts, proto)
+        tu = [utts[i] for i in te]
+        results.append(run_system(
+            name, proto, utts, tr, te, labels, seconds,
+            lambda adapt, sub, pred=pred, tu=tu: model_predictions(pred, tu, adapt=AdaptConfig() if adapt else None,
+                                                                   subsets=sub)))
+        results[-1]["checkpoint"] = ck
+    jp = Path(a.json)
+    if a.merge and jp.is_file():
+        old = json.loads(jp.read_text())["results"]
+        seen = {(r["system"], r["protocol"]) for r in results}
+        results = [r for r in old if (r["system"], r["protocol"]) not in seen] + results
+    order = {p: k for k, p in enumerate(PROTOCOLS)}
+    results.sort(key=lambda r: (order[r["protocol"]], not r["system"].startswith("ComParE"), r["system"]))
+    import os
+
+    meta = {"date": time.strftime("%Y-%m-%d"), "python": platform.python_version(),
+            "note": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; accuracy only, no timing"}
+    cmd = "python benchmarks/adaptation.py " + " ".join(f'--model "{m}"' for m in a.model)
+    jp.parent.mkdir(parents=True, exist_ok=True)
+    jp.write_text(json.dumps({"command": cmd, **meta, "results": results}, indent=1), encoding="utf-8")
+    plot(results, Path(a.figure))
+    write_section(a.doc, SECTION, to_markdown(results, cmd, meta))
+    print(to_markdown(results, cmd, meta))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""The one checkpoint: a typed :class:`Checkpoint`, its atomic :meth:`~Checkpoint.save`, and the one
+loader :func:`load_checkpoint` (file or run folder) that raises one error type.
+
+On disk a checkpoint is a plain dict of tensors and primitives, loadable with
+``torch.load(weights_only=True)`` (no pickled code is ever loaded): ``config`` (the resolved
+recipe), ``state_dict``, ``label_names``, ``input_dim``, ``serkit_version``, optional
+``avd_stats``, ``vocab`` and ``temperature``, plus free extra keys (``n_parameters``,
+``history``, ``best_valid``; a training state ``last.pt`` also holds ``optimizer``,
+``scheduler``, ``epoch`` ... for ``--resume``). Files written by older serkit versions (e.g. the
+bundled ``assets/default/model.pt``) load unchanged: missing recipe keys take their defaults.
+
+This is the ``from_pretrained`` / ``save_pretrained`` pair of Hugging Face transformers, reduced
+to what serkit needs: inference (:class:`serkit.inference.Predictor`), the training loop,
+CTC transcripts, ensembles, export and plots all read models through :func:`load_checkpoint`.
+
+Examples:
+    >>> import tempfile, pathlib
+    >>> from serkit.testing import save_tiny_checkpoint
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> ck = load_checkpoint(save_tiny_checkpoint(d / "run" / "model.pt").parent)  # a run folder
+    >>> ck.model_config.name, ck.label_names[:2], type(ck.build_model()).__name__
+    ('compact_cnn', ['angry', 'happy'], 'CompactCnn')
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from serkit.config import FeatureConfig, from_dict
+from serkit.errors import CheckpointError, SerkitError
+from serkit.typing import PathLike
+
+#: file names looked for, in this order, inside a run folder
+CHECKPOINT_NAMES = ("model.pt", "checkpoint.pt", "best.pt", "last.pt")
+_FIELDS = ("config", "state_dict", "label_names", "input_dim", "avd_stats", "vocab", "temperature", "serkit_version")
+
+
+@dataclass
+class Checkpoint:
+    """A trained model's weights and everything needed to rebuild and use it.
+
+    Attributes:
+        config: the resolved recipe as a plain dict (``ExperimentConfig.to_dict()``); the model
+            is rebuilt from its ``model`` section, inputs from its ``features`` section.
+        state_dict: model weights.
+        label_names: class names in logit order.
+        input_dim: feature bins F of the model input (1 for raw waves).
+        avd_stats: ``{"mean": [3], "std": [3]}`` of the training A/V/D targets, or None.
+        vocab: CTC character vocabulary (``CharVocab.to_dict()``), or None.
+        temperature: logit temperature applied at prediction time (1.0 = none).
+        serkit_version: version that wrote the file.
+        extra: every other key (``n_parameters``, ``history``, training state, ...).
+        model_config: the typed model section (resolved once, from ``config["model"]``).
+    """
+
+    config: dict[str, Any]
+    state_dict: dict[str, torch.Tensor]
+    label_names: list[str]
+    input_dim: int
+    avd_stats: dict[str, list[float]] | None = None
+    vocab: dict[str, Any] | None = None
+    temperature: float = 1.0
+    serkit_version: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    model_config: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        from serkit.models import model_config_from_dict
+
+        if not self.serkit_version:
+            from serkit import __version__
+
+            self.serkit_version = __version__
+        self.model_config = model_config_from_dict(self.config.get("model") or {})
+
+    @property
+    def features(self) -> FeatureConfig:
+        """The feature config the model was trained on."""
+        return from_dict(FeatureConfig, self.config.get("features"), where="features")
+
+    @property
+    def vocab_size(self) -> int | None:
+        """Size of the CTC vocabulary (blank included), None without a CTC head."""
+        if not self.vocab:
+            return None
+        from serkit.data.vocab import CharVocab
+
+        return len(CharVocab.from_dict(self.vocab))
+
+    def build_model(self) -> torch.nn.Module:
+        """Rebuild the model from the config alone and load the weights (eval mode)."""
+        from serkit.models import build_model
+
+        model = build_model(self.model_config, input_dim=self.input_dim, num_classes=len(self.label_names),
+                            vocab_size=self.vocab_size)
+        model.load_state_dict(self.state_dict)
+        return model.eval()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The on-disk form: a plain dict (fields, then ``extra`` keys at top level)."""
+        d = {k: getattr(self, k) for k in _FIELDS}
+        return {**d, **self.extra}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, where: str = "checkpoint") -> Checkpoint:
+        """Build from the on-disk dict.
+
+        Raises:
+            CheckpointError: required keys missing or the model section invalid.
+        """
+        if not isinstance(d, dict):
+            raise CheckpointError(f"{where}: not a serkit checkpoint (expected a dict, got {type(d).__name__})")
+        missing = [k for k in ("config", "state_dict", "label_names", "input_dim") if k not in d]
+        if missing:
+            raise CheckpointError(f"{where}: checkpoint lacks {missing}; expected a file written by serkit train")
+        kw = {k: d[k] for k in _FIELDS if k in d and d[k] is not None}
+        kw["label_names"] = list(kw["label_names"])
+        kw["input_dim"] = int(kw["input_dim"])
+        try:
+            return cls(**kw, extra={k: v for k, v in d.items() if k not in _FIELDS})
+        except SerkitError as e:
+            raise CheckpointError(f"{where}: {e}") from None
+
+    def save(self, path: PathLike) -> Path:
+        """Write atomically (temp file, then rename), so a kill never leaves half a checkpoint.
+
+        Returns:
+            the path written.
+        """
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(p.name + f".{os.getpid()}.tmp")
+        try:
+            torch.save(self.to_dict(), tmp)
+            os.replace(tmp, p)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return p
+
+
+def find_checkpoint(path: PathLike) -> Path:
+    """Resolve a run folder, checkpoint file or ``.onnx`` file to one model file (the one rule).
+
+    A file is returned as is. In a folder, the first of :data:`CHECKPOINT_NAMES`; else its
+    single ``*.pt`` (or ``*/*.pt``); else the single ``fold_*/checkpoint.pt`` of a one-fold run;
+    else its single ``.onnx`` file.
+
+    Raises:
+        CheckpointError: nothing loadable there, or several candidates (the message lists them).
+    """
+    p = Path(path)
+    if p.is_file():
+        return p
+    if not p.is_dir():
+        raise CheckpointError(f"model {str(path)!r} not found; expected a bundled name (e.g. 'default'), "
+                              "a run folder, a .pt checkpoint or an .onnx file")
+    for n in CHECKPOINT_NAMES:
+        if (p / n).is_file():
+            return p / n
+    pts = sorted(p.glob("*.pt")) or sorted(p.glob("*/*.pt"))
+    if len(pts) == 1:
+        return pts[0]
+    # a run folder of serkit evaluate / train: fold_<name>/checkpoint.pt (+ last.pt)
+    folds = sorted(p.glob("*/checkpoint.pt"))
+    if len(folds) == 1:
+        return folds[0]
+    if folds:
+        raise CheckpointError(f"{p}: {len(folds)} fold models ({', '.join(f.parent.name for f in folds)}); "
+                              f"pass one fold's folder, e.g. {folds[0].parent}")
+    onnx = sorted(p.glob("*.onnx"))
+    if not pts and len(onnx) == 1:
+        return onnx[0]
+    found = [str(x.relative_to(p)) for x in pts + onnx]
+    raise CheckpointError(f"{p}: expected one of {list(CHECKPOINT_NAMES)} or a single .pt/.onnx file, "
+                          f"found {found or 'none'}; pass the file itself")
+
+
+def load_checkpoint(path: PathLike) -> Checkpoint:
+    """Load a checkpoint file or the checkpoint of a run folder (:func:`find_checkpoint`) on the CPU.
+
+    Args:
+        path: ``.pt`` file or run folder.
+
+    Returns:
+        the typed checkpoint.
+
+    Raises:
+        CheckpointError: missing, unreadable (``torch.load(weights_only=True)`` refuses it), or
+            not a serkit checkpoint.
+    """
+    p = find_checkpoint(path)
+    if p.suffix == ".onnx":
+        raise CheckpointError(f"{p}: an ONNX export, not a torch checkpoint; load it with serkit.inference.Predictor")
+    try:
+        d = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many types for bad files
+        first = (str(e).splitlines() or [""])[0][:160]
+        raise CheckpointError(f"{p}: not a readable serkit checkpoint ({type(e).__name__}: {first}); "
+                              "train one with serkit train CONFIG --out DIR") from None
+    return Checkpoint.from_dict(d, where=str(p))
+
+
+def load_model(path: PathLike) -> tuple[torch.nn.Module, Checkpoint]:
+    """The model of a checkpoint file or run folder, rebuilt and in eval mode, with its checkpoint.
+
+    Raises:
+        CheckpointError: as :func:`load_checkpoint`.
+    """
+    ck = load_checkpoint(path)
+    return ck.build_model(), ck
+
+
+__all__ = ["CHECKPOINT_NAMES", "Checkpoint", "find_checkpoint", "load_checkpoint", "load_model"]
