@@ -18,7 +18,8 @@ prints the load average; the figures are written with the load beside them):
 
 Usage:
     /work/bin/cpu -x python benchmarks/scale.py predict              # 2,000 files; writes docs section
-    /work/bin/cpu -x python benchmarks/scale.py evaluate --recipe configs/baseline/emodb_egemaps_svm.yaml
+    /work/bin/cpu -x python benchmarks/scale.py evaluate         # EmoDB LOSO, default recipe at 10 epochs
+    /work/bin/cpu -x python benchmarks/scale.py ddp              # UA: 1 process vs torchrun (2 procs), 3 seeds
     python benchmarks/scale.py table                                  # rewrite docs from the JSON
 """
 
@@ -38,6 +39,10 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 RESULTS = ROOT / "docs" / "benchmarks.scale.json"
 SECTION = "## Scale: Ray batch prediction and fold-parallel evaluation"
 PY = sys.executable
+#: EmoDB LOSO with the default model's recipe, shortened to 10 epochs (a cheap neural recipe)
+EVAL_SET = ["data.corpus=emodb", "data.labels=null", "eval.protocol=loso", "train.epochs=10"]
+#: a small recipe for the DDP check: the default model's recipe on EmoDB, 2 held-out speakers, 30 epochs
+DDP_SET = ["data.corpus=emodb", "data.labels=null", "eval.test_speakers=[emodb_03,emodb_08]", "train.epochs=30"]
 
 
 def _load() -> str:
@@ -174,13 +179,14 @@ def cluster_estimate(pred: dict, *, nodes=(1, 4, 16, 64), cpus_per_node: int = 1
 def bench_evaluate(args) -> dict:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    res: dict = {"recipe": args.recipe, "load_start": _load(), "runs": {}}
+    res: dict = {"recipe": args.recipe, "overrides": args.eval_set, "load_start": _load(), "runs": {}}
     print(f"[scale] load at start {res['load_start']}", file=sys.stderr)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
     reports = {}
     for name, extra in (("sequential", []), ("Ray", ["--engine", "ray"])):
         js = work / f"eval_{'ray' if extra else 'seq'}.json"
-        cmd = [PY, "-m", "serkit", "evaluate", args.recipe, "--json", str(js), "--no-progress", *extra, *args.extra]
+        sets = [x for o in args.eval_set for x in ("--set", o)]
+        cmd = [PY, "-m", "serkit", "evaluate", args.recipe, *sets, "--json", str(js), "--no-progress", *extra]
         t0 = time.time()
         r = subprocess.run(cmd, capture_output=True, text=True, env=env)
         wall = time.time() - t0
@@ -188,11 +194,44 @@ def bench_evaluate(args) -> dict:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stderr[-3000:]}")
         rep = json.loads(js.read_text())
         reports[name] = rep
-        res["runs"][name] = {"wall_s": round(wall, 1), "command": " ".join(["serkit", *cmd[3:]]),
-                             "folds": len(rep["folds"]), "mean": rep.get("mean")}
+        res["runs"][name] = {"wall_s": round(wall, 1), "command": " ".join(["serkit", "evaluate", "RECIPE", *extra]),
+                             "folds": len(rep["folds"]), "mean": rep.get("mean"), "std": rep.get("std"),
+                             "protocol": f"{rep['corpus']} {rep['protocol_name']}, {rep['n_folds']} folds, "
+                                         f"{len(rep['labels'])} classes"}
         print(f"[scale] {name}: {res['runs'][name]}", file=sys.stderr)
     a, b = ([(f["name"], f["scores"]) for f in reports[k]["folds"]] for k in ("sequential", "Ray"))
     res["same_fold_scores"] = a == b
+    res["load_end"] = _load()
+    return res
+
+
+# ----------------------------------------------------------------------------- DDP
+def bench_ddp(args) -> dict:
+    """UA of one holdout fold trained in one process vs ``torchrun --nproc-per-node 2``, per seed."""
+    import re
+
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    res: dict = {"recipe": args.ddp_recipe, "overrides": args.ddp_set, "load_start": _load(), "runs": []}
+    sets = [x for o in args.ddp_set for x in ("--set", o)]
+    for seed in range(args.seeds):
+        for name, pre in (("1 process", [PY, "-m", "serkit"]),
+                          ("DDP, 2 processes (gloo)", [PY, "-m", "torch.distributed.run", "--standalone",
+                                                       "--nproc-per-node", "2", "-m", "serkit"])):
+            out = work / f"ddp_{'single' if name.startswith('1') else 'ddp'}_s{seed}"
+            cmd = [*pre, "train", args.ddp_recipe, *sets, "--set", f"train.seed={seed}", "--fold", "holdout",
+                   "--out", str(out), "--no-progress"]
+            t0 = time.time()
+            r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if r.returncode != 0:
+                raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stderr[-3000:]}")
+            ua = float(re.search(r"UA=([0-9.]+)", r.stdout).group(1))
+            row = {"engine": name, "seed": seed, "ua": ua, "wall_s": round(time.time() - t0, 1),
+                   "header": r.stdout.strip().splitlines()[-1].split(":")[0]}
+            res["runs"].append(row)
+            print(f"[scale] {row}", file=sys.stderr)
     res["load_end"] = _load()
     return res
 
@@ -235,12 +274,30 @@ def write_docs(results: dict, docs: Path = DOCS) -> None:
                              f"{r['usd_for_archive']} |")
     ev = results.get("evaluate")
     if ev:
-        lines += ["", f"### Fold-parallel evaluation: `{ev['recipe']}`", "",
+        lines += ["", f"### Fold-parallel evaluation: `{ev['recipe']}` with `{' '.join('--set ' + o for o in ev.get('overrides', []))}`", "",
                   f"Load average at start {ev['load_start']}, at end {ev['load_end']}. Fold scores of the two "
                   f"reports equal: **{'yes' if ev['same_fold_scores'] else 'no'}**.", "",
-                  "| engine | command | folds | wall (s) |", "|---|---|---:|---:|"]
+                  "| engine | command | protocol | UA mean ± std over folds | wall (s) |", "|---|---|---|---|---:|"]
         for name, r in ev["runs"].items():
-            lines.append(f"| {name} | `{r['command']}` | {r['folds']} | {r['wall_s']} |")
+            ua = f"{r['mean']['ua']:.3f} ± {r['std']['ua']:.3f}" if r.get("mean") and "ua" in r["mean"] else "-"
+            lines.append(f"| {name} | `{r['command']}` | {r.get('protocol', '')} | {ua} | {r['wall_s']} |")
+    dd = results.get("ddp")
+    if dd:
+        import statistics
+
+        lines += ["", "### DDP training: one process vs `torchrun --nproc-per-node 2` (gloo)", "",
+                  f"Recipe `{dd['recipe']}` with `{' '.join('--set ' + o for o in dd['overrides'])}`, trained "
+                  "with `serkit train ... --fold holdout` (test speakers held out, never seen in training or model "
+                  f"selection), one run per seed. Load average at start {dd['load_start']}, at end {dd['load_end']}.",
+                  "", "| engine | seeds | test UA per seed | UA mean ± std | wall per run (s) |", "|---|---|---|---|---:|"]
+        for eng in dict.fromkeys(r["engine"] for r in dd["runs"]):
+            rs = [r for r in dd["runs"] if r["engine"] == eng]
+            uas = [r["ua"] for r in rs]
+            sd = statistics.stdev(uas) if len(uas) > 1 else 0.0
+            lines.append(f"| {eng} | {len(rs)} | {', '.join(f'{u:.3f}' for u in uas)} | "
+                         f"{statistics.mean(uas):.3f} ± {sd:.3f} | {statistics.mean(r['wall_s'] for r in rs):.0f} |")
+        if dd["runs"]:
+            lines += ["", f"Protocol as printed by serkit: `{dd['runs'][0]['header']}`."]
     text = docs.read_text() if docs.exists() else "# Benchmarks\n"
     block = "\n".join(lines) + "\n"
     if SECTION in text:
@@ -254,15 +311,18 @@ def write_docs(results: dict, docs: Path = DOCS) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", nargs="?", choices=("predict", "evaluate", "table"), default="predict")
+    ap.add_argument("what", nargs="?", choices=("predict", "evaluate", "ddp", "table"), default="predict")
+    ap.add_argument("--seeds", type=int, default=3, help="ddp: seeds per engine")
+    ap.add_argument("--ddp-recipe", default="configs/default.yaml")
+    ap.add_argument("--ddp-set", nargs="*", default=DDP_SET, help="ddp: recipe overrides")
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--model", default="default")
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--work", default="/work/runs/scale/bench", help="scratch folder for outputs (not committed)")
-    ap.add_argument("--recipe", default="configs/baseline/emodb_egemaps_svm.yaml")
-    ap.add_argument("--extra", nargs="*", default=[], help="more serkit evaluate arguments (e.g. --set ...)")
+    ap.add_argument("--recipe", default="configs/default.yaml", help="evaluate: recipe")
+    ap.add_argument("--eval-set", nargs="*", default=EVAL_SET, help="evaluate: recipe overrides")
     ap.add_argument("--docs", default=str(DOCS), help="markdown file whose section is (re)written")
     ap.add_argument("--results", default=str(RESULTS), help="JSON file of all results (read, updated, written)")
     ap.add_argument("--child", choices=("local", "ray"), help=argparse.SUPPRESS)
@@ -280,6 +340,8 @@ def main() -> None:
         results["cluster"] = cluster_estimate(results["predict"])
     elif args.what == "evaluate":
         results["evaluate"] = bench_evaluate(args)
+    elif args.what == "ddp":
+        results["ddp"] = bench_ddp(args)
     res_path.write_text(json.dumps(results, indent=2) + "\n")
     write_docs(results, docs)
     print(f"wrote {docs} and {res_path}", file=sys.stderr)

@@ -141,3 +141,56 @@ def test_default_predict_does_not_import_ray(model, assets):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-2000:]
+
+
+def _tiny_neural_recipe(manifest: Path):
+    import dataclasses
+
+    from serkit.experiment import recipe_from_dict
+    from serkit.models.cnn_blstm_attn import tiny_config
+
+    return recipe_from_dict({
+        "data": {"corpus": "manifest", "manifest": str(manifest)},
+        "features": {"name": "logmel", "n_mels": 24, "max_seconds": 0.5},
+        "model": {**dataclasses.asdict(tiny_config()), "gender_head": False},
+        "train": {"epochs": 2, "batch_size": 4, "loss_weights": {"emotion": 1.0}, "valid_fraction": 0.25},
+        "eval": {"protocol": "speaker_kfold", "folds": 3},
+    })
+
+
+def test_evaluate_ray_report_equals_sequential(local_ray, synthetic, tmp_path):
+    from serkit.data.manifest import write_jsonl
+    from serkit.experiment import run_experiment
+    from serkit.scale.ray_evaluate import run_experiments_ray
+
+    cfg = _tiny_neural_recipe(write_jsonl(synthetic, tmp_path / "m.jsonl"))
+    seq = run_experiment(cfg, out_dir=tmp_path / "seq", progress=False)
+    [par] = run_experiments_ray([cfg], out_dirs=[tmp_path / "ray"], progress=False)
+    assert [(f.name, f.n_train, f.n_test, f.test_speakers, f.scores) for f in par.folds] == \
+        [(f.name, f.n_train, f.n_test, f.test_speakers, f.scores) for f in seq.folds]
+    assert [(p.id, p.fold, p.pred, p.scores) for p in par.predictions] == \
+        [(p.id, p.fold, p.pred, p.scores) for p in seq.predictions]
+    assert par.to_table().splitlines()[0] == seq.to_table().splitlines()[0]
+    assert sorted(x.name for x in (tmp_path / "ray").iterdir()) == sorted(x.name for x in (tmp_path / "seq").iterdir())
+
+
+def test_evaluate_cli_seeds_with_ray(local_ray, tmp_path, capsys):
+    import yaml
+
+    from serkit.testing import create_audio_files
+
+    create_audio_files(tmp_path / "wav", n=16, speakers=4, seconds=0.6)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "data": {"corpus": "manifest", "manifest": str(tmp_path / "wav" / "manifest.jsonl")},
+        "features": {"name": "logmel", "n_mels": 16},
+        "model": {"name": "pooled_mlp", "hidden_dim": 16},
+        "train": {"epochs": 2, "batch_size": 4, "valid_fraction": 0.0},
+        "eval": {"protocol": "loso"}}))
+    args = ["evaluate", str(recipe), "--seeds", "2", "--no-progress", "--json", str(tmp_path / "r.json")]
+    assert main([*args, "--engine", "ray"]) == 0
+    out = capsys.readouterr().out
+    assert "2 seeds (train.seed [0, 1])" in out and "mean ± std over 2 seeds of the 4-fold means" in out
+    reports = [json.loads((tmp_path / f"r.seed{s}.json").read_text()) for s in (0, 1)]
+    assert [r["config"]["train"]["seed"] for r in reports] == [0, 1]
+    assert all(len(r["folds"]) == 4 for r in reports)

@@ -59,3 +59,27 @@ def run_ray_predict(args: argparse.Namespace, files: list[str], predictor_kwargs
     print(f"serkit predict: {s.written} files written to {args.out} ({len(s.shards)} shards), "
           f"{s.skipped} already there, {s.failed} failed; {s.wall_time_s:.1f} s", file=sys.stderr)
     return 1 if s.failed else 0
+
+
+def add_evaluate_engine_arguments(p: argparse.ArgumentParser) -> None:
+    """``--engine ray``, ``--seeds`` and task resources for ``serkit evaluate``."""
+    g = p.add_argument_group("seeds and fold-parallel evaluation (--engine ray: every fold of every seed is a Ray task)")
+    _add_cluster_arguments(g)
+    g.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help="run the recipe with train.seed, train.seed+1, ... (N runs on the same folds); one report "
+                        "per seed (--json OUT writes OUT.seed<S>.json) and the mean ± std over seeds (default 1)")
+    g.add_argument("--cpus-per-task", type=float, default=1.0, metavar="N",
+                   help="--engine ray: CPUs reserved by each fold task, also its torch threads (default 1)")
+
+
+def seed_summary(reports: list, seeds: list[int]) -> str:
+    """One line per metric: mean ± std over seeds of the reports' fold means, with the protocol."""
+    import numpy as np
+
+    r0 = reports[0]
+    lines = [f"{len(reports)} seeds (train.seed {seeds}); {r0.header().splitlines()[0]}"]
+    for m in r0.metric_names:
+        v = np.array([r.mean()[m] for r in reports], dtype=float)
+        lines.append(f"  {m}: {v.mean():.4f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.4f} "
+                     f"(mean ± std over {len(v)} seeds of the {len(r0.folds)}-fold means)")
+    return "\n".join(lines)

@@ -173,7 +173,7 @@ def _read_decode(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             "error": np.array(error), "wave": _objects(waves), "block_lengths": _objects(lens)}
 
 
-def _objects(arrays: list[np.ndarray]) -> np.ndarray:
+def _objects(arrays: Sequence[Any]) -> np.ndarray:
     out = np.empty(len(arrays), dtype=object)
     out[:] = arrays
     return out
