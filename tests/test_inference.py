@@ -21,6 +21,9 @@ def check_result(r: dict, labels=LABELS) -> None:
     if "error" in r:
         assert set(r) == {"file", "error"} and isinstance(r["error"], str) and r["error"]
         return
+    if r.get("no_speech"):  # no speech is not an emotion: no label, no scores, no segments
+        assert r["label"] is None and "scores" not in r and r["segments"] == []
+        return
     assert {"file", "duration", "label", "scores", "segments"} <= set(r)
     assert set(r) - {"file", "duration", "label", "scores", "segments"} <= {"arousal", "valence", "dominance"}
     assert isinstance(r["duration"], float) and r["duration"] > 0
@@ -134,9 +137,10 @@ def test_max_window_splits_long_speech():
     assert [(s.start, s.end) for s in out] == [(0.0, 2.0), (2.0, 4.0), (4.0, 5.0)]
 
 
-def test_silence_falls_back_to_first_window(predictor):
+def test_silence_is_no_speech(predictor):
     r = predictor.predict_signal(np.zeros(16000, np.float32))
-    assert r["segments"][0]["speech"] is False and r["label"] in LABELS
+    check_result({"file": "x", **r})
+    assert r == {"duration": 1.0, "label": None, "no_speech": True, "segments": []}
 
 
 def test_avd_outputs_are_destandardised(tmp_path, assets):

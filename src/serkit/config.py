@@ -197,7 +197,7 @@ def _coerce(v: Any, tp: Any, where: str) -> Any:
             except ConfigError as e:
                 errors.append(str(e))
         raise ConfigError(errors[0] if errors else f"{where}: bad value {v!r}")
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(v, Mapping):
             raise ConfigError(f"{where} must be a mapping, got {v!r}")
         return from_dict(tp, v, where=where)

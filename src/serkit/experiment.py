@@ -24,7 +24,7 @@ from serkit.data.corpora.common import labels_of
 from serkit.data.manifest import Utterance, summary
 from serkit.data.splits import CROSS_CORPUS, Fold, recipe_folds, recipe_protocol_name
 from serkit.errors import ConfigError
-from serkit.eval.metrics import ccc_per_dimension, classification_scores
+from serkit.eval.metrics import ccc_per_dimension, classification_scores, expected_calibration_error
 from serkit.eval.report import FoldResult, Prediction, Report
 from serkit.features.extract import UTTERANCE_LEVEL, extract_features
 from serkit.models import CLASSICAL, build_model, model_config_from_dict
@@ -256,11 +256,22 @@ def report_of(plan: ExperimentPlan, runs: Sequence[FoldRun]) -> Report:
     """The report of a plan from its fold runs (in the plan's fold order)."""
     cfg, ev = plan.cfg, plan.cfg.eval
     spec = corpus_spec(cfg.data.corpus)
+    notes = list(plan.notes)
+    results = [r.result for r in runs]
+    cal = [r for r in results if r.extra.get("calibration")]
+    if cal:
+        cals = [r.extra["calibration"] for r in cal]
+        notes.append("scores calibrated by temperature scaling on each fold's development speakers (train."
+                     "calibration=temperature): T = " + ", ".join(f"{c['temperature']:.2f}" for c in cals)
+                     + "; test ECE before -> after: " + ", ".join(
+                         f"{c['test_ece_before']:.3f} -> {r.scores['ece']:.3f}"
+                         for c, r in zip(cals, cal, strict=True)
+                         if c.get("test_ece_before") is not None and "ece" in r.scores))
     return Report(
         corpus=cfg.data.corpus, label_set=cfg.data.labels or spec.default_labels, labels=plan.labels,
         protocol=ev.protocol, protocol_name=plan.protocol_name, speaker_dependent=ev.speaker_dependent,
         seed=ev.seed, n_utterances=len(plan.utts), features=cfg.features.name, model=cfg.model.name,
-        folds=[r.result for r in runs], predictions=[p for r in runs for p in r.predictions], notes=list(plan.notes),
+        folds=results, predictions=[p for r in runs for p in r.predictions], notes=notes,
         wall_time_s=round(time.time() - plan.t0, 1), config=cfg.to_dict(), cross_corpus=plan.cross,
     )
 
@@ -271,6 +282,10 @@ def _fold_result(name: str, n_train: int, test: Sequence[Utterance], preds: Sequ
     cls = [p for p in preds if p.true is not None and p.pred is not None]
     if cls:
         scores.update(classification_scores([p.true for p in cls], [p.pred for p in cls], labels))
+        if all(p.scores for p in cls):  # class probabilities (neural models): calibration error
+            idx = {c: i for i, c in enumerate(labels)}
+            probs = np.array([[p.scores.get(c, 0.0) for c in labels] for p in cls])
+            scores["ece"] = expected_calibration_error(probs, [idx[p.true] for p in cls])
     dims = [p for p in preds if p.avd_true is not None and p.avd_pred is not None]
     if len(dims) > 1:
         c = ccc_per_dimension(np.array([p.avd_true for p in dims]), np.array([p.avd_pred for p in dims]))

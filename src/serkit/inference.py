@@ -14,14 +14,22 @@ Result of one file (``predict_file``), also the JSON line of ``serkit predict --
      "segments": [{"start": 0.2, "end": 2.9, "label": "angry", "scores": {...}}, ...],
      "arousal": 0.4, "valence": -0.2, "dominance": 0.3}   # A/V/D only when the model has them
 
+No speech is not an emotion: segments the segmenter finds no speech in (silence, noise; see
+:mod:`serkit.vad` for the VAD and the speech check) are not classified, and a file without any
+speech gives ``{"file": ..., "duration": ..., "label": null, "no_speech": true, "segments": []}``
+with no scores. That is a result, not an error.
+
 Examples:
     >>> import numpy as np, torch, tempfile, pathlib
     >>> from serkit.testing import save_tiny_checkpoint
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> p = Predictor.from_checkpoint(save_tiny_checkpoint(d / "m.pt"))
-    >>> r = p.predict_signal(np.random.default_rng(0).standard_normal(16000).astype("float32") * 0.1)
+    >>> from serkit.testing import pseudo_wave
+    >>> r = p.predict_signal(pseudo_wave(1.5, f0=150.0))
     >>> sorted(r), round(sum(r["scores"].values()), 3)
     (['duration', 'label', 'scores', 'segments'], 1.0)
+    >>> p.predict_signal(np.random.default_rng(0).standard_normal(16000).astype("float32") * 0.1)
+    {'duration': 1.0, 'label': None, 'no_speech': True, 'segments': []}
 """
 
 from __future__ import annotations
@@ -94,14 +102,21 @@ def error_record(path: PathLike, exc: BaseException) -> dict[str, str]:
 
 
 class _TorchBackend:
-    """Runs an ``nn.Module`` on padded features; returns (probs (B, C), avd (B, 3) | None)."""
+    """Runs an ``nn.Module`` on padded features; returns (probs (B, C), avd (B, 3) | None).
+
+    ``temperature`` (the checkpoint's, fitted by :mod:`serkit.train.calibration`) divides the
+    logits before the softmax; 1.0 leaves them as trained.
+    """
 
     kind = "torch"
 
-    def __init__(self, model, *, device: str | None = None) -> None:
+    def __init__(self, model, *, temperature: float = 1.0, device: str | None = None) -> None:
         import torch
 
+        if not temperature > 0:
+            raise ConfigError(f"temperature must be > 0, got {temperature}; re-fit it with train.calibration=temperature")
         self.torch = torch
+        self.temperature = float(temperature)
         self.device = torch.device(device or "cpu")
         self.model = model.eval().to(self.device)
         #: greedy CTC frame ids of the last call's items (models with a CTC head), else None
@@ -124,7 +139,7 @@ class _TorchBackend:
             if self.device.type != "cpu":
                 kw = {k: tuple(v.to(self.device) for v in vs) for k, vs in kw.items()}
             out = self.model(t.from_numpy(x).to(self.device), t.from_numpy(lengths).to(self.device), **kw)
-            probs = t.softmax(out.logits.float(), -1).cpu().numpy() if out.logits is not None else None
+            probs = t.softmax(out.logits.float() / self.temperature, -1).cpu().numpy() if out.logits is not None else None
             avd = out.avd.float().cpu().numpy() if out.avd is not None else None
             self.last_ctc = None
             if "ctc" in out.aux:
@@ -245,8 +260,8 @@ class Predictor:
         if isinstance(ck.model_config, KsTransformerConfig) and ck.model_config.text_encoder:
             raise ConfigError(f"{path}: model {ck.model_config.name} needs transcripts; Predictor handles "
                               "audio-only models")
-        return cls(_TorchBackend(ck.build_model(), device=device), ck.features, ck.label_names, avd_stats=ck.avd_stats,
-                   name=str(path), vocab=ck.vocab, **kwargs)
+        return cls(_TorchBackend(ck.build_model(), temperature=ck.temperature, device=device), ck.features,
+                   ck.label_names, avd_stats=ck.avd_stats, name=str(path), vocab=ck.vocab, **kwargs)
 
     @classmethod
     def from_onnx(cls, path: PathLike, *, threads: int | None = None, **kwargs: Any) -> Predictor:
@@ -329,15 +344,9 @@ class Predictor:
 
     def _segments(self, blocks: Iterable[np.ndarray], segmenter: Segmenter,
                   stats: SpeakerStats | None = None) -> Iterator[dict[str, Any]]:
-        """Classified segments, in batches, as they close; falls back to the first window if no speech."""
+        """Classified speech segments, in batches, as they close (no speech: nothing is classified)."""
         pending: list[Segment] = []
-        head: list[np.ndarray] = []  # first max_window seconds, for the no-speech fallback
-        head_n = int(self.segment.max_window * audio.SAMPLE_RATE)
-        got = 0
         for b in blocks:
-            if got < head_n:
-                head.append(b[: head_n - got])
-                got += len(head[-1])
             pending += segmenter.push(b)
             if len(pending) >= self.batch_size:
                 yield from self._classify(pending, stats)
@@ -345,17 +354,11 @@ class Predictor:
         pending += segmenter.flush()
         if pending:
             yield from self._classify(pending, stats)
-        elif not segmenter.speech_found and got:
-            x = np.concatenate(head)
-            if x.size >= int(audio.MIN_DURATION * audio.SAMPLE_RATE):
-                r = self._classify([Segment(0.0, round(x.size / audio.SAMPLE_RATE, 3), x)], stats)[0]
-                r["speech"] = False  # VAD found no speech; this is the first window, classified anyway
-                yield r
 
     def _aggregate(self, segs: list[dict[str, Any]], duration: float) -> dict[str, Any]:
         out: dict[str, Any] = {"duration": round(duration, 3)}
-        if not segs:
-            out.update(label=None, scores={}, segments=[])
+        if not segs:  # no speech is not an emotion: no label, no scores
+            out.update(label=None, no_speech=True, segments=[])
             return out
         w = np.array([max(s["end"] - s["start"], 1e-3) for s in segs])
         w = w / w.sum()

@@ -29,6 +29,37 @@ def pseudo_wave(seconds: float = 1.0, *, seed: int = 0, sample_rate: int = 16000
     return x.astype(np.float32)
 
 
+#: spectral slope of each noise colour in dB per octave (as audiomentations' AddColorNoise)
+NOISE_SLOPES_DB = {"white": 0.0, "pink": -3.01, "brown": -6.02, "blue": 3.01}
+
+
+def noise_wave(kind: str = "white", seconds: float = 3.0, *, level_db: float = -30.0, seed: int = 0,
+               sample_rate: int = 16000) -> np.ndarray:
+    """Seeded coloured noise at an RMS level in dBFS, float32 ``(S,)`` clipped to [-1, 1].
+
+    Args:
+        kind: ``white``, ``pink``, ``brown`` or ``blue`` (slopes in :data:`NOISE_SLOPES_DB`).
+        seconds: duration.
+        level_db: RMS level in dBFS (0 = full-scale sine's RMS + 3 dB).
+        seed: seed.
+        sample_rate: Hz.
+
+    Examples:
+        >>> x = noise_wave("pink", 1.0, level_db=-20.0)
+        >>> x.shape, round(float(10 * np.log10(np.mean(x.astype("float64") ** 2))), 1)
+        ((16000,), -20.0)
+    """
+    if kind not in NOISE_SLOPES_DB:
+        raise ValueError(f"unknown noise kind {kind!r}; expected one of {list(NOISE_SLOPES_DB)}")
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sample_rate)
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.maximum(np.arange(spec.size), 1.0)
+    x = np.fft.irfft(spec * f ** (NOISE_SLOPES_DB[kind] / 20 / np.log10(2)), n)
+    x = x / np.sqrt(np.mean(x**2)) * 10 ** (level_db / 20)
+    return np.clip(x, -1, 1).astype(np.float32)
+
+
 def create_audio_files(folder: PathLike, n: int = 8, *, seconds: float = 1.0, seed: int = 0,
                        speakers: int = 4, emotions: tuple[str, ...] = EMOTIONS) -> list[Utterance]:
     """Write ``n`` seeded WAV files and return a manifest for them (speakers and emotions cycle).

@@ -43,6 +43,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -88,6 +89,9 @@ class WaveAugmentConfig:
         mp3_kbps: bit-rate range of the MP3 compression in kbit/s.
         p_gain: probability of a random gain.
         gain_db: gain range in dB; the result is clipped to [-1, 1] as a real ADC would.
+        copies: for training (:class:`serkit.train.waves.AugmentedInputs`): precompute this many
+            augmented versions of each utterance once and draw one of them or the clean original
+            each epoch; 0 augments every utterance afresh every epoch (slower).
     """
 
     p_speed: float = 0.0
@@ -108,6 +112,7 @@ class WaveAugmentConfig:
     mp3_kbps: tuple[int, int] = (8, 32)
     p_gain: float = 0.0
     gain_db: tuple[float, float] = (-20.0, 12.0)
+    copies: int = 0
 
     def __post_init__(self) -> None:
         for k, v in asdict(self).items():
@@ -127,6 +132,8 @@ class WaveAugmentConfig:
         if not any(self.mp3_kbps[0] <= r <= self.mp3_kbps[1] for r in MP3_KBPS):
             raise ConfigError(f"train.augment.wave.mp3_kbps {self.mp3_kbps} holds no supported bit rate; "
                               f"choose a range containing one of {list(MP3_KBPS)}")
+        if self.copies < 0:
+            raise ConfigError(f"train.augment.wave.copies must be >= 0, got {self.copies}")
         if self.speed[0] <= 0 or self.rt60[0] <= 0 or self.n_rirs < 1 or self.babble_talkers[0] < 1:
             raise ConfigError("train.augment.wave: speed and rt60 must be > 0, n_rirs and babble_talkers >= 1; "
                               f"got speed={self.speed}, rt60={self.rt60}, n_rirs={self.n_rirs}, "
@@ -241,7 +248,8 @@ class WaveAugmenter:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, **{str(i): h for i, h in enumerate(bank)})
+            arrays: dict[str, Any] = {str(i): h for i, h in enumerate(bank)}
+            np.savez(tmp, **arrays)
             tmp.replace(path)
         return bank
 

@@ -107,7 +107,8 @@ class UtteranceDataset(torch.utils.data.Dataset):
         u = self.utts[i]
         avd = None
         if u.avd is not None:
-            avd = tuple(float(v) for v in standardise_avd(u.avd, self.avd_stats))
+            ar, va, do = (float(x) for x in standardise_avd(u.avd, self.avd_stats))
+            avd = (ar, va, do)
         return Item(
             id=u.id, speaker=u.speaker, inputs=self.inputs[i],
             label=self.index.get(u.emotion, IGNORE) if u.emotion is not None else IGNORE,

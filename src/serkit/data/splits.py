@@ -176,11 +176,11 @@ def make_folds(utts: Sequence[Utterance], protocol: str, *, k: int | None = None
         part = {u.id: (u.custom or {}).get("partition") for u in utts}
         if not any(part.values()):
             raise ConfigError("protocol 'official' needs custom['partition'] on every utterance (MSP-Podcast)")
-        train = tuple(i for i, p in part.items() if p in set(official_train))
-        test = tuple(i for i, p in part.items() if p == official_test)
-        if not test:
+        tr_ids = tuple(i for i, p in part.items() if p in set(official_train))
+        te_ids = tuple(i for i, p in part.items() if p == official_test)
+        if not te_ids:
             raise ConfigError(f"no utterances in partition {official_test!r}; found {sorted(set(filter(None, part.values())))}")
-        folds.append(Fold(official_test, train, test))
+        folds.append(Fold(official_test, tr_ids, te_ids))
     else:  # random_kfold
         if not speaker_dependent:
             raise ConfigError(

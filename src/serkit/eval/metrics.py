@@ -1,7 +1,8 @@
-"""Metrics on arrays: WA, UA, macro-F1, confusion matrix (scikit-learn) and CCC (numpy).
+"""Metrics on arrays: WA, UA, macro-F1, confusion matrix (scikit-learn), CCC and ECE (numpy).
 
 WA is plain accuracy; UA is the mean per-class recall (unweighted average recall); F1 is
-macro-averaged; CCC is Lin's concordance correlation coefficient, per dimension.
+macro-averaged; CCC is Lin's concordance correlation coefficient, per dimension; ECE is the
+expected calibration error of the top label over 15 equal-width confidence bins.
 
 Examples:
     >>> weighted_accuracy([0, 0, 0, 1], [0, 0, 0, 0])
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn import metrics as skm
 
 
@@ -46,7 +48,7 @@ def confusion(y_true: Sequence, y_pred: Sequence, labels: Sequence) -> np.ndarra
     return skm.confusion_matrix(y_true, y_pred, labels=list(labels))
 
 
-def concordance_cc(x: Sequence[float], y: Sequence[float]) -> float:
+def concordance_cc(x: ArrayLike, y: ArrayLike) -> float:
     """Lin's concordance correlation coefficient of two 1-D arrays.
 
     ``2 cov(x, y) / (var(x) + var(y) + (mean(x) - mean(y))^2)`` with population moments.
@@ -75,6 +77,56 @@ def classification_scores(y_true: Sequence, y_pred: Sequence, labels: Sequence |
     """``{"ua", "wa", "f1"}`` for one fold."""
     return {"ua": unweighted_accuracy(y_true, y_pred, labels), "wa": weighted_accuracy(y_true, y_pred),
             "f1": macro_f1(y_true, y_pred, labels)}
+
+
+def calibration_bins(probs: np.ndarray, y_true: Sequence[int], n_bins: int = 15) -> dict[str, np.ndarray]:
+    """Top-label reliability bins: equal-width confidence bins over [0, 1].
+
+    Args:
+        probs: ``(N, C)`` class probabilities (rows sum to 1).
+        y_true: ``(N,)`` true class indices into the columns of ``probs``.
+        n_bins: number of bins (15 as Guo et al., "On Calibration of Modern Neural Networks",
+            ICML 2017).
+
+    Returns:
+        ``{"confidence", "accuracy", "count"}``, each ``(n_bins,)``; empty bins have count 0 and
+        confidence / accuracy NaN.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(y_true)
+    if p.ndim != 2 or y.shape != (p.shape[0],):
+        raise ValueError(f"calibration_bins needs probs (N, C) and y_true (N,), got {p.shape} and {y.shape}")
+    conf = p.max(1)
+    correct = (p.argmax(1) == y).astype(np.float64)
+    # bin i holds (i/n, (i+1)/n]; confidence 0 goes into the first bin
+    idx = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
+    count = np.bincount(idx, minlength=n_bins).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.bincount(idx, weights=conf, minlength=n_bins) / count
+        a = np.bincount(idx, weights=correct, minlength=n_bins) / count
+    return {"confidence": c, "accuracy": a, "count": count}
+
+
+def expected_calibration_error(probs: np.ndarray, y_true: Sequence[int], n_bins: int = 15) -> float:
+    """ECE: the count-weighted mean gap between confidence and accuracy over reliability bins.
+
+    ``sum_b |B_b| / N * |acc(B_b) - conf(B_b)|`` on the top label (Guo et al., ICML 2017).
+
+    Args:
+        probs: ``(N, C)`` class probabilities.
+        y_true: ``(N,)`` true class indices.
+        n_bins: equal-width confidence bins (15 by default).
+
+    Examples:
+        >>> expected_calibration_error(np.array([[0.9, 0.1], [0.9, 0.1]]), [0, 1])
+        0.4
+    """
+    b = calibration_bins(probs, y_true, n_bins)
+    n = b["count"].sum()
+    if n == 0:
+        raise ValueError("expected_calibration_error needs at least one prediction")
+    m = b["count"] > 0
+    return float(np.sum(b["count"][m] / n * np.abs(b["accuracy"][m] - b["confidence"][m])))
 
 
 def edit_distance(ref: Sequence, hyp: Sequence) -> int:

@@ -21,8 +21,9 @@ from serkit.typing import PathLike
 
 CLASS_METRICS = ("ua", "wa", "f1")
 DIM_METRICS = ("ccc_arousal", "ccc_valence", "ccc_dominance")
-#: by-product metrics: ``cer`` = character error rate of CTC transcripts (lower is better)
-AUX_METRICS = ("cer",)
+#: by-product metrics (lower is better): ``cer`` = character error rate of CTC transcripts,
+#: ``ece`` = expected calibration error of the class probabilities (15 bins)
+AUX_METRICS = ("cer", "ece")
 
 
 @dataclass
@@ -206,6 +207,6 @@ def write_predictions(preds: Sequence[Prediction], path: PathLike) -> None:
                     "arousal_pred", "valence_pred", "dominance_pred"])
         for p in preds:
             sc = [f"{p.scores.get(c, 0.0):.5f}" if p.scores else "" for c in labels]
-            at = p.avd_true or ["", "", ""]
-            ap = p.avd_pred or ["", "", ""]
+            at: Sequence[float | str] = p.avd_true or ("", "", "")
+            ap: Sequence[float | str] = p.avd_pred or ("", "", "")
             w.writerow([p.id, p.fold, p.speaker, p.true or "", p.pred or "", *sc, *at, *ap])

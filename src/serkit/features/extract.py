@@ -188,15 +188,15 @@ def speaker_standardise(feats: Sequence[np.ndarray | None], speakers: Sequence[s
         feats: ``(D,)`` or ``(T, D)`` arrays (None entries are passed through).
         speakers: speaker of each entry.
     """
-    groups: dict[str, list[int]] = defaultdict(list)
+    groups: dict[str, list[tuple[int, np.ndarray]]] = defaultdict(list)
     for i, (x, s) in enumerate(zip(feats, speakers, strict=True)):
         if x is not None:
-            groups[s].append(i)
+            groups[s].append((i, x))
     out = list(feats)
-    for idx in groups.values():
-        stack = np.concatenate([np.atleast_2d(feats[i]) for i in idx], axis=0)  # (N or sum T, D)
+    for items in groups.values():
+        stack = np.concatenate([np.atleast_2d(x) for _, x in items], axis=0)  # (N or sum T, D)
         mu = stack.mean(0)
         sd = stack.std(0) + eps
-        for i in idx:
-            out[i] = ((feats[i] - mu) / sd).astype(np.float32)
+        for i, x in items:
+            out[i] = ((x - mu) / sd).astype(np.float32)
     return out

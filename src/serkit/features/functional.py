@@ -138,7 +138,7 @@ STANDARDISE_EPS = 1e-7
 def _valid(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """``(B, T, 1, ...)`` 1.0 on valid steps of ``x (B, T, ...)``, broadcastable against ``x``."""
     valid = (~lengths_to_mask(lengths, x.shape[1])).to(x.dtype)  # (B, T)
-    return valid[(..., *([None] * (x.dim() - 2)))]
+    return valid[(...,) + (None,) * (x.dim() - 2)]
 
 
 def masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -38,7 +38,7 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -48,6 +48,9 @@ from serkit.errors import ConfigError, MissingDependencyError, ModelNotFoundErro
 from serkit.features.encoder_cache import load_frozen
 from serkit.features.functional import lengths_to_mask, masked_standardise
 from serkit.typing import PathLike
+
+if TYPE_CHECKING:
+    from serkit.features.cpc import CpcModel
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,9 @@ class SslEncoder(nn.Module):
             Hugging Face feature extractor does when ``do_normalize`` is true).
         source: where the weights came from (for messages and checkpoints).
     """
+
+    #: a Hugging Face model or a module with the custom-encoder contract (duck-typed)
+    model: Any
 
     def __init__(self, model: nn.Module, *, kind: str, normalize_waveform: bool = True,
                  source: str = "") -> None:
@@ -310,7 +316,9 @@ class CpcLayers(nn.Module):
         cpc: a ``serkit.features.cpc.CpcModel``.
     """
 
-    def __init__(self, cpc: nn.Module) -> None:
+    cpc: CpcModel
+
+    def __init__(self, cpc: CpcModel) -> None:
         super().__init__()
         self.cpc = cpc
         self.hidden_size = int(cpc.cfg.hidden)

@@ -137,6 +137,7 @@ class CnnBilstmTransformer(nn.Module):
                               pool_freq=cfg.pool_freq, pool_type="avg", activation=cfg.activation,
                               dropout=cfg.dropout)
         self.bilstm = PackedLSTM(self.cnn.out_dim, cfg.lstm_hidden, bidirectional=True)
+        self.attend: AttentivePooling | None
         if cfg.aggregation == "attention":
             self.attend = AttentivePooling(self.bilstm.out_dim, num_heads=cfg.attn_heads)
             agg_dim = self.attend.out_dim

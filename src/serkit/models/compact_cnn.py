@@ -27,7 +27,9 @@ Examples:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -98,6 +100,9 @@ class CompactCnn(nn.Module):
         input_dim: feature bins F of the input ``(B, T, F)``.
         num_classes: emotion classes C.
     """
+
+    in_mean: torch.Tensor  # (F,) buffers, see set_input_stats
+    in_std: torch.Tensor
 
     def __init__(self, cfg: CompactCnnConfig, *, input_dim: int, num_classes: int) -> None:
         super().__init__()
@@ -173,7 +178,7 @@ class CompactCnn(nn.Module):
             raise ValueError(f"compact_cnn expects features (B, T, F), got shape {tuple(x.shape)}")
         h = self.normalise(x, lengths, norm_stats).transpose(1, 2)  # (B, F, T)
         n = lengths
-        for b in self.blocks:
+        for b in cast("Iterable[nn.ModuleDict]", self.blocks):
             # Zero the padding before every conv so a padded batch equals per-utterance runs.
             h = h * (~lengths_to_mask(n, h.shape[-1])).unsqueeze(1).to(h)  # (B, C, T)
             h = torch.relu(b["bn"](b["conv"](h)))  # (B, C, T')

@@ -30,6 +30,7 @@ encoder; a saved recogniser's state dict then overrides those weights).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -38,6 +39,9 @@ from serkit.errors import ConfigError
 from serkit.features.functional import lengths_to_mask
 from serkit.models.base import ModelOutput
 from serkit.models.layers import masked_mean_std
+
+if TYPE_CHECKING:
+    from serkit.features.cpc import CpcModel
 
 TASKS = ("emotion", "avd")
 
@@ -107,7 +111,9 @@ class CpcCcc(nn.Module):
         encoder: embedded CPC model for raw-wave input, or None.
     """
 
-    def __init__(self, cfg: CpcCccConfig, *, input_dim: int, num_classes: int, encoder: nn.Module | None = None) -> None:
+    encoder: CpcModel | None
+
+    def __init__(self, cfg: CpcCccConfig, *, input_dim: int, num_classes: int, encoder: CpcModel | None = None) -> None:
         super().__init__()
         bad = [t for t in cfg.tasks if t not in TASKS]
         if bad or not cfg.tasks:

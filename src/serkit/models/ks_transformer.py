@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -103,7 +104,7 @@ class KsTransformerConfig:
 
 def tiny_config(**kw) -> KsTransformerConfig:
     """Hidden 16, 2 heads, 1-2 layers per stack: for tests."""
-    base = dict(d_model=16, num_heads=2, ffn_dim=32, dropout=0.0, text_dim=24, audio_layers=1, text_layers=1,
+    base: dict[str, Any] = dict(d_model=16, num_heads=2, ffn_dim=32, dropout=0.0, text_dim=24, audio_layers=1, text_layers=1,
                 interaction_blocks=2, fusion_layers=2, max_audio_len=460, max_text_tokens=20)
     base.update(kw)
     return KsTransformerConfig(**base)
@@ -241,6 +242,8 @@ class KsTransformerLayer(nn.Module):
             if memory is not None:
                 raise ConfigError("this KsTransformerLayer was built for self-attention; build it with cross=True")
             kv, kv_len = q, x_lengths
+        elif memory_lengths is None:
+            raise ValueError("cross-attention needs memory_lengths (B,) with memory")
         else:
             kv, kv_len = self.norm_kv(memory), memory_lengths
         a, info = self.attn(q, kv, x_lengths, kv_len)
@@ -387,7 +390,8 @@ class KsTransformer(nn.Module):
                 raise ConfigError("an utterance has no text tokens (text_lengths 0); every utterance needs a transcript")
             seqs.append(("text", self.text_enc(text[:, :lt], t_len), t_len))
         if self.use_audio and self.use_text:
-            (_, a, a_len), (_, tx, t_len) = seqs
+            a, a_len = seqs[0][1], seqs[0][2]
+            tx, t_len = seqs[1][1], seqs[1][2]
             for blk_a, blk_t in zip(self.a2t, self.t2a, strict=True):
                 # both directions read the previous block's streams; skip connection around each CCAB
                 a, tx = a + blk_a(a, a_len, tx, t_len), tx + blk_t(tx, t_len, a, a_len)

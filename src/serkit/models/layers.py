@@ -20,6 +20,7 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -31,7 +32,22 @@ ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "leaky_relu": nn
 POOLS = {"avg": nn.AvgPool2d, "max": nn.MaxPool2d}
 
 
-def check_conv_stack_config(cfg: object, *, example: str) -> None:
+class ConvStackConfig(Protocol):
+    """The fields of a 2-D CNN stack config (read-only, as in the frozen model configs)."""
+
+    @property
+    def channels(self) -> Sequence[int]: ...
+    @property
+    def pool_time(self) -> Sequence[int]: ...
+    @property
+    def pool_freq(self) -> Sequence[int]: ...
+    @property
+    def kernel_size(self) -> int: ...
+    @property
+    def activation(self) -> str: ...
+
+
+def check_conv_stack_config(cfg: ConvStackConfig, *, example: str) -> None:
     """Check the CNN-stack fields shared by the 2-D CNN models (``CnnStack2d`` configs).
 
     Args:

@@ -275,10 +275,11 @@ def transcribe(output: ModelOutput | tuple[torch.Tensor, torch.Tensor], vocab: A
         if "ctc" not in output.aux:
             raise ConfigError("this model has no CTC head (it was trained with train.loss_weights.ctc=0 "
                               "or without transcripts), so it cannot transcribe")
-        output = output.aux["ctc"]
+        logits, lengths = output.aux["ctc"]
+    else:
+        logits, lengths = output
     if isinstance(vocab, dict):
         vocab = CharVocab.from_dict(vocab)
-    logits, lengths = output
     return [vocab.decode_ctc(ids) for ids in greedy_ctc(logits, lengths)]
 
 

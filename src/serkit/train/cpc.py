@@ -105,7 +105,7 @@ def sample_negative_indices(positives: torch.Tensor, lengths: torch.Tensor, n: i
     return j + (j >= positives[..., None]).long()
 
 
-def info_nce(z: torch.Tensor, c: torch.Tensor, predictors: Sequence[nn.Module], lengths: torch.Tensor, *,
+def info_nce(z: torch.Tensor, c: torch.Tensor, predictors: nn.ModuleList, lengths: torch.Tensor, *,
              negatives: int, generator: torch.Generator | None = None
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """InfoNCE loss of CPC and the accuracy of picking the positive.

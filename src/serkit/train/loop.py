@@ -86,6 +86,9 @@ class TrainConfig:
             ``compact_cnn``, whose ``model.input_norm`` says how they are used), so prediction
             uses the same statistics. Off: the model keeps mean 0, std 1.
         augment: training-time augmentation (:class:`serkit.train.augment.AugmentConfig`).
+        calibration: ``none`` or ``temperature``: after training, fit one logit temperature on
+            the development (validation) speakers, store it in the checkpoint; Predictor and
+            the test predictions apply it (:mod:`serkit.train.calibration`).
     """
 
     epochs: int = 30
@@ -112,6 +115,7 @@ class TrainConfig:
     device: str = "cpu"
     input_stats: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    calibration: str = "none"
 
 
 
@@ -278,8 +282,9 @@ def _train_batches(ds: UtteranceDataset, sampler: LengthBucketSampler, aug: Feat
 
 @torch.no_grad()
 def run_model(model: torch.nn.Module, ds: UtteranceDataset, *, batch_size: int = 16,
-              indices: Sequence[int] | None = None) -> list[dict[str, Any]]:
-    """Outputs per item (in dataset order): ``probs``, ``avd``, ``embedding``, ``ctc`` argmax ids.
+              temperature: float = 1.0, indices: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """Outputs per item (in dataset order): ``logits``, ``probs`` (softmax of logits / temperature),
+    ``avd``, ``embedding``, ``ctc`` argmax ids.
 
     Batches are length-sorted to limit padding; results are returned in the original order
     (of ``indices``, the items to run, when given: e.g. one DDP rank's share).
@@ -291,16 +296,17 @@ def run_model(model: torch.nn.Module, ds: UtteranceDataset, *, batch_size: int =
     for idx in sampler:
         batch = _to_device(collate([ds[items[i]] for i in idx]), model)
         o = _forward(model, batch)
-        probs = torch.softmax(o.logits, -1) if o.logits is not None else None
+        probs = torch.softmax(o.logits / temperature, -1) if o.logits is not None else None
         ctc = None
         if "ctc" in o.aux:
             lg, ln = o.aux["ctc"]
             ctc = [lg[b, : int(ln[b])].argmax(-1).tolist() for b in range(len(idx))]
         for b, i in enumerate(idx):
             out[i] = {
-                "probs": probs[b].numpy() if probs is not None else None,
-                "avd": o.avd[b].numpy() if o.avd is not None else None,
-                "embedding": o.embedding[b].numpy() if o.embedding is not None else None,
+                "logits": o.logits[b].cpu().numpy() if o.logits is not None else None,
+                "probs": probs[b].cpu().numpy() if probs is not None else None,
+                "avd": o.avd[b].cpu().numpy() if o.avd is not None else None,
+                "embedding": o.embedding[b].cpu().numpy() if o.embedding is not None else None,
                 "ctc": ctc[b] if ctc is not None else None,
             }
     return out  # type: ignore[return-value]
@@ -378,6 +384,9 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
         raise UnknownKeyError("train.monitor", tc.monitor, MONITORS)
     if cfg.model.name in CLASSICAL:
         raise ConfigError(f"model {cfg.model.name} is a classical model; use serkit evaluate, not the neural trainer")
+    from serkit.train.calibration import check_calibration
+
+    check_calibration(tc.calibration, tc.valid_fraction)
     weights = task_weights(tc.loss_weights, tc.ctc_weighting)
     aug = FeatureAugmenter(tc.augment, feature_name=cfg.features.name) if tc.augment.enabled else None
     avd_stats = fit_avd_stats(train.utts)
@@ -491,10 +500,36 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
         model.load_state_dict(best_state)
     model.eval()
     ckpt = checkpoint(history=history, best_valid=best_score if best_state is not None else None)
+    if tc.calibration == "temperature":
+        ckpt.temperature, ckpt.extra["calibration"] = _calibrate(model, ds_va, tc.batch_size)
     if out is not None and main:
         ckpt.save(out / "checkpoint.pt")
     distributed.barrier(info)  # the other ranks return once rank 0's checkpoint is on disk
     return TrainResult(model, ckpt, history, round(time.time() - t0, 1))
+
+
+def _calibrate(model: torch.nn.Module, ds_va: UtteranceDataset | None, batch_size: int) -> tuple[float, dict[str, Any]]:
+    """Temperature scaling on the development (validation) speakers; ECE before and after."""
+    from serkit.eval.metrics import expected_calibration_error
+    from serkit.train.calibration import MIN_CALIBRATION_ITEMS, calibrated_probs, fit_temperature
+
+    if ds_va is None:
+        raise ConfigError("train.calibration=temperature needs development speakers; set train.valid_fraction > 0")
+    res = run_model(model, ds_va, batch_size=batch_size)
+    keep = [(ds_va[i].label, r["logits"]) for i, r in enumerate(res) if ds_va[i].label != IGNORE and r["logits"] is not None]
+    if len(keep) < MIN_CALIBRATION_ITEMS:
+        log.warning("calibration skipped: %d labelled development utterances, fewer than %d; T stays 1",
+                    len(keep), MIN_CALIBRATION_ITEMS)
+        return 1.0, {"method": "none", "reason": f"{len(keep)} development utterances < {MIN_CALIBRATION_ITEMS}"}
+    y = np.array([k for k, _ in keep])
+    z = np.stack([z for _, z in keep])
+    t = fit_temperature(z, y)
+    info = {"method": "temperature", "temperature": t, "n_dev": len(y),
+            "dev_ece_before": expected_calibration_error(calibrated_probs(z), y),
+            "dev_ece_after": expected_calibration_error(calibrated_probs(z, t), y)}
+    log.info("calibration: T=%.3f on %d dev utterances, ECE %.3f -> %.3f", t, len(y),
+             info["dev_ece_before"], info["dev_ece_after"])
+    return t, info
 
 
 def training_vocab(cfg: ExperimentConfig, utts: Sequence[Utterance]):
@@ -559,10 +594,25 @@ def fit_predict(cfg: ExperimentConfig, train_utts: Sequence[Utterance], test_utt
     p_te = prepare(cfg, test_utts, vocab=fitted.vocab, progress=False)
     preds = predict_prepared(fitted.result, p_te, fold=fold, batch_size=cfg.train.batch_size)
     extra = fitted.extra
+    cal = fitted.result.checkpoint.extra.get("calibration")
+    if cal and cal["method"] == "temperature":  # test ECE before calibration too, from the raw logits (the scores in preds are calibrated)
+        extra["calibration"] = {**cal, "test_ece_before": _test_ece_uncalibrated(fitted.result, p_te, cfg)}
     if fitted.vocab is not None:
         extra["transcripts"] = {p.id: t for p, t in
                                 zip(preds, _transcripts(fitted.result, p_te, fitted.vocab, cfg), strict=True)}
     return FoldOutput(preds, extra)
+
+
+def _test_ece_uncalibrated(res: TrainResult, p: Prepared, cfg) -> float | None:
+    from serkit.eval.metrics import expected_calibration_error
+    from serkit.train.calibration import calibrated_probs
+
+    ds = _dataset(p, res.checkpoint.label_names, res.checkpoint.avd_stats)
+    outs = run_model(res.model, ds, batch_size=cfg.train.batch_size)
+    keep = [(ds[i].label, r["logits"]) for i, r in enumerate(outs) if ds[i].label != IGNORE and r["logits"] is not None]
+    if not keep:
+        return None
+    return expected_calibration_error(calibrated_probs(np.stack([z for _, z in keep])), [k for k, _ in keep])
 
 
 def _transcripts(res: TrainResult, p: Prepared, vocab, cfg) -> list[str]:
@@ -576,7 +626,7 @@ def predict_prepared(res: TrainResult, p: Prepared, *, fold: str = "", batch_siz
     labels = res.checkpoint.label_names
     stats = res.checkpoint.avd_stats
     ds = _dataset(p, labels, stats)
-    outs = run_model(res.model, ds, batch_size=batch_size)
+    outs = run_model(res.model, ds, batch_size=batch_size, temperature=res.checkpoint.temperature)
     preds = []
     for u, r in zip(p.utts, outs, strict=True):
         scores = {c: float(s) for c, s in zip(labels, r["probs"], strict=True)} if r["probs"] is not None else None

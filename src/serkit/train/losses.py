@@ -73,7 +73,7 @@ def _avd(out: ModelOutput, batch: Batch, ctx: Mapping) -> torch.Tensor | None:
 
 def _ctc(out: ModelOutput, batch: Batch, ctx: Mapping) -> torch.Tensor | None:
     c = out.aux.get("ctc")
-    if c is None or batch.tokens is None:
+    if c is None or batch.tokens is None or batch.token_lengths is None:
         return None
     logits, lengths = c
     has = batch.token_lengths > 0

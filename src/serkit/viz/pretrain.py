@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def plot_cpc_curve(run_dirs: PathLike | Sequence[PathLike], out: PathLike, *, sm
     import matplotlib.pyplot as plt
     import numpy as np
 
-    dirs = [Path(run_dirs)] if isinstance(run_dirs, (str, Path)) else [Path(d) for d in run_dirs]
+    dirs = [Path(run_dirs)] if isinstance(run_dirs, (str, os.PathLike)) else [Path(d) for d in run_dirs]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
     chance = None
     for i, d in enumerate(dirs):

@@ -1,0 +1,170 @@
+"""Calibration and cross-corpus scores of trained models, end to end, one file at a time.
+
+For each row (a model and a test set) every test file goes through ``Predictor.predict_file``
+(VAD + speech check, segments of at most 6 s, duration-weighted mean of the segment scores) and
+the file's scores are compared with its label: UA over the common6 classes, and the expected
+calibration error (ECE, 15 bins) of the file scores twice, with the checkpoint's temperature
+(``train.calibration``) and with the temperature forced to 1 (the same model uncalibrated). A
+reliability diagram of both goes to ``docs/figures/reliability_<key>.png``.
+
+Test sets: ``heldout`` = the model card's held-out speakers (``eval.test_speakers`` of
+configs/default.yaml), ``emodb`` / ``ravdess`` = every file of that corpus (for models trained on
+the *other* corpus: cross-corpus). Per file: no per-speaker statistics.
+
+The SVM peers of the cross-corpus table come from ``serkit evaluate`` reports of
+``configs/cross_corpus/*_svm.yaml`` (``--svm-report``; they have no probabilities, so no ECE).
+
+Usage::
+
+    /work/bin/cpu python benchmarks/calibration.py --row today_heldout "v0.1 default" runs/today/model.pt emodb+ravdess heldout
+    python benchmarks/calibration.py --svm-report runs/cross_corpus/emodb_to_ravdess_egemaps_svm.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from feature_extraction import write_section  # noqa: E402  (benchmarks/ is not a package)
+
+from serkit.config import load_dict  # noqa: E402
+from serkit.data.corpora import load_corpus  # noqa: E402
+from serkit.data.corpora.common import find_data_root  # noqa: E402
+from serkit.eval.metrics import calibration_bins, expected_calibration_error, unweighted_accuracy  # noqa: E402
+from serkit.inference import Predictor  # noqa: E402
+
+SECTION = "## Calibration and cross-corpus scores"
+RESULTS = ROOT / "docs" / "results" / "calibration"
+FIGURES = ROOT / "docs" / "figures"
+TEST_SETS = ("heldout", "emodb", "ravdess")
+
+
+def test_set(name: str, data_root: Path) -> list:
+    """The utterances of a test set (common6 labels)."""
+    if name not in TEST_SETS:
+        raise SystemExit(f"unknown test set {name!r}; expected one of {list(TEST_SETS)}")
+    if name == "heldout":
+        d = load_dict(ROOT / "configs" / "default.yaml")
+        held = set(d["eval"]["test_speakers"])
+        return [u for u in load_corpus("emodb+ravdess", root=data_root, labels="common6") if u.speaker in held]
+    return load_corpus(name, root=data_root, labels="common6")
+
+
+def evaluate(model: str, utts: list) -> dict:
+    """UA and ECE (checkpoint temperature and T = 1) of file-level scores."""
+    pred = Predictor.load(model, threads=1)
+    labels = pred.label_names
+    idx = {c: i for i, c in enumerate(labels)}
+    t_model = float(getattr(pred.backend, "temperature", 1.0))
+    rows = {"calibrated": [], "uncalibrated": []}
+    truth, no_speech = [], 0
+    for u in tqdm(utts, desc="files", mininterval=10):
+        for kind, t in (("calibrated", t_model), ("uncalibrated", 1.0)):
+            if kind == "uncalibrated" and t_model == 1.0:
+                continue
+            pred.backend.temperature = t
+            r = pred.predict_file(u.path)
+            rows[kind].append(None if r.get("no_speech") else [r["scores"][c] for c in labels])
+        truth.append(u.emotion)
+    pred.backend.temperature = t_model
+    if t_model == 1.0:
+        rows["uncalibrated"] = rows["calibrated"]
+    out: dict = {"temperature": t_model, "n": len(utts), "labels": labels}
+    for kind, sc in rows.items():
+        ok = [i for i, s in enumerate(sc) if s is not None]
+        no_speech = len(sc) - len(ok)
+        probs = np.array([sc[i] for i in ok])
+        y = [idx[truth[i]] for i in ok]
+        got = [labels[int(np.argmax(sc[i]))] if sc[i] is not None else "(no speech)" for i in range(len(sc))]
+        b = calibration_bins(probs, y)
+        out[kind] = {"ua": unweighted_accuracy(truth, got, [c for c in labels if c in set(truth)]),
+                     "ece": expected_calibration_error(probs, y), "no_speech": no_speech,
+                     "bins": {k: [None if np.isnan(v) else float(v) for v in b[k]] for k in ("confidence", "accuracy")}
+                     | {"count": [int(c) for c in b["count"]]}}
+    return out
+
+
+def table(results: dict[str, dict], svms: list[dict]) -> str:
+    lines = [
+        SECTION, "",
+        "Command: `python benchmarks/calibration.py --row KEY NAME MODEL TRAINED_ON TESTSET` (one JSON per row in "
+        "`docs/results/calibration/`, this section rebuilt from all of them). End to end through "
+        "`Predictor.predict_file`, one file at a time (no per-speaker statistics), common6 labels. "
+        "`heldout` = the model card's held-out speakers (300 files); `emodb` (454 files) / `ravdess` "
+        "(1040 files) = a whole corpus, for models trained on the other one (cross-corpus). ECE = expected "
+        "calibration error of the file scores (15 bins), with the checkpoint's temperature and with T = 1 "
+        "(the same model uncalibrated; equal when the model has no temperature). Files that come out "
+        "`no_speech` count as wrong for UA and are left out of the ECE. Reliability diagrams: "
+        "`docs/figures/reliability_<key>.png`.", "",
+        "| model | trained on | test set | files | UA | ECE | ECE at T = 1 | T | no speech |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results.values():
+        c, u = r["calibrated"], r["uncalibrated"]
+        lines.append(f"| {r['name']} | {r.get('trained_on', '')} | {r['test_set']} | {r['n']} | {c['ua']:.3f} | "
+                     f"{c['ece']:.3f} | {u['ece']:.3f} | {r['temperature']:.2f} | {c['no_speech']} |")
+    for s in svms:
+        for corpus, sc in s["cross_corpus"]["per_corpus"].items():
+            lines.append(f"| {s['features']} functionals + linear SVM (per file) | "
+                         f"{'+'.join(s['cross_corpus']['train_corpora'])} | {corpus} | "
+                         f"{s['folds'][0]['n_test']} | {sc['ua']:.3f} | - | - | - | - |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--row", nargs=5, action="append", default=[],
+                    metavar=("KEY", "NAME", "MODEL", "TRAINED_ON", "TESTSET"),
+                    help="a model, the corpora it was trained on (for the table) and a test set "
+                         "(heldout, emodb, ravdess)")
+    ap.add_argument("--svm-report", action="append", default=[], help="serkit evaluate JSON of a cross-corpus SVM")
+    ap.add_argument("--data-root", default=None)
+    ap.add_argument("--limit", type=int, default=None, help="first N test files only (smoke runs)")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    ap.add_argument("--results", default=str(RESULTS))
+    ap.add_argument("--figures", default=str(FIGURES))
+    args = ap.parse_args(argv)
+    from serkit.viz.reliability import plot_reliability
+
+    root = find_data_root(args.data_root)
+    res = Path(args.results)
+    res.mkdir(parents=True, exist_ok=True)
+    for key, name, model, trained_on, ts in args.row:
+        t0 = time.time()
+        r = evaluate(model, test_set(ts, root)[: args.limit])
+        r.update(name=name, model=model, test_set=ts, trained_on=trained_on, wall_s=round(time.time() - t0, 1))
+        (res / f"{key}.json").write_text(json.dumps(r, indent=2), encoding="utf-8")
+        curves = {f"T = {r['temperature']:.2f}": r["calibrated"]["bins"]}
+        ece = {f"T = {r['temperature']:.2f}": r["calibrated"]["ece"]}
+        if r["temperature"] != 1.0:
+            curves["T = 1 (uncalibrated)"] = r["uncalibrated"]["bins"]
+            ece["T = 1 (uncalibrated)"] = r["uncalibrated"]["ece"]
+        plot_reliability({k: {kk: np.array(v, dtype=float) for kk, v in b.items()} for k, b in curves.items()},
+                         Path(args.figures) / f"reliability_{key}.png", title=f"{name} on {ts}", ece=ece)
+        print(f"{key}: UA {r['calibrated']['ua']:.3f} ECE {r['calibrated']['ece']:.3f} "
+              f"(T=1: {r['uncalibrated']['ece']:.3f})", flush=True)
+    svm_dir = res / "svm"
+    for p in args.svm_report:
+        svm_dir.mkdir(exist_ok=True)
+        d = json.loads(Path(p).read_text())
+        keep = {k: d[k] for k in ("features", "model", "cross_corpus", "folds", "labels", "protocol_name")}
+        (svm_dir / Path(p).name).write_text(json.dumps(keep, indent=2), encoding="utf-8")
+    allr = {p.stem: json.loads(p.read_text()) for p in sorted(res.glob("*.json"))}
+    svms = [json.loads(p.read_text()) for p in sorted(svm_dir.glob("*.json"))] if svm_dir.is_dir() else []
+    md = table(allr, svms)
+    write_section(Path(args.out), md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
