@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.serkit-installed
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,7 +22,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/serkit demo
 
-test: $(STAMP)
+# The web page's browser tests drive Debian's chromium (Playwright's own browser download cannot
+# work offline). Installed when missing and we are root (as CI is); otherwise they are skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: the browser tests will be skipped (sudo apt-get install chromium)"; fi; }
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -140,10 +140,16 @@ def model_predictions(pred, utts: Sequence[Utterance], *, adapt: AdaptConfig | N
 
 
 # ----------------------------------------------------------------------------- SVM peer
-def _svm():
+_FITTED: dict = {}
+
+
+def _fit_svm(x: np.ndarray, y: list[str], key):
+    """A fitted ComParE SVM, fitted once per training set (the test side's standardisation varies)."""
     from serkit.models.classical import LinearSvmConfig, build_linear_svm
 
-    return build_linear_svm(LinearSvmConfig(C=SVM_C, class_weight="balanced"))
+    if key not in _FITTED:
+        _FITTED[key] = build_linear_svm(LinearSvmConfig(C=SVM_C, class_weight="balanced")).fit(x, y)
+    return _FITTED[key]
 
 
 def svm_predictions(x: np.ndarray, utts: Sequence[Utterance], train: list[int], test: list[int], *,
@@ -157,10 +163,13 @@ def svm_predictions(x: np.ndarray, utts: Sequence[Utterance], train: list[int], 
 
     y = [utts[i].emotion for i in train]
     if not adapt:
-        return list(_svm().fit(x[train], y).predict(x[test]))
-    xtr = np.stack(speaker_standardise([x[i] for i in train], [utts[i].speaker for i in train]))
-    spk_sd = [x[[i for i in train if utts[i].speaker == s]].std(0) for s in {utts[i].speaker for i in train}]
-    pooled_sd = np.mean(spk_sd, axis=0)
+        return list(_fit_svm(x[train], y, (tuple(train), False)).predict(x[test]))
+    key = (tuple(train), True)
+    if key not in _FITTED:
+        xtr = np.stack(speaker_standardise([x[i] for i in train], [utts[i].speaker for i in train]))
+        _fit_svm(xtr, y, key)
+    tr_spk = sorted({utts[i].speaker for i in train})
+    pooled_sd = np.mean([x[[i for i in train if utts[i].speaker == s]].std(0) for s in tr_spk], axis=0)
     row = {utts[i].path: i for i in test}
     xte = np.empty((len(test), x.shape[1]), np.float64)
     by_spk: dict[str, list[int]] = defaultdict(list)
@@ -171,7 +180,7 @@ def svm_predictions(x: np.ndarray, utts: Sequence[Utterance], train: list[int], 
         mu = x[ref].mean(0)
         sd = x[ref].std(0) if len(ref) >= 3 else pooled_sd
         xte[ks] = (x[[test[k] for k in ks]] - mu) / (sd + 1e-8)
-    return list(_svm().fit(xtr, y).predict(xte))
+    return list(_FITTED[key].predict(xte))
 
 
 # ----------------------------------------------------------------------------- run
@@ -213,7 +222,7 @@ def run_system(name: str, protocol: str, utts, train, test, labels, seconds, pre
 def to_markdown(results: list[dict], cmd: str, meta: dict) -> str:
     """The docs section."""
     lines = [SECTION, "",
-             f"Command: `{cmd}` ({meta['date']}, Python {meta['python']}; {meta['note']}).",
+             f"Commands: `{cmd}` ({meta['date']}, Python {meta['python']}; {meta['note']}).",
              "",
              "Each test speaker's own **unlabelled** speech (VAD segments of its files; labels are never read) gives "
              "the statistics the input is normalised with (`serkit predict --speaker-from folder|file`, "
@@ -221,7 +230,17 @@ def to_markdown(results: list[dict], cmd: str, meta: dict) -> str:
              "segments, duration-weighted file scores); the SVM peer is openSMILE ComParE_2016 functionals + "
              f"linear SVM (C = {SVM_C}, balanced class weights) with per-speaker standardisation of training and test "
              "speakers. UA = unweighted average recall over the six shared classes (common6: angry, disgust, fear, "
-             "happy, neutral, sad), pooled over the test files of each protocol (one split, so no ± over folds).",
+             "happy, neutral, sad), pooled over the test files of each protocol (one split, so no ± over folds). "
+             "Each serkit model was trained on the training side of its protocol only (checkpoints in "
+             "`docs/benchmarks.adaptation.json`).",
+             "",
+             "Use it when you have more than one recording of a speaker: "
+             "`serkit predict calls/ --speaker-from folder --format json` (a folder per speaker), "
+             "`--speaker-from file` (one long recording per speaker), `--speaker-map speakers.csv` (columns "
+             "`file,speaker`), or `Predictor.predict_batch(paths, speakers=...)`; a stream on stdin "
+             "(`serkit predict - --speaker-from file`) is adapted with running statistics. Each JSON line then says "
+             "`speaker`, `adapted`, `speaker_seconds` (the speech the statistics came from) and, when not adapted, "
+             "`reason`.",
              "",
              "| system | protocol | test files (speakers) | UA per file | UA adapted (all of a speaker's files) | gain |",
              "|---|---|---|---:|---:|---:|"]
@@ -289,8 +308,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--doc", default=str(ROOT / "docs" / "benchmarks.md"))
     ap.add_argument("--figure", default=str(ROOT / "docs" / "figures" / "adaptation_seconds.png"))
     ap.add_argument("--merge", action="store_true", help="keep rows of --json for systems/protocols not rerun")
+    ap.add_argument("--render", nargs="+", default=None, metavar="JSON",
+                    help="compute nothing: join these result files (later ones win) into --json, --doc, --figure")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if a.render:
+        return render([json.loads(Path(f).read_text()) for f in a.render], a)
     from serkit.config import FeatureConfig
     from serkit.data.corpora.common import load_corpus
     from serkit.features.extract import extract_features
@@ -331,23 +354,39 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda adapt, sub, pred=pred, tu=tu: model_predictions(pred, tu, adapt=AdaptConfig() if adapt else None,
                                                                    subsets=sub)))
         results[-1]["checkpoint"] = ck
-    jp = Path(a.json)
-    if a.merge and jp.is_file():
-        old = json.loads(jp.read_text())["results"]
-        seen = {(r["system"], r["protocol"]) for r in results}
-        results = [r for r in old if (r["system"], r["protocol"]) not in seen] + results
-    order = {p: k for k, p in enumerate(PROTOCOLS)}
-    results.sort(key=lambda r: (order[r["protocol"]], not r["system"].startswith("ComParE"), r["system"]))
     import os
 
+    cmd = "python benchmarks/adaptation.py " + " ".join(f'--model "{m}"' for m in a.model) + \
+        (" --no-svm" if a.no_svm else "") + \
+        (" --protocols " + " ".join(a.protocols) if a.protocols != list(PROTOCOLS) else "")
     meta = {"date": time.strftime("%Y-%m-%d"), "python": platform.python_version(),
             "note": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; accuracy only, no timing"}
-    cmd = "python benchmarks/adaptation.py " + " ".join(f'--model "{m}"' for m in a.model)
+    runs = [{"commands": [cmd], **meta, "results": results}]
+    jp = Path(a.json)
+    if a.merge and jp.is_file():
+        runs.insert(0, json.loads(jp.read_text()))
+    return render(runs, a)
+
+
+def render(runs: list[dict], a: argparse.Namespace) -> int:
+    """Join result files (later rows replace earlier ones of the same system and protocol); write JSON, doc, plot."""
+    rows: dict = {}
+    cmds: list[str] = []
+    for run in runs:
+        cmds += [c for c in run.get("commands", [run.get("command", "")]) if c and c not in cmds]
+        for r in run["results"]:
+            rows[(r["system"], r["protocol"])] = r
+    order = {p: k for k, p in enumerate(PROTOCOLS)}
+    results = sorted(rows.values(), key=lambda r: (order[r["protocol"]], not r["system"].startswith("ComParE"),
+                                                   r["system"]))
+    meta = {k: runs[-1][k] for k in ("date", "python", "note")}
+    jp = Path(a.json)
     jp.parent.mkdir(parents=True, exist_ok=True)
-    jp.write_text(json.dumps({"command": cmd, **meta, "results": results}, indent=1), encoding="utf-8")
+    jp.write_text(json.dumps({"commands": cmds, **meta, "results": results}, indent=1), encoding="utf-8")
     plot(results, Path(a.figure))
-    write_section(a.doc, SECTION, to_markdown(results, cmd, meta))
-    print(to_markdown(results, cmd, meta))
+    md = to_markdown(results, "`; `".join(cmds), meta)
+    write_section(a.doc, SECTION, md)
+    print(md)
     return 0
 
 

@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from feature_extraction import write_section  # noqa: E402  (benchmarks/ is not a package)
+from docs_section import write_section  # noqa: E402  (benchmarks/ is not a package)
 
 from serkit.config import load_dict  # noqa: E402
 from serkit.data.corpora import load_corpus  # noqa: E402
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     allr = {p.stem: json.loads(p.read_text()) for p in sorted(res.glob("*.json"))}
     svms = [json.loads(p.read_text()) for p in sorted(svm_dir.glob("*.json"))] if svm_dir.is_dir() else []
     md = table(allr, svms)
-    write_section(Path(args.out), md)
+    write_section(Path(args.out), md.splitlines()[0], md)
     print(md)
     return 0
 

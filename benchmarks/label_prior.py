@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from model_results import add_model_args, publish  # noqa: E402  (benchmarks/ is not a package)
+from model_results import add_model_args, check_model_args, publish  # noqa: E402  (benchmarks/ is not a package)
 
 from serkit.data import audio  # noqa: E402
 from serkit.data.augment import WaveAugmentConfig, WaveAugmenter  # noqa: E402
@@ -113,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="default", help="bundled name, run folder, .pt or .onnx")
     add_model_args(ap, RESULTS, "LJSpeech clips")
     args = ap.parse_args(argv)
+    check_model_args(ap, args)
+    if args.render_only:
+        print(publish(args, None, table))
+        return 0
     r = run(args.model, find_data_root(args.data_root), args.limit)
     r.update(name=args.name, model=str(args.model))
     md = publish(args, r, table)

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from feature_extraction import write_section  # noqa: E402  (benchmarks/ is not a package)
+from docs_section import write_section  # noqa: E402  (benchmarks/ is not a package)
 
 from serkit.data import audio  # noqa: E402
 from serkit.data.augment import WaveAugmentConfig, WaveAugmenter  # noqa: E402
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.json).write_text(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "voiced"} for k, v in res.items()},
                                           indent=2), encoding="utf-8")
     md = table(res)
-    write_section(Path(args.out), md)
+    write_section(Path(args.out), md.splitlines()[0], md)
     print(md)
     return 0
 

@@ -41,15 +41,15 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from model_results import add_model_args, publish  # noqa: E402  (benchmarks/ is not a package)
+from model_results import add_model_args, check_model_args, publish  # noqa: E402  (benchmarks/ is not a package)
 
-from serkit.config import experiment_from_dict, load_dict  # noqa: E402
 from serkit.data import audio  # noqa: E402
 from serkit.data.augment import WaveAugmentConfig, WaveAugmenter  # noqa: E402
 from serkit.data.corpora import load_corpus  # noqa: E402
 from serkit.data.corpora.common import find_data_root  # noqa: E402
 from serkit.data.splits import make_folds  # noqa: E402
 from serkit.eval.metrics import unweighted_accuracy  # noqa: E402
+from serkit.experiment import load_recipe  # noqa: E402
 
 SECTION = "## Robustness to recording conditions"
 RESULTS = ROOT / "docs" / "results" / "robustness"
@@ -86,7 +86,7 @@ def opus(x: np.ndarray) -> tuple[np.ndarray, float]:
 
 def held_out(data_root: Path) -> tuple[list, list, list[str]]:
     """(train utterances, test utterances, labels) of the model card's holdout split."""
-    cfg = experiment_from_dict(load_dict(ROOT / "configs" / "default.yaml"))
+    cfg = load_recipe(ROOT / "configs" / "default.yaml")
     utts = load_corpus(cfg.data.corpus, root=data_root, labels=cfg.data.labels)
     (fold,) = make_folds(utts, "holdout", test_speakers=cfg.eval.test_speakers)
     by = {u.id: u for u in utts}
@@ -120,12 +120,12 @@ def svm_classifier(name: str, train: list, data_root: Path) -> Callable[[np.ndar
     """The model card's SVM baseline recipe, fitted on the clean training speakers."""
     from serkit.features.extract import extract_features
     from serkit.features.smile import smile_extract
-    from serkit.models import MODELS, model_config_from_dict
+    from serkit.models import build_model
 
-    cfg = experiment_from_dict(load_dict(ROOT / "configs" / "baseline" / f"default_split_{name}_svm.yaml"))
+    cfg = load_recipe(ROOT / "configs" / "baseline" / f"default_split_{name}_svm.yaml")
     feats, _ = extract_features(train, cfg.features, skip_errors=True, progress=True)
     keep = [(u, x) for u, x in zip(train, feats, strict=True) if x is not None]
-    clf = MODELS[cfg.model["name"]][1](model_config_from_dict(cfg.model), seed=cfg.eval.seed)
+    clf = build_model(cfg.model, seed=cfg.eval.seed)
     clf.fit(np.stack([x for _, x in keep]), [u.emotion for u, _ in keep])
     return lambda y: str(clf.predict(smile_extract(y, cfg.features.name)[None])[0])
 
@@ -191,11 +191,17 @@ def table(results: dict[str, dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    g = ap.add_mutually_exclusive_group(required=True)
+    g = ap.add_mutually_exclusive_group()
     g.add_argument("--model", help="bundled name, run folder, .pt or .onnx (run end to end)")
     g.add_argument("--svm", choices=["compare", "egemaps"], help="the model card's SVM baseline")
     add_model_args(ap, RESULTS, "test clips")
     args = ap.parse_args(argv)
+    check_model_args(ap, args)
+    if args.render_only:
+        print(publish(args, None, table))
+        return 0
+    if not (args.model or args.svm):
+        ap.error("give --model or --svm (or --render-only)")
     root = find_data_root(args.data_root)
     train, test, labels = held_out(root)
     test = test[: args.limit]

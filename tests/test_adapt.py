@@ -230,3 +230,23 @@ def test_model_that_takes_norm_stats_gets_the_speaker_statistics(predictor, spea
     assert r["adapted"] is True
     mean, std = seen[-1]
     assert mean.shape == (len(r["segments"]), 16) and np.allclose(mean[0], st.mean) and np.allclose(std[0], st.std)
+
+
+def test_utterance_normalised_model_is_adapted_in_torch_and_onnx_says_why(model, speakers, tmp_path):
+    """input_norm: utterance: the speaker's statistics replace the utterance's own inside the model."""
+    import torch
+
+    ck = torch.load(model, weights_only=True)
+    ck["config"]["model"]["input_norm"] = "utterance"
+    torch.save(ck, tmp_path / "utt.pt")
+    p = Predictor.from_checkpoint(tmp_path / "utt.pt", threads=1)
+    assert p.backend.takes_norm_stats and p.backend.input_stats() is None
+    res = list(p.predict_batch(speakers, speakers="folder", adapt=LOW))
+    plain = list(p.predict_batch(speakers))
+    assert all(r["adapted"] for r in res) and any(a["scores"] != b["scores"] for a, b in zip(res, plain, strict=True))
+    pytest.importorskip("onnxruntime")
+    from serkit.export import export_onnx
+
+    ox = Predictor.load(export_onnx(tmp_path / "utt.pt", tmp_path / "utt.onnx"), threads=1)
+    r = next(ox.predict_batch(speakers[:1], speakers="folder", adapt=LOW))
+    assert r["adapted"] is False and "inside the graph" in r["reason"] and r["label"]

@@ -125,9 +125,13 @@ class _TorchBackend:
         self.takes_norm_stats = "norm_stats" in inspect.signature(model.forward).parameters
 
     def input_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The model's global input standardisation ``(mean (F,), std (F,))``, if it has one."""
+        """The model's global input standardisation ``(mean (F,), std (F,))``, if that is all its normaliser does.
+
+        None for models without one and for models that also normalise each utterance
+        (``input_norm: utterance``): mapping features onto global statistics cannot reach those.
+        """
         m, s = getattr(self.model, "in_mean", None), getattr(self.model, "in_std", None)
-        if m is None or s is None:
+        if m is None or s is None or getattr(getattr(self.model, "cfg", None), "norm_mode", "global") != "global":
             return None
         return m.detach().float().cpu().numpy(), s.detach().float().cpu().numpy()
 
@@ -447,8 +451,10 @@ class Predictor:
         if self.backend.takes_norm_stats or self.backend.input_stats() is not None:
             return None
         if getattr(self.backend, "kind", "") == "onnx":
-            return (f"{self.name}: this ONNX file carries no input statistics (metadata input_stats); "
-                    "re-export it with serkit export, or predict with the .pt checkpoint")
+            return (f"{self.name}: this ONNX file carries no global input statistics (metadata input_stats): "
+                    "either it was exported by an older serkit (re-export it with serkit export) or its model "
+                    "normalises each utterance inside the graph, where a speaker's statistics cannot reach; "
+                    "predict with the .pt checkpoint to adapt")
         return f"{self.name}: the model has no input normaliser that takes a speaker's statistics"
 
     def speaker_stats(self, paths: Iterable[PathLike], *, speaker: str = "speaker",

@@ -21,6 +21,7 @@ from serkit.cli import (
     predict,
     prepare,
     pretrain,
+    serve,
     train,
 )
 from serkit.errors import SerkitError
@@ -33,6 +34,7 @@ COMMANDS = [
     train,
     evaluate,
     predict,
+    serve,
     export,
     plot,
     demo,
