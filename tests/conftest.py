@@ -64,3 +64,66 @@ def synthetic(tmp_path):
     from serkit.testing import create_audio_files
 
     return create_audio_files(tmp_path / "synthetic", n=16, speakers=4)
+
+
+#: word-level vocabulary of the tiny BERT: the words of the test transcripts (EmoDB asset sentences
+#: and the synthetic ones), so every test sentence tokenises without [UNK]
+TINY_BERT_WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "kids", "are", "talking", "by", "the", "door",
+                   "dogs", "sitting", "der", "lappen", "liegt", "auf", "dem", "eisschrank", "."]
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A random-weight 2-layer BERT (hidden 16) with a word-level vocabulary, saved as a local
+    Hugging Face folder (the real offline loading path); built once per test session."""
+    pytest.importorskip("transformers")
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    d = tmp_path_factory.mktemp("tiny_bert")
+    (d / "vocab.txt").write_text("\n".join(TINY_BERT_WORDS) + "\n")
+    BertTokenizerFast(vocab_file=str(d / "vocab.txt")).save_pretrained(d)
+    import torch
+
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=len(TINY_BERT_WORDS), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=32, max_position_embeddings=64)
+    BertModel(cfg).eval().save_pretrained(d)
+    return d
+
+
+@pytest.fixture
+def make_run(tmp_path, synthetic):
+    """``make_run(model_name) -> (run_dir, labels)``: a run folder as ``serkit evaluate --out``
+    writes it (LOSO over the synthetic corpus, per-speaker features), with untrained tiny models
+    for its first two folds."""
+    import dataclasses
+    from importlib import import_module
+
+    import torch
+
+    from serkit.config import dump_yaml
+    from serkit.data.manifest import write_jsonl
+    from serkit.experiment import recipe_from_dict
+    from serkit.models import build_model
+    from serkit.models.checkpoint import Checkpoint
+
+    def make(model_name: str) -> tuple[Path, list[str]]:
+        tiny = import_module(f"serkit.models.{model_name}").tiny_config()
+        manifest = write_jsonl(synthetic, tmp_path / "manifest.jsonl")
+        cfg = recipe_from_dict({
+            "data": {"corpus": "manifest", "manifest": str(manifest)},
+            "features": {"name": "logmel", "n_mels": 24, "speaker_norm": True},
+            "model": {**dataclasses.asdict(tiny), "name": model_name}, "eval": {"protocol": "loso"},
+        })
+        labels = sorted({str(u.emotion) for u in synthetic})
+        run = tmp_path / "run"
+        for spk in sorted({u.speaker for u in synthetic})[:2]:
+            torch.manual_seed(0)
+            m = build_model(cfg.model, input_dim=24, num_classes=len(labels))
+            d = run / f"fold_{spk}"
+            dump_yaml(cfg, d / "resolved.yaml")
+            Checkpoint(config=cfg.to_dict(), state_dict=m.state_dict(), label_names=labels,
+                       input_dim=24).save(d / "checkpoint.pt")
+        return run, labels
+
+    return make

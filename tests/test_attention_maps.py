@@ -9,31 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from serkit.cli.plot_attention import attention_for_file, main
+from serkit.cli.plot_attention import main
 from serkit.errors import ConfigError
 from serkit.models.ks_transformer import KsTransformer, tiny_config
+from serkit.runs import checkpoint_outputs
 from serkit.viz.attention_maps import plot_attention
 
-WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "der", "lappen", "liegt", "auf", "dem", "eisschrank", "."]
-
 
 @pytest.fixture
-def bert(tmp_path):
-    """A random 1-layer BERT (hidden 16) with a word vocabulary, saved as a local folder."""
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    enc = tmp_path / "bert"
-    enc.mkdir()
-    (enc / "vocab.txt").write_text("\n".join(WORDS) + "\n")
-    BertTokenizerFast(vocab_file=str(enc / "vocab.txt")).save_pretrained(enc)
-    BertModel(BertConfig(vocab_size=len(WORDS), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=32)).save_pretrained(enc)
-    return enc
-
-
-@pytest.fixture
-def checkpoint(tmp_path, bert):
-    enc = bert
+def checkpoint(tmp_path, tiny_bert):
+    enc = tiny_bert
     mcfg = tiny_config(text_encoder=str(enc), text_dim=16, k=0.5, frame_stack=2)
     model = KsTransformer(mcfg, input_dim=16, num_classes=2)
     ck = {"config": {"model": asdict(mcfg), "features": {"name": "logmel", "n_mels": 16, "speaker_norm": True},
@@ -44,21 +29,27 @@ def checkpoint(tmp_path, bert):
     return p
 
 
-def test_attention_for_file_and_plot(checkpoint, assets, tmp_path):
+def test_checkpoint_outputs_and_plot(checkpoint, assets, tmp_path):
+    """serkit.runs.checkpoint_outputs gives the maps of one file; serkit plot attention draws them."""
     wav = assets / "03a02Ta.wav"
-    r = attention_for_file(checkpoint, wav, text="Der Lappen liegt auf dem Eisschrank.",
-                           speaker_files=[str(assets / "03a02Wc.wav")])
-    t = r["features"].shape[0]
-    assert r["audio_importance"].shape == (t,) and r["audio_kept"].shape == (t,)
-    assert r["tokens"][0] == "[CLS]" and len(r["tokens"]) == len(r["text_importance"]) == 9
-    assert r["label"] in ("angry", "sad") and r["norm"].startswith("per speaker")
-    assert 0 < (r["text_kept"] > 0).sum() < 9  # key-sparse: some tokens dropped by every head
+    text = "Der Lappen liegt auf dem Eisschrank."
+    outs, ck = checkpoint_outputs(checkpoint, [wav], texts=[text], speaker_files=[assets / "03a02Wc.wav"])
+    o = outs[0]
+    t = o["inputs"].shape[0]
+    a = o["attn"]
+    assert int(a["audio_lengths"]) == t and a["audio_importance"].shape == (t,) and a["audio_kept"].shape == (t,)
+    assert int(a["text_lengths"]) == 9 and a["text_importance"].shape == (9,)  # [CLS] 6 words . [SEP]
+    assert 0 < (a["text_kept"] > 0).sum() < 9  # key-sparse: some tokens dropped by every head
+    assert o["probs"].shape == (2,) and ck.label_names == ["angry", "sad"]
+    # speaker statistics: the same file standardised with another recording of its speaker differs
+    alone, _ = checkpoint_outputs(checkpoint, [wav], texts=[text])
+    assert not np.allclose(alone[0]["inputs"], o["inputs"])
     out = tmp_path / "map.png"
-    assert main([str(checkpoint), "--file", str(wav), "--text", "Der Lappen liegt auf dem Eisschrank.",
-                 "--out", str(out)]) == 0
+    assert main([str(checkpoint), "--file", str(wav), "--text", text, "--out", str(out)]) == 0
     assert out.stat().st_size > 5000
     with pytest.raises(ConfigError, match="--text"):
-        attention_for_file(checkpoint, wav)
+        checkpoint_outputs(checkpoint, [wav])
+    assert main([str(checkpoint), "--file", str(wav)]) == 1
 
 
 def test_plot_attention_checks_lengths(tmp_path):
@@ -70,7 +61,7 @@ def test_plot_attention_checks_lengths(tmp_path):
         plot_attention(tmp_path / "c.png")
 
 
-def test_recipe_smoke_run_then_plot_attention_from_run_dir(tmp_path, assets, bert):
+def test_recipe_smoke_run_then_plot_attention_from_run_dir(tmp_path, assets, tiny_bert):
     """serkit evaluate on the 4 asset clips (2 speakers, LOSO), then serkit plot attention RUN_DIR."""
     import yaml
 
@@ -78,7 +69,7 @@ def test_recipe_smoke_run_then_plot_attention_from_run_dir(tmp_path, assets, ber
 
     cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs/chen2022/emodb_both.yaml").read_text())
     cfg["data"] = {"corpus": "manifest", "manifest": str(assets / "manifest.jsonl")}
-    cfg["model"].update(text_encoder=str(bert), text_dim=16, d_model=16, num_heads=2, ffn_dim=16, audio_layers=1,
+    cfg["model"].update(text_encoder=str(tiny_bert), text_dim=16, d_model=16, num_heads=2, ffn_dim=16, audio_layers=1,
                         text_layers=1, interaction_blocks=1, fusion_layers=1)
     cfg["train"].update(epochs=1, batch_size=2, valid_fraction=0.0)
     recipe = tmp_path / "r.yaml"

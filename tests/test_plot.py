@@ -38,47 +38,10 @@ def test_attention_plot_is_written(tmp_path):
         plot_attention_weights(np.zeros(10), w, tmp_path / "b.png")
 
 
-def _fake_run(tmp_path, utts, model: dict) -> tuple:
-    """A run folder as serkit evaluate --out writes it, with untrained tiny models per fold."""
-    import torch
-
-    from serkit.config import dump_yaml
-    from serkit.data.manifest import write_jsonl
-    from serkit.experiment import recipe_from_dict
-    from serkit.models import build_model
-    from serkit.models.checkpoint import Checkpoint
-
-    manifest = write_jsonl(utts, tmp_path / "manifest.jsonl")
-    cfg = recipe_from_dict({
-        "data": {"corpus": "manifest", "manifest": str(manifest)},
-        "features": {"name": "logmel", "n_mels": 24, "speaker_norm": True},
-        "model": model, "eval": {"protocol": "loso"},
-    })
-    labels = sorted({u.emotion for u in utts})
-    run = tmp_path / "run"
-    for spk in sorted({u.speaker for u in utts})[:2]:
-        torch.manual_seed(0)
-        m = build_model(cfg.model, input_dim=24, num_classes=len(labels))
-        d = run / f"fold_{spk}"
-        dump_yaml(cfg, d / "resolved.yaml")
-        Checkpoint(config=cfg.to_dict(), state_dict=m.state_dict(), label_names=labels,
-                   input_dim=24).save(d / "checkpoint.pt")
-    return run, labels
-
-
-def _tiny(name: str) -> dict:
-    import dataclasses
-
-    from serkit.models.cnn_bilstm_tf import tiny_config as tf_tiny
-    from serkit.models.cnn_blstm_attn import tiny_config as li_tiny
-
-    return dataclasses.asdict(li_tiny() if name == "cnn_blstm_attn" else tf_tiny())
-
-
-def test_plot_embeddings_command_draws_before_and_after(tmp_path, synthetic, capsys):
+def test_plot_embeddings_command_draws_before_and_after(tmp_path, make_run, capsys):
     from serkit.cli.main import main
 
-    run, _ = _fake_run(tmp_path, synthetic, _tiny("cnn_bilstm_tf"))
+    run, _ = make_run("cnn_bilstm_tf")
     out = tmp_path / "emb.png"
     assert main(["plot", "embeddings", str(run), "--split", "all", "--perplexity", "4", "--out", str(out)]) == 0
     assert out.is_file() and out.stat().st_size > 10000
@@ -86,10 +49,10 @@ def test_plot_embeddings_command_draws_before_and_after(tmp_path, synthetic, cap
     assert "unknown embedding 'nope'" in capsys.readouterr().err
 
 
-def test_plot_attention_weights_uses_the_fold_that_held_the_file_out(tmp_path, synthetic, capsys):
+def test_plot_attention_weights_uses_the_fold_that_held_the_file_out(tmp_path, make_run, synthetic, capsys):
     from serkit.cli.main import main
 
-    run, _ = _fake_run(tmp_path, synthetic, _tiny("cnn_blstm_attn"))
+    run, _ = make_run("cnn_blstm_attn")
     held_out = next(u for u in synthetic if u.speaker == "spk1")
     assert main(["plot", "attention-weights", str(run), "--utterance", held_out.id]) == 0
     assert f"attention_{held_out.id}.png" in capsys.readouterr().out

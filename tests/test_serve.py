@@ -232,7 +232,7 @@ def test_speaker_is_passed_or_refused_clearly(predictor, wav):
     from serkit.serve.app import _speaker_supported
 
     if _speaker_supported(predictor):
-        assert r.status_code == 200
+        assert r.status_code == 200 and r.json()["speaker"] == "alice" and "adapted" in r.json()
     else:
         assert r.status_code == 422 and "speaker adaptation is not available" in r.json()["error"]
 
@@ -305,15 +305,24 @@ def test_websocket_emits_windows_before_the_stream_ends(predictor, assets):
     assert got == want
 
 
-def test_websocket_bad_first_message(predictor):
+def test_websocket_bad_first_message_and_adaptation(predictor, assets):
     from websockets.sync.client import connect
 
     from _serve_server import running
+    from serkit.serve.app import _stream_adapt_supported
 
     with running(create_app(ServeConfig(), predictor=predictor)) as url:
         with connect(url.replace("http", "ws") + "/v1/stream") as ws:
             ws.send("hello")
             assert "sample_rate" in json.loads(ws.recv(timeout=5))["error"]
+        if not _stream_adapt_supported(predictor):
+            return
+        with connect(url.replace("http", "ws") + "/v1/stream") as ws:  # the stream is one speaker
+            ws.send(json.dumps({"sample_rate": 16000, "adapt": True}))
+            ws.send(_pcm(assets))
+            ws.send(json.dumps({"type": "end"}))
+            wins = [json.loads(ws.recv(timeout=10)) for _ in range(2)]
+    assert all("adapted" in w and "speaker_seconds" in w for w in wins)
 
 
 def test_cli_serve_parser_defaults_to_loopback():

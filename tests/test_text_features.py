@@ -11,24 +11,6 @@ import pytest
 from serkit.errors import ConfigError, ModelNotFoundError
 from serkit.features import text as T
 
-WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "kids", "are", "talking", "by", "the", "door",
-         "dogs", "sitting", "der", "lappen", "liegt", "auf", "dem", "eisschrank", "."]
-
-
-@pytest.fixture
-def tiny_bert(tmp_path):
-    """A random-weight 2-layer BERT (hidden 16) with a word-level vocabulary, saved locally."""
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    d = tmp_path / "tiny_bert"
-    d.mkdir()
-    (d / "vocab.txt").write_text("\n".join(WORDS) + "\n")
-    BertTokenizerFast(vocab_file=str(d / "vocab.txt")).save_pretrained(d)
-    cfg = BertConfig(vocab_size=len(WORDS), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=32, max_position_embeddings=64)
-    BertModel(cfg).eval().save_pretrained(d)
-    return d
-
 
 @pytest.fixture
 def no_network(monkeypatch):

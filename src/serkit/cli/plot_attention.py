@@ -50,139 +50,55 @@ def register(plots) -> None:
     add_arguments(p)
 
 
-def _forward(model: Any, mcfg: Any, feats: Any, text_feats: Any, tokens: list[str] | None,
-             labels: list[str], hop_seconds: float, norm: str) -> dict[str, Any]:
-    import torch
+def _tokens(cfg: Any, text: str | None) -> list[str] | None:
+    """The text encoder's tokens of a transcript (the text panel's labels)."""
+    from serkit.features.text import text_tokens
 
-    kw: dict[str, Any] = {}
-    if text_feats is not None:
-        kw = {"text": torch.from_numpy(text_feats)[None], "text_lengths": torch.tensor([text_feats.shape[0]])}
-    with torch.no_grad():
-        out = model(torch.from_numpy(feats)[None], torch.tensor([feats.shape[0]]), **kw)
-    prob = torch.softmax(out.logits[0], -1)
-    i = int(prob.argmax())
-    res: dict[str, Any] = {"label": labels[i], "prob": float(prob[i]), "k": mcfg.k, "hop_seconds": hop_seconds,
-                           "norm": norm, "features": feats}
-    a = out.attn
-    if "audio_importance" in a:
-        n = int(a["audio_lengths"][0])
-        res.update(audio_importance=a["audio_importance"][0, :n].numpy(), audio_kept=a["audio_kept"][0, :n].numpy())
-    if "text_importance" in a:
-        n = int(a["text_lengths"][0])
-        res.update(tokens=(tokens or [])[:n], text_importance=a["text_importance"][0, :n].numpy(),
-                   text_kept=a["text_kept"][0, :n].numpy())
-    return res
+    if not text or getattr(cfg.model, "modalities", "audio") == "audio":
+        return None
+    return text_tokens([text], encoder=cfg.model.text_encoder or "minilm", max_tokens=cfg.model.max_text_tokens)[0]
 
 
-def attention_for_utterance(run_dir: str | Path, utterance: str, *, fold: str | None = None,
-                            data_root: str | None = None) -> tuple[dict[str, Any], Any, str]:
-    """Maps of one utterance of a run, from the fold model that held it out.
-
-    Returns:
-        (maps as :func:`attention_for_file`, the utterance, the fold name).
-
-    Raises:
-        ConfigError: not a ks_transformer run, or the utterance is in no fold's test split.
-    """
-    from serkit.cli.plot import FoldModel, _pick_fold, fold_dirs
-    from serkit.features.text import text_features_for, text_tokens
-
-    folds = fold_dirs(run_dir)
-    candidates = [_pick_fold(folds, fold)] if fold is not None else list(folds.items())
-    for name, d in candidates:
-        fm = FoldModel(d, data_root=data_root)
-        if fm.cfg.model.name != "ks_transformer":
-            raise ConfigError(f"{run_dir}: attention maps need a ks_transformer run, got model "
-                              f"{fm.cfg.model.name!r}; for attention pooling use serkit plot attention-weights")
-        pool = fm.test if fold is None else fm.all
-        match = [u for u in pool if utterance in (u.id, u.path) or Path(u.path).stem == Path(utterance).stem]
-        if match:
-            fold_name = name
-            break
-    else:
-        raise ConfigError(f"utterance {utterance!r} is not in the test split of any fold of {run_dir}; "
-                          "give an utterance id of the run's corpus (e.g. 03a01Wa) or pass --fold")
-    u = match[0]
-    mcfg = fm.cfg.model
-    feats = fm.features([u])[0]
-    model = fm.model()
-    tf = None
-    if mcfg.modalities != "audio" and mcfg.text_encoder:
-        tf = text_features_for([u], encoder=mcfg.text_encoder, transcripts=mcfg.transcripts,
-                               max_tokens=mcfg.max_text_tokens, progress=False)
-    tokens = None
-    if tf is not None:
-        tokens = text_tokens([u.text], encoder=mcfg.text_encoder or "minilm", max_tokens=mcfg.max_text_tokens)[0]
-    norm = "speaker (as in training)" if fm.cfg.features.speaker_norm else "none"
-    res = _forward(model, mcfg, feats, tf[0] if tf is not None else None, tokens, fm.label_names,
-                   fm.cfg.features.hop_length / 16000, norm)
-    return res, u, fold_name
-
-
-def attention_for_file(checkpoint: str | Path, file: str | Path, *, text: str | None = None,
-                       speaker_files: Sequence[str] | None = None) -> dict[str, Any]:
-    """Run a ks_transformer checkpoint on one file and return arrays to plot.
-
-    Returns:
-        dict with ``features (T, F)``, ``audio_importance``/``audio_kept`` ``(T,)`` and/or
-        ``tokens``, ``text_importance``/``text_kept`` ``(L,)``, ``label``, ``prob``, ``k``,
-        ``hop_seconds`` and ``norm`` (how features were standardised).
-
-    Raises:
-        ConfigError: not a ks_transformer checkpoint, or text needed but not given.
-    """
-    from serkit.data import audio
-    from serkit.features.extract import compute_features, speaker_standardise
-    from serkit.features.text import encode_texts, text_tokens
-    from serkit.models.checkpoint import load_model
-
-    model, ck = load_model(checkpoint)
-    mcfg = ck.model_config
-    if mcfg.name != "ks_transformer":
-        raise ConfigError(f"{checkpoint}: attention maps need a ks_transformer checkpoint, got model {mcfg.name!r}")
-    fcfg = ck.features
-    labels = list(ck.label_names)
-    feats = compute_features(audio.load(str(file)), fcfg)  # (T, F)
-    norm = "none"
-    if fcfg.speaker_norm:
-        # the file and the speaker's other recordings standardised together, as training does
-        others = [compute_features(audio.load(str(f)), fcfg) for f in (speaker_files or [])]
-        feats = speaker_standardise([feats, *others], ["speaker"] * (1 + len(others)))[0]
-        norm = f"per speaker ({len(speaker_files)} files)" if speaker_files else "the file's own statistics"
-    if feats.shape[1] != ck.input_dim:
-        raise ConfigError(f"{file}: features have {feats.shape[1]} bins but the model expects {ck.input_dim}")
-    tf = tokens = None
-    if mcfg.modalities != "audio":
-        if not text:
-            raise ConfigError(f"this model reads text (modalities={mcfg.modalities}); pass --text 'transcript'")
-        tf = encode_texts([text], encoder=mcfg.text_encoder or "minilm", max_tokens=mcfg.max_text_tokens,
-                          progress=False)[0]
-        tokens = text_tokens([text], encoder=mcfg.text_encoder or "minilm", max_tokens=mcfg.max_text_tokens)[0]
-    return _forward(model, mcfg, feats, tf, tokens, labels, fcfg.hop_length / audio.SAMPLE_RATE, norm)
+def _check_ks(name: str, where: Any) -> None:
+    if name != "ks_transformer":
+        raise ConfigError(f"{where}: attention maps need a ks_transformer model, got {name!r}; "
+                          "for attention pooling use serkit plot attention-weights")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Compute the maps and save the PNG."""
-    from serkit.viz.attention_maps import plot_attention
+    """Compute the maps (through :mod:`serkit.runs`) and save the PNG."""
+    import numpy as np
+
+    from serkit.experiment import recipe_from_dict
+    from serkit.runs import Run, checkpoint_outputs
+    from serkit.viz.attention_maps import plot_key_sparse_attention
 
     target = Path(args.target)
-    if target.is_dir():
+    if target.is_dir() and not (target / "checkpoint.pt").is_file():
         if not args.utterance:
             raise ConfigError(f"{target} is a run folder: pass --utterance ID (e.g. --utterance 03a01Wa)")
-        r, u, fold = attention_for_utterance(target, args.utterance, fold=args.fold, data_root=args.data_root)
+        run_ = Run(target, data_root=args.data_root)
+        _check_ks(run_.fold(args.fold).cfg.model.name, target)
+        fold, u = run_.fold_holding_out(args.utterance, fold=args.fold)
+        o = fold.outputs([u])[0]
+        cfg, labels, text = fold.cfg, fold.label_names, u.text
         out = Path(args.out) if args.out else target / f"{u.id}.attention.png"
-        title = (f"{u.id} (speaker {u.speaker}, fold {fold} held out): true {u.emotion}, predicted {r['label']} "
-                 f"({r['prob']:.0%}); key-sparse k={r['k']}")
+        head = f"{u.id} (speaker {u.speaker}, fold {fold.name} held out): true {u.emotion}, predicted"
     else:
         if not args.file:
             raise ConfigError(f"{target} is a checkpoint: pass --file AUDIO (and --text for models that read text)")
-        r = attention_for_file(target, args.file, text=args.text, speaker_files=args.speaker_files)
+        outs, ck = checkpoint_outputs(target, [args.file], texts=[args.text],
+                                      speaker_files=args.speaker_files or ())
+        _check_ks(ck.model_config.name, target)
+        o, cfg, labels, text = outs[0], recipe_from_dict(ck.config), list(ck.label_names), args.text
         out = Path(args.out) if args.out else Path(Path(args.file).stem + ".attention.png")
-        title = (f"{Path(args.file).name}: predicted {r['label']} ({r['prob']:.0%}); key-sparse k={r['k']}; "
-                 f"features standardised by {r['norm']}")
-    plot_attention(out, features=r["features"], audio_importance=r.get("audio_importance"),
-                   audio_kept=r.get("audio_kept"), tokens=r.get("tokens"), text_importance=r.get("text_importance"),
-                   text_kept=r.get("text_kept"), hop_seconds=r["hop_seconds"], title=title)
+        norm = ("none" if not cfg.features.speaker_norm else
+                f"per speaker ({len(args.speaker_files)} more files)" if args.speaker_files else "the file's own statistics")
+        head = f"{Path(args.file).name} (features standardised by {norm}): predicted"
+    i = int(np.argmax(o["probs"]))
+    title = f"{head} {labels[i]} ({float(o['probs'][i]):.0%}); key-sparse k={cfg.model.k}"
+    plot_key_sparse_attention(out, o["attn"], features=o["inputs"], tokens=_tokens(cfg, text),
+                              hop_seconds=cfg.features.hop_length / 16000, title=title)
     print(f"wrote {out}")
     return 0
 

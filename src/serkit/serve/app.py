@@ -291,9 +291,25 @@ def _rename(msg: str, path: Path, name: str) -> str:
 
 
 def _speaker_supported(pred) -> bool:
+    """The Predictor's ``predict_batch`` takes ``speakers=`` (speaker adaptation, serkit.adapt)."""
     import inspect
 
     return "speakers" in inspect.signature(pred.predict_batch).parameters
+
+
+def _stream_adapt_supported(pred) -> bool:
+    """The Predictor's ``predict_stream`` takes ``adapt=`` (running speaker statistics of a stream)."""
+    import inspect
+
+    return "adapt" in inspect.signature(pred.predict_stream).parameters
+
+
+def _adaptation_note(pred) -> str | None:
+    """Why this model cannot be adapted to a speaker (None: it can)."""
+    if not _speaker_supported(pred):
+        return "this serkit has no speaker adaptation"
+    why = getattr(pred, "adaptation_unsupported", None)
+    return why() if why is not None else None
 
 
 # --------------------------------------------------------------------------- streams
@@ -469,7 +485,7 @@ def create_app(config: ServeConfig | None = None, *, predictor=None) -> FastAPI:
         card = {"backend": getattr(p.backend, "kind", "?"), "features": p.features.name,
                 "max_window_seconds": p.segment.max_window, "vad": p.segment.vad}
         return {"models": [{"name": cfg.model, "labels": p.label_names, "sample_rate": SAMPLE_RATE,
-                            "avd": p.avd_stats is not None, "speaker_adaptation": _speaker_supported(p),
+                            "avd": p.avd_stats is not None, "speaker_adaptation": _adaptation_note(p) is None,
                             "card": card}],
                 "limits": {"max_upload_mb": cfg.max_upload_mb, "max_seconds": cfg.max_seconds,
                            "max_files": cfg.max_files, "timeout_seconds": cfg.timeout,
@@ -539,8 +555,9 @@ def create_app(config: ServeConfig | None = None, *, predictor=None) -> FastAPI:
     # ----------------------------------------------------------------- stream
     @app.websocket("/v1/stream")
     async def stream(ws: WebSocket):
-        """Live stream: first a text message ``{"sample_rate": 16000}``, then binary 16-bit
-        little-endian mono PCM; ``{"type": "end"}`` (or closing) ends it. One JSON text message
+        """Live stream: first a text message ``{"sample_rate": 16000}`` (``"adapt": true`` adapts
+        to the stream's speaker with running statistics, as ``serkit predict - --speaker-from
+        file``), then binary 16-bit little-endian mono PCM; ``{"type": "end"}`` (or closing) ends it. One JSON text message
         per window, as ``serkit predict -`` prints, then the server closes (1000)."""
         await ws.accept()
         state = ws.scope.setdefault("state", {})
@@ -554,6 +571,9 @@ def create_app(config: ServeConfig | None = None, *, predictor=None) -> FastAPI:
             rate = int(first["sample_rate"])
             if not 4000 <= rate <= 192000:
                 raise ValueError(f"sample_rate {rate} outside 4000..192000")
+            adapt = bool(first.get("adapt", False))
+            if adapt and not _stream_adapt_supported(runner.predictor):
+                raise ValueError("adapt: this serkit has no speaker adaptation of streams")
         except (WebSocketDisconnect, TimeoutError):
             return
         except (ValueError, KeyError, TypeError) as e:
@@ -563,7 +583,7 @@ def create_app(config: ServeConfig | None = None, *, predictor=None) -> FastAPI:
             return
         runner.streams += 1
         try:
-            await _run_stream(ws, runner, rate, state)
+            await _run_stream(ws, runner, rate, state, adapt=adapt)
         finally:
             runner.streams -= 1
 
@@ -584,7 +604,7 @@ def create_app(config: ServeConfig | None = None, *, predictor=None) -> FastAPI:
     return app
 
 
-async def _run_stream(ws: WebSocket, runner: ModelRunner, rate: int, state: dict) -> None:
+async def _run_stream(ws: WebSocket, runner: ModelRunner, rate: int, state: dict, *, adapt: bool = False) -> None:
     """Feed the socket's PCM to ``Predictor.predict_stream`` on a thread; send windows as they close."""
     from serkit.data.audio import read_pcm_stream
     from serkit.inference import result_json
@@ -601,7 +621,8 @@ async def _run_stream(ws: WebSocket, runner: ModelRunner, rate: int, state: dict
             with runner.lock:  # released by reader.read while it waits for audio
                 # 0.25 s blocks, as serkit predict - reads stdin
                 blocks = read_pcm_stream(reader, block_samples=max(1, rate // 4), source_rate=rate)
-                for win in runner.predictor.predict_stream(blocks):
+                kw = {"adapt": True} if adapt else {}  # the stream is one speaker: running statistics
+                for win in runner.predictor.predict_stream(blocks, **kw):
                     loop.call_soon_threadsafe(out.put_nowait, win)
             if reader.timed_out:
                 loop.call_soon_threadsafe(out.put_nowait, {"error": f"no audio for {cfg.timeout:g} s; stream closed"})

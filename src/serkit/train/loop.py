@@ -156,7 +156,7 @@ class FoldOutput:
 
 
 def prepare(cfg: ExperimentConfig, utts: Sequence[Utterance], *, vocab: Any = None,
-            progress: bool = True) -> Prepared:
+            progress: bool = True, context: Sequence[Utterance] = ()) -> Prepared:
     """Extract (cached) inputs for utterances; drop bad files with a warning.
 
     Args:
@@ -164,8 +164,14 @@ def prepare(cfg: ExperimentConfig, utts: Sequence[Utterance], *, vocab: Any = No
         utts: utterances.
         vocab: a CharVocab to encode transcripts for CTC, or None.
         progress: progress bar.
+        context: more utterances of the same speakers, used only for the per-speaker feature
+            statistics (``features.speaker_norm``), e.g. the rest of a speaker's recordings
+            when only some are run.
     """
-    feats, errors = extract_features(utts, cfg.features, skip_errors=True, progress=progress)
+    ids = {u.id for u in utts}
+    extra = [c for c in context if c.id not in ids] if cfg.features.speaker_norm else []
+    feats, errors = extract_features([*utts, *extra], cfg.features, skip_errors=True, progress=progress)
+    feats = feats[: len(utts)]
     keep = [i for i, x in enumerate(feats) if x is not None]
     for uid, msg in errors.items():
         log.warning("skipped %s: %s", uid, msg)
@@ -280,11 +286,22 @@ def _train_batches(ds: UtteranceDataset, sampler: LengthBucketSampler, aug: Feat
         yield batch
 
 
+def _item_of(value: Any, b: int, n: int) -> Any:
+    """Row ``b`` of a batched output (tensors with a batch dim, recursively in dicts); others as is."""
+    if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == n:
+        return value[b].detach().cpu().numpy()
+    if isinstance(value, dict):
+        return {k: _item_of(v, b, n) for k, v in value.items()}
+    return value
+
+
 @torch.no_grad()
 def run_model(model: torch.nn.Module, ds: UtteranceDataset, *, batch_size: int = 16,
               temperature: float = 1.0, indices: Sequence[int] | None = None) -> list[dict[str, Any]]:
     """Outputs per item (in dataset order): ``logits``, ``probs`` (softmax of logits / temperature),
-    ``avd``, ``embedding``, ``ctc`` argmax ids.
+    ``avd``, ``embedding``, ``ctc`` argmax ids, ``embeddings`` (the model's other named
+    embeddings) and ``attn`` (its attention output, this item's row, padded to the batch; None if
+    the model has none).
 
     Batches are length-sorted to limit padding; results are returned in the original order
     (of ``indices``, the items to run, when given: e.g. one DDP rank's share).
@@ -308,16 +325,24 @@ def run_model(model: torch.nn.Module, ds: UtteranceDataset, *, batch_size: int =
                 "avd": o.avd[b].cpu().numpy() if o.avd is not None else None,
                 "embedding": o.embedding[b].cpu().numpy() if o.embedding is not None else None,
                 "ctc": ctc[b] if ctc is not None else None,
+                "embeddings": {k: v[b].cpu().numpy() for k, v in o.embeddings.items()},
+                "attn": _item_of(o.attn, b, len(idx)),
             }
     return out  # type: ignore[return-value]
 
 
+def run_prepared(model: torch.nn.Module, p: Prepared, *, batch_size: int = 16,
+                 temperature: float = 1.0) -> list[dict[str, Any]]:
+    """:func:`run_model` over prepared utterances (inputs, text features), in their order."""
+    return run_model(model, _dataset(p, (), None), batch_size=batch_size, temperature=temperature)
+
+
 def _validate(model, ds, labels, avd_stats, weights, ctx, batch_size,
               info: distributed.DistInfo = distributed.SINGLE) -> dict[str, float]:
-    # under DDP each rank runs its share of the validation set; the outputs are gathered and the
-    # loss sums added, so every rank computes the same metrics (and the same early stop)
+    # under DDP each rank runs its share of the validation set; the outputs (probs, avd) are
+    # gathered and the loss sums added, so every rank computes the same metrics (and early stop)
     mine = list(range(info.rank, len(ds), info.world_size))
-    res_mine = run_model(model, ds, batch_size=batch_size, indices=mine)
+    res_mine = [{"probs": r["probs"], "avd": r["avd"]} for r in run_model(model, ds, batch_size=batch_size, indices=mine)]
     res: list[dict[str, Any]] = [{}] * len(ds)
     for part in distributed.gather_objects(list(zip(mine, res_mine, strict=True)), info):
         for i, r in part:

@@ -6,8 +6,9 @@ Drawn from arrays only (the ``attn`` dict of a Key-Sparse Transformer output, se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -99,3 +100,29 @@ def plot_attention(path: PathLike, *, features: np.ndarray | None = None,
     if title:
         fig.suptitle(title, fontsize=10)
     return save_figure(fig, path, dpi=110)
+
+
+def plot_key_sparse_attention(path: PathLike, attn: Mapping[str, Any], *, features: np.ndarray | None = None,
+                              tokens: Sequence[str] | None = None, hop_seconds: float = 0.01,
+                              title: str = "") -> Path:
+    """:func:`plot_attention` from one utterance's ``attn`` output of a Key-Sparse Transformer.
+
+    Args:
+        path: output PNG.
+        attn: the utterance's row of ``ModelOutput.attn``: ``{m}_importance (L_m,)``,
+            ``{m}_kept (L_m,)`` and ``{m}_lengths`` (valid length) for ``m`` in audio / text;
+            arrays may be padded past the valid length (batches), which is cut here.
+        features: ``(T, F)`` input features under the audio curve.
+        tokens: the text tokens.
+        hop_seconds: frame hop.
+        title: figure title.
+    """
+    maps: dict[str, Any] = {}
+    for m in ("audio", "text"):
+        if f"{m}_importance" in attn:
+            n = int(attn[f"{m}_lengths"])
+            maps[f"{m}_importance"] = np.asarray(attn[f"{m}_importance"])[:n]
+            maps[f"{m}_kept"] = np.asarray(attn[f"{m}_kept"])[:n]
+            if m == "text":
+                maps["tokens"] = list(tokens or [])[:n] or None
+    return plot_attention(path, features=features, hop_seconds=hop_seconds, title=title, **maps)
