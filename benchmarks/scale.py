@@ -239,11 +239,12 @@ def bench_ddp(args) -> dict:
 # ----------------------------------------------------------------------------- docs
 def write_docs(results: dict, docs: Path = DOCS) -> None:
     lines = [SECTION, "",
-             "Command: `/work/bin/cpu -x python benchmarks/scale.py predict` and `... evaluate` (they write this "
-             "section and `docs/benchmarks.scale.json`). Machine: 2 CPU cores, no GPU, shared with other jobs; "
-             "`cpu -x` holds both CPU slots of the session and waits for a 1-minute load average below 1.5 "
-             "(the load at the start and end of each run is given: a higher one means other jobs were "
-             "running and the wall times are inflated).", ""]
+             "Commands: `python benchmarks/scale.py predict`, `... evaluate`, `... ddp` (each writes its part of "
+             "this section and `docs/benchmarks.scale.json`; `... table` rewrites the section from the JSON). "
+             "Machine: 2 CPU cores, no GPU, shared with other jobs. Every run held both CPU slots of the session "
+             "(`/work/bin/cpu -x`, or `/work/bin/cpu /work/bin/cpu` where the 15-minute wait of `-x` for a load "
+             "average below 1.5 could not fit the session); the load average at the start and end of each run is "
+             "given beside its table: at a load above 2 other jobs shared the cores and wall times are inflated.", ""]
     pred = results.get("predict")
     if pred:
         lines += [f"### Batch prediction: {pred['files']} files, bundled default model", "",
@@ -288,7 +289,9 @@ def write_docs(results: dict, docs: Path = DOCS) -> None:
         lines += ["", "### DDP training: one process vs `torchrun --nproc-per-node 2` (gloo)", "",
                   f"Recipe `{dd['recipe']}` with `{' '.join('--set ' + o for o in dd['overrides'])}`, trained "
                   "with `serkit train ... --fold holdout` (test speakers held out, never seen in training or model "
-                  f"selection), one run per seed. Load average at start {dd['load_start']}, at end {dd['load_end']}.",
+                  f"selection), one run per seed. Load average at start {dd['load_start']}, at end {dd['load_end']}. "
+                  "The acceptance check is the UA (same recipe, same held-out speakers); the wall times only show "
+                  "that on 2 shared cores a small model gains nothing from 2 processes (gloo all-reduce each step).",
                   "", "| engine | seeds | test UA per seed | UA mean ± std | wall per run (s) |", "|---|---|---|---|---:|"]
         for eng in dict.fromkeys(r["engine"] for r in dd["runs"]):
             rs = [r for r in dd["runs"] if r["engine"] == eng]
