@@ -74,7 +74,7 @@ def child_local(args) -> None:
     from serkit.cli.predict import expand_inputs
     from serkit.inference import Predictor, result_json
 
-    files = expand_inputs([args.list])
+    files = [p for p, _ in expand_inputs([args.list])]
     pred = Predictor.load(args.model, threads=1)
     t_load = time.time()
     n = failed = 0
@@ -96,7 +96,7 @@ def child_ray(args) -> None:
     from serkit.cli.predict import expand_inputs
     from serkit.scale.ray_predict import predict_to_dir
 
-    files = expand_inputs([args.list])
+    files = [p for p, _ in expand_inputs([args.list])]
     t_call = time.time()
     s = predict_to_dir(files, args.out, model=args.model, num_workers=args.workers, batch_size=args.batch_size,
                        progress=False)

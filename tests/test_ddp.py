@@ -64,7 +64,7 @@ def test_two_process_gloo_training_checkpoint_predicts_and_resumes(tmp_path, ass
     r = _torchrun([str(recipe), "--out", str(out), "--resume", "--set", "train.epochs=3"], tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     hist = load_checkpoint(out / "last.pt").extra["history"]
-    assert [h["epoch"] for h in hist] == [0, 1, 2]
+    assert [h["epoch"] for h in hist] == [1, 2, 3]
     assert len((out / "train.log").read_text().splitlines()) == 3
 
 

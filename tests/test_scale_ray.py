@@ -121,7 +121,7 @@ def test_manifest_sources(folder):
     lst.write_text("# two files\n03a02Ta.wav\nsub/copy.wav\n")
     man = folder / "m.jsonl"
     man.write_text(json.dumps({"path": "08a02Tb.wav", "speaker": "08"}) + "\n" + json.dumps({"path": "03a02Ta.wav"}) + "\n")
-    files = expand_inputs([str(lst), str(man)])
+    files = [p for p, _ in expand_inputs([str(lst), str(man)])]
     assert files == [str(folder / "03a02Ta.wav"), str(folder / "sub" / "copy.wav"), str(folder / "08a02Tb.wav"),
                      str(folder / "03a02Ta.wav")]
 

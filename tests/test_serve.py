@@ -337,3 +337,32 @@ def test_cli_serve_parser_defaults_to_loopback():
 
     with pytest.raises(ConfigError, match="shorter than 8"):
         ServeConfig(token="abc")
+
+
+def test_cli_serve_starts_uvicorn_one_or_many_workers(model, monkeypatch):
+    """serkit serve hands uvicorn the app (1 worker) or the factory that rebuilds it from the environment."""
+    import uvicorn
+
+    from serkit.cli.main import main
+    from serkit.serve.config import CONFIG_ENV, TOKEN_ENV
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    assert main(["serve", "--model", str(model), "--port", "8123"]) == 0
+    app, kw = calls[-1]
+    assert kw["host"] == "127.0.0.1" and kw["port"] == 8123 and kw["access_log"] is False and callable(app)
+    monkeypatch.setenv(CONFIG_ENV, "")
+    assert main(["serve", "--model", str(model), "--workers", "2", "--token", TOKEN, "--max-files", "3"]) == 0
+    app, kw = calls[-1]
+    assert app == "serkit.serve.app:app_from_env" and kw["factory"] is True and kw["workers"] == 2
+    import os
+
+    cfg = ServeConfig.from_env()
+    assert cfg.model == str(model) and cfg.max_files == 3 and cfg.token == TOKEN
+    assert TOKEN not in os.environ[CONFIG_ENV]  # the token travels only in SERKIT_TOKEN
+    from serkit.serve.app import app_from_env
+
+    with TestClient(app_from_env()) as c:  # what each worker builds
+        assert c.get("/v1/models").status_code == 401 and c.get("/healthz").status_code == 200
+    assert main(["serve", "--model", "/no/such/dir"]) == 1  # a wrong path fails before uvicorn starts

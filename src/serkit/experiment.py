@@ -115,6 +115,8 @@ class ExperimentPlan:
     cross: dict[str, Any] | None = None
     features: dict[str, np.ndarray] | None = None
     t0: float = field(default_factory=time.time)
+    #: folds of the whole protocol when ``eval.only_folds`` runs only some (a partial report), else None
+    folds_total: int | None = None
 
     @property
     def by_id(self) -> dict[str, Utterance]:
@@ -215,7 +217,8 @@ def plan_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None,
         if errors:
             notes.append(f"{len(errors)} files skipped: " + "; ".join(list(errors.values())[:3]))
         X = {u.id: x for u, x in zip(utts, feats, strict=True) if x is not None}
-    return ExperimentPlan(cfg, utts, labels, folds, name, notes, cross, X, t0)
+    return ExperimentPlan(cfg, utts, labels, folds, name, notes, cross, X, t0,
+                          folds_total=n_all if len(folds) < n_all else None)
 
 
 def run_fold(plan: ExperimentPlan, index: int, *, out_dir: PathLike | None = None, progress: bool = True,
@@ -273,6 +276,7 @@ def report_of(plan: ExperimentPlan, runs: Sequence[FoldRun]) -> Report:
         seed=ev.seed, n_utterances=len(plan.utts), features=cfg.features.name, model=cfg.model.name,
         folds=results, predictions=[p for r in runs for p in r.predictions], notes=notes,
         wall_time_s=round(time.time() - plan.t0, 1), config=cfg.to_dict(), cross_corpus=plan.cross,
+        folds_total=plan.folds_total,
     )
 
 
@@ -284,8 +288,8 @@ def _fold_result(name: str, n_train: int, test: Sequence[Utterance], preds: Sequ
         scores.update(classification_scores([p.true for p in cls], [p.pred for p in cls], labels))
         if all(p.scores for p in cls):  # class probabilities (neural models): calibration error
             idx = {c: i for i, c in enumerate(labels)}
-            probs = np.array([[p.scores.get(c, 0.0) for c in labels] for p in cls])
-            scores["ece"] = expected_calibration_error(probs, [idx[p.true] for p in cls])
+            probs = np.array([[(p.scores or {}).get(c, 0.0) for c in labels] for p in cls])
+            scores["ece"] = expected_calibration_error(probs, [idx[t] for t in (p.true for p in cls) if t is not None])
     dims = [p for p in preds if p.avd_true is not None and p.avd_pred is not None]
     if len(dims) > 1:
         c = ccc_per_dimension(np.array([p.avd_true for p in dims]), np.array([p.avd_pred for p in dims]))

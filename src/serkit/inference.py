@@ -54,8 +54,8 @@ from serkit.adapt import (
 )
 from serkit.config import FeatureConfig, from_dict
 from serkit.data import audio
-from serkit.data.avd import AVD_NAMES, destandardise_avd
-from serkit.errors import AudioError, ConfigError, ModelNotFoundError, SerkitError
+from serkit.data.avd import AVD_NAMES, AvdStats, destandardise_avd
+from serkit.errors import AudioError, ConfigError, InferenceError, ModelNotFoundError, SerkitError
 from serkit.models.checkpoint import find_checkpoint, load_checkpoint
 from serkit.models.ks_transformer import KsTransformerConfig
 from serkit.typing import PathLike
@@ -101,6 +101,20 @@ def error_record(path: PathLike, exc: BaseException) -> dict[str, str]:
     return {"file": str(path), "error": msg}
 
 
+def model_input_stats(model) -> tuple[np.ndarray, np.ndarray] | None:
+    """A model's global input standardisation ``(mean (F,), std (F,))`` (its ``in_mean`` /
+    ``in_std`` buffers), if that is all its normaliser does. Speaker adaptation maps features onto
+    these; :func:`serkit.export.export_onnx` stores them in the ONNX metadata.
+
+    None for models without one and for models that also normalise each utterance
+    (``input_norm: utterance``): mapping features onto global statistics cannot reach those.
+    """
+    m, s = getattr(model, "in_mean", None), getattr(model, "in_std", None)
+    if m is None or s is None or getattr(getattr(model, "cfg", None), "norm_mode", "global") != "global":
+        return None
+    return m.detach().float().cpu().numpy(), s.detach().float().cpu().numpy()
+
+
 class _TorchBackend:
     """Runs an ``nn.Module`` on padded features; returns (probs (B, C), avd (B, 3) | None).
 
@@ -125,18 +139,12 @@ class _TorchBackend:
         self.takes_norm_stats = "norm_stats" in inspect.signature(model.forward).parameters
 
     def input_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The model's global input standardisation ``(mean (F,), std (F,))``, if that is all its normaliser does.
-
-        None for models without one and for models that also normalise each utterance
-        (``input_norm: utterance``): mapping features onto global statistics cannot reach those.
-        """
-        m, s = getattr(self.model, "in_mean", None), getattr(self.model, "in_std", None)
-        if m is None or s is None or getattr(getattr(self.model, "cfg", None), "norm_mode", "global") != "global":
-            return None
-        return m.detach().float().cpu().numpy(), s.detach().float().cpu().numpy()
+        """The model's global input standardisation ``(mean (F,), std (F,))``, if that is all its normaliser
+        does (see :func:`model_input_stats`)."""
+        return model_input_stats(self.model)
 
     def __call__(self, x: np.ndarray, lengths: np.ndarray, *,
-                 norm_stats: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                 norm_stats: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
         t = self.torch
         with t.inference_mode():
             kw = {} if norm_stats is None else {"norm_stats": (t.from_numpy(norm_stats[0]), t.from_numpy(norm_stats[1]))}
@@ -184,8 +192,15 @@ class _OnnxBackend:
             return None
         return np.asarray(st["mean"], np.float32), np.asarray(st["std"], np.float32)
 
-    def __call__(self, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        res = dict(zip(self.outputs, self.session.run(None, {"x": x, "lengths": lengths}), strict=False))
+    def __call__(self, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        try:
+            outs = self.session.run(None, {"x": x, "lengths": lengths})
+        except Exception as e:  # noqa: BLE001 - ONNX Runtime's own exception types; one file's error line
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise InferenceError(f"ONNX Runtime failed on an input of {x.shape[1]} frames ({first}); the graph "
+                                 "probably froze a length when it was exported: export it again with serkit "
+                                 "export (which checks other lengths), or predict with the torch checkpoint") from None
+        res = dict(zip(self.outputs, outs, strict=False))
         return res.get("probs"), res.get("avd")
 
 
@@ -215,7 +230,7 @@ class Predictor:
     """
 
     def __init__(self, backend, features: FeatureConfig, label_names: Sequence[str], *,
-                 avd_stats: dict[str, Sequence[float]] | None = None, segment: SegmentConfig | None = None,
+                 avd_stats: AvdStats | None = None, segment: SegmentConfig | None = None,
                  batch_size: int = 16, threads: int | None = None, name: str = "model",
                  vocab: dict[str, Any] | None = None, transcribe: bool = False) -> None:
         if transcribe and (not vocab or getattr(backend, "kind", "") != "torch"):
@@ -238,7 +253,7 @@ class Predictor:
         self.avd_stats = avd_stats
         self.segment = segment or SegmentConfig()
         self.vocab = None
-        if transcribe:
+        if transcribe and vocab is not None:
             from serkit.data.vocab import CharVocab
 
             self.vocab = CharVocab.from_dict(vocab)
@@ -262,10 +277,13 @@ class Predictor:
         device = kwargs.pop("device", None)
         ck = load_checkpoint(path)
         if isinstance(ck.model_config, KsTransformerConfig) and ck.model_config.text_encoder:
-            raise ConfigError(f"{path}: model {ck.model_config.name} needs transcripts; Predictor handles "
-                              "audio-only models")
-        return cls(_TorchBackend(ck.build_model(), temperature=ck.temperature, device=device), ck.features,
-                   ck.label_names, avd_stats=ck.avd_stats, name=str(path), vocab=ck.vocab, **kwargs)
+            raise ConfigError(f"{path}: model {ck.model_config.name} with text_encoder={ck.model_config.text_encoder} "
+                              "needs a transcript of every recording, which serkit predict does not have. Score it "
+                              "with serkit evaluate RECIPE (the manifest's text column supplies the transcripts), "
+                              "or train the audio-only variant (e.g. configs/chen2022/emodb_audio.yaml) and pass "
+                              "that run to --model")
+        return cls(_TorchBackend(ck.build_model(), temperature=ck.temperature, device=device), ck.features, ck.label_names,
+                   avd_stats=ck.avd_stats, name=str(path), vocab=ck.vocab, **kwargs)
 
     @classmethod
     def from_onnx(cls, path: PathLike, *, threads: int | None = None, **kwargs: Any) -> Predictor:
@@ -507,7 +525,7 @@ class Predictor:
         why = self.adaptation_unsupported()
         if why is None and stats is None:
             why = f"no speech found in the files of speaker {speaker!r}"
-        elif why is None and stats.seconds < cfg.min_seconds:
+        elif why is None and stats is not None and stats.seconds < cfg.min_seconds:
             why = (f"only {stats.seconds:.1f} s of speech from speaker {speaker!r}; adaptation needs at least "
                    f"{cfg.min_seconds:g} s (give more of the speaker's files)")
         if why is None:

@@ -35,8 +35,13 @@ def add_predict_engine_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--shard-size", type=int, default=1000, metavar="N", help="JSON lines per output shard (default 1000)")
 
 
-def run_ray_predict(args: argparse.Namespace, files: list[str], predictor_kwargs: dict[str, Any]) -> int:
-    """``serkit predict --engine ray``: JSONL shards in ``--out``; exit code 1 if any file failed."""
+def run_ray_predict(args: argparse.Namespace, inputs: list[tuple[str, str | None]],
+                    predictor_kwargs: dict[str, Any]) -> int:
+    """``serkit predict --engine ray``: JSONL shards in ``--out``; exit code 1 if any file failed.
+
+    ``inputs`` are ``expand_inputs``' ``(path, error)`` pairs: an input that names no file (an empty
+    folder, a pattern without matches) is reported here and is not part of the job.
+    """
     from serkit.errors import ConfigError
     from serkit.scale.ray_predict import predict_to_dir
 
@@ -52,13 +57,17 @@ def run_ray_predict(args: argparse.Namespace, files: list[str], predictor_kwargs
                           "--engine ray predicts files independently: use the default --engine local for it")
     if args.segments:
         raise ConfigError("--segments shapes table/csv rows; the JSON lines of --engine ray always hold the segments")
+    files = [p for p, err in inputs if err is None]
+    for _, err in inputs:
+        if err is not None:
+            print(f"serkit predict: {err}", file=sys.stderr)
     s = predict_to_dir(files, args.out, model=args.model, predictor_kwargs=predictor_kwargs,
                        num_workers=args.num_workers, batch_size=args.batch_size,
                        cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker,
                        shard_size=args.shard_size, address=args.ray_address)
     print(f"serkit predict: {s.written} files written to {args.out} ({len(s.shards)} shards), "
           f"{s.skipped} already there, {s.failed} failed; {s.wall_time_s:.1f} s", file=sys.stderr)
-    return 1 if s.failed else 0
+    return 1 if s.failed or len(files) < len(inputs) else 0
 
 
 def add_evaluate_engine_arguments(p: argparse.ArgumentParser) -> None:

@@ -79,7 +79,7 @@ def classification_scores(y_true: Sequence, y_pred: Sequence, labels: Sequence |
             "f1": macro_f1(y_true, y_pred, labels)}
 
 
-def calibration_bins(probs: np.ndarray, y_true: Sequence[int], n_bins: int = 15) -> dict[str, np.ndarray]:
+def calibration_bins(probs: np.ndarray, y_true: Sequence[int] | np.ndarray, n_bins: int = 15) -> dict[str, np.ndarray]:
     """Top-label reliability bins: equal-width confidence bins over [0, 1].
 
     Args:
@@ -107,7 +107,7 @@ def calibration_bins(probs: np.ndarray, y_true: Sequence[int], n_bins: int = 15)
     return {"confidence": c, "accuracy": a, "count": count}
 
 
-def expected_calibration_error(probs: np.ndarray, y_true: Sequence[int], n_bins: int = 15) -> float:
+def expected_calibration_error(probs: np.ndarray, y_true: Sequence[int] | np.ndarray, n_bins: int = 15) -> float:
     """ECE: the count-weighted mean gap between confidence and accuracy over reliability bins.
 
     ``sum_b |B_b| / N * |acc(B_b) - conf(B_b)|`` on the top label (Guo et al., ICML 2017).

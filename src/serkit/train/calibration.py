@@ -37,7 +37,7 @@ CALIBRATIONS = ("none", "temperature")
 MIN_CALIBRATION_ITEMS = 20
 
 
-def fit_temperature(logits: np.ndarray, y_true: Sequence[int], *, max_iter: int = 200) -> float:
+def fit_temperature(logits: np.ndarray, y_true: Sequence[int] | np.ndarray, *, max_iter: int = 200) -> float:
     """The temperature ``T`` that minimises the NLL of ``softmax(logits / T)`` on labelled data.
 
     Optimised over ``log T`` (so ``T > 0``) with L-BFGS (torch), started at ``T = 1``.

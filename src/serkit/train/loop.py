@@ -33,7 +33,7 @@ from serkit.data.splits import check_speaker_disjoint, validation_split
 from serkit.errors import ConfigError, UnknownKeyError
 from serkit.eval.metrics import ccc_per_dimension, classification_scores
 from serkit.eval.report import Prediction
-from serkit.features.extract import extract_features
+from serkit.features.extract import UTTERANCE_LEVEL, extract_features
 from serkit.models import CLASSICAL, build_model
 from serkit.models.base import ModelOutput, count_parameters
 from serkit.models.checkpoint import Checkpoint, load_checkpoint
@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULERS = ("none", "cosine", "step", "plateau", "onecycle")
 MONITORS = ("ua", "wa", "f1", "ccc", "-loss")
+#: train.balance: groups that get equal shares of every epoch
+BALANCES = ("none", "corpus", "corpus_class")
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,12 @@ class TrainConfig:
             std of its feature frames go into the model (models with ``set_input_stats``, e.g.
             ``compact_cnn``, whose ``model.input_norm`` says how they are used), so prediction
             uses the same statistics. Off: the model keeps mean 0, std 1.
-        augment: training-time augmentation (:class:`serkit.train.augment.AugmentConfig`).
+        augment: training-time augmentation (:class:`serkit.train.augment.AugmentConfig`;
+            ``augment.wave`` augments the waves before the features are computed).
+        balance: ``none``; ``corpus``: every epoch draws equally many utterances from each
+            corpus of a pooled recipe (the larger corpus does not set the prior); ``corpus_class``:
+            equally many from each (corpus, emotion) cell. With ``class_weighted``, the class
+            weights are computed on the balanced draw.
         calibration: ``none`` or ``temperature``: after training, fit one logit temperature on
             the development (validation) speakers, store it in the checkpoint; Predictor and
             the test predictions apply it (:mod:`serkit.train.calibration`).
@@ -115,6 +122,7 @@ class TrainConfig:
     device: str = "cpu"
     input_stats: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    balance: str = "none"
     calibration: str = "none"
 
 
@@ -127,7 +135,7 @@ class Prepared:
     utts: list[Utterance]
     inputs: list[np.ndarray]
     tokens: list[np.ndarray | None] | None = None
-    text: list[np.ndarray | None] | None = None
+    text: Sequence[np.ndarray | None] | None = None
 
 
 @dataclass
@@ -176,7 +184,7 @@ def prepare(cfg: ExperimentConfig, utts: Sequence[Utterance], *, vocab: Any = No
     for uid, msg in errors.items():
         log.warning("skipped %s: %s", uid, msg)
     us = [utts[i] for i in keep]
-    inputs = [feats[i] for i in keep]
+    inputs = [x for x in feats if x is not None]
     tokens = None
     if vocab is not None:
         tokens = [vocab.encode(u.text) if u.text else None for u in us]
@@ -222,7 +230,8 @@ def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimize
         raise UnknownKeyError("train.optimizer", cfg.optimizer, OPTIMIZERS)
     # A model may give parameter groups with their own learning rates (e.g. a fine-tuned
     # SSL encoder below the head's rate); otherwise all trainable parameters share cfg.lr.
-    groups = model.param_groups(cfg.lr) if hasattr(model, "param_groups") else \
+    param_groups = getattr(model, "param_groups", None)
+    groups = param_groups(cfg.lr) if callable(param_groups) else \
         [{"params": [p for p in model.parameters() if p.requires_grad]}]
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -261,11 +270,55 @@ def _set_input_stats(model: torch.nn.Module, tc: TrainConfig, inputs: Sequence[n
     """``train.input_stats``: store the training frames' per-bin mean and std in the model."""
     if not tc.input_stats:
         return
-    if not hasattr(model, "set_input_stats"):
+    set_input_stats = getattr(model, "set_input_stats", None)
+    if not callable(set_input_stats):
         raise ConfigError(f"train.input_stats needs a model with input statistics (e.g. compact_cnn), got "
                           f"{type(model).__name__}; set train.input_stats=false")
     frames = np.concatenate([np.atleast_2d(x) for x in inputs], 0)  # (sum T, F)
-    model.set_input_stats(torch.from_numpy(frames.mean(0)), torch.from_numpy(frames.std(0)))
+    set_input_stats(torch.from_numpy(frames.mean(0)), torch.from_numpy(frames.std(0)))
+
+
+def _balance_groups(utts: Sequence[Utterance], balance: str) -> list[str] | None:
+    """``train.balance``: the group of each training utterance, or None."""
+    if balance not in BALANCES:
+        raise UnknownKeyError("train.balance", balance, BALANCES)
+    if balance == "none":
+        return None
+    if balance == "corpus":
+        return [u.corpus for u in utts]
+    return [f"{u.corpus}/{u.emotion}" for u in utts]
+
+
+def _class_weights(labels_of_items: Sequence[int], n_classes: int, groups: Sequence[str] | None) -> torch.Tensor:
+    """Inverse class frequencies ``(C,)`` as the sampler draws them (each group counts equally)."""
+    share = [1.0] * len(labels_of_items)
+    if groups is not None:
+        size = Counter(groups)
+        share = [1.0 / size[g] for g in groups]
+    counts = np.zeros(n_classes)
+    for y, w in zip(labels_of_items, share, strict=True):
+        if y != IGNORE:
+            counts[y] += w
+    present = counts[counts > 0]
+    counts = np.where(counts > 0, counts, present.min() if present.size else 1.0)
+    return torch.tensor(counts.sum() / (n_classes * counts), dtype=torch.float32)
+
+
+def _wave_inputs(cfg: ExperimentConfig, train: Prepared, progress: bool):
+    """``train.augment.wave``: the per-epoch training inputs from augmented waves (None when off)."""
+    wave = cfg.train.augment.wave
+    if not wave.active:
+        return None
+    if cfg.features.speaker_norm or cfg.features.name in UTTERANCE_LEVEL:
+        raise ConfigError(f"train.augment.wave needs frame-level features computed from each wave, got "
+                          f"features.name={cfg.features.name}, speaker_norm={cfg.features.speaker_norm}; "
+                          "use logmel/mfcc/spectrogram without speaker_norm, or turn the wave effects off")
+    from serkit.features.extract import default_cache_dir, load_utterance
+    from serkit.train.waves import AugmentedInputs
+
+    waves = [load_utterance(u) for u in train.utts]
+    return AugmentedInputs(waves, cfg.features, wave, seed=cfg.train.seed, clean=train.inputs,
+                           cache_dir=default_cache_dir(), progress=progress)
 
 
 def _train_batches(ds: UtteranceDataset, sampler: LengthBucketSampler, aug: FeatureAugmenter | None,
@@ -424,18 +477,18 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
     _set_input_stats(model, tc, train.inputs)
     if info.device != "cpu":
         model.to(info.device)
+    groups = _balance_groups(train.utts, tc.balance)
+    waves = _wave_inputs(cfg, train, progress)
     # plain shuffled batches are length buckets of equal length
     sampler = LengthBucketSampler([ds_tr.length(i) for i in range(len(ds_tr))] if tc.sort_by_length else [0] * len(ds_tr),
-                                  tc.batch_size, shuffle=True, seed=tc.seed)
+                                  tc.batch_size, shuffle=True, seed=tc.seed, groups=groups)
     opt = _optimizer(model, tc)
     sched = _scheduler(opt, tc, steps_per_epoch=len(sampler))
     per_batch = isinstance(sched, torch.optim.lr_scheduler.OneCycleLR)
     ctx: dict[str, Any] = {"avd_weights": tc.avd_weights}
     if tc.class_weighted and labels:
-        counts = Counter(ds_tr[i].label for i in range(len(ds_tr)))
-        n = sum(v for k, v in counts.items() if k != IGNORE)
-        ctx["class_weights"] = torch.tensor([n / (len(labels) * max(counts.get(c, 0), 1)) for c in range(len(labels))],
-                                            device=info.device)
+        ctx["class_weights"] = _class_weights([ds_tr[i].label for i in range(len(ds_tr))], len(labels),
+                                              groups).to(info.device)
 
     def checkpoint(**extra: Any) -> Checkpoint:
         return Checkpoint(config=cfg.to_dict(), state_dict=model.state_dict(), label_names=list(labels),
@@ -474,6 +527,8 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
             torch.manual_seed(tc.seed * 1_000_003 + epoch)  # exact resume: RNG depends on (seed, epoch) only
             rng = random.Random(tc.seed * 1_000_003 + epoch)
             sampler.set_epoch(epoch)
+            if waves is not None:
+                ds_tr.inputs = waves.for_epoch(epoch)
             model.train()
             tot, n = 0.0, 0
             for batch in _train_batches(ds_tr, sampler, aug, rng, info):
@@ -489,7 +544,7 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
                 tot += float(losses["total"].detach()) * len(batch)
                 n += len(batch)
             tot_all, n_all = distributed.sum_over_ranks([tot, n], info)  # every rank's items
-            rec: dict[str, float] = {"epoch": epoch, "train_loss": tot_all / max(n_all, 1),
+            rec: dict[str, float] = {"epoch": epoch + 1, "train_loss": tot_all / max(n_all, 1),
                                      "lr": opt.param_groups[-1]["lr"]}
             if ds_va is not None:
                 vm = _validate(model, ds_va, labels, avd_stats, weights, ctx, tc.batch_size, info)
@@ -660,6 +715,6 @@ def predict_prepared(res: TrainResult, p: Prepared, *, fold: str = "", batch_siz
             avd_pred = [float(v) for v in destandardise_avd(r["avd"], stats)]
         preds.append(Prediction(
             id=u.id, fold=fold, speaker=u.speaker, true=u.emotion if u.emotion in labels else None,
-            pred=max(scores, key=scores.get) if scores else None, scores=scores,
+            pred=max(scores, key=lambda c: scores[c]) if scores else None, scores=scores,
             avd_true=list(u.avd) if u.avd is not None else None, avd_pred=avd_pred))
     return preds
