@@ -615,6 +615,9 @@ class Predictor:
                 acc.update(f, seconds=s.end - s.start)
             info = self.adaptation(acc.stats("stream"), "stream", config=cfg)
             info.pop("speaker")
+            if not info["adapted"] and acc.seconds < cfg.min_seconds and not self.adaptation_unsupported():
+                info["reason"] = (f"only {acc.seconds:.1f} s of speech so far; adaptation starts after "
+                                  f"{cfg.min_seconds:g} s")
             out = self._classify(closed, acc.stats("stream") if info["adapted"] else None, feats)
             return [{**r, **info} for r in out]
 
@@ -625,3 +628,71 @@ class Predictor:
         closed = segmenter.flush()
         if closed:
             yield from classify(closed)
+
+
+def predict_utterances(predictor: Predictor, utts: Sequence[Any]) -> list[dict[str, Any]]:
+    """Run a Predictor end to end over manifest utterances, as ``serkit predict`` runs files.
+
+    Whole-file utterances go through :meth:`Predictor.predict_file`; a ``start`` / ``duration``
+    segment of a longer recording is read and given to :meth:`Predictor.predict_signal`. A bad
+    utterance gives ``{"id", "error"}`` and the rest go on.
+
+    Args:
+        predictor: the model.
+        utts: :class:`serkit.data.manifest.Utterance` rows.
+
+    Returns:
+        one result per utterance, in order, each with its ``id``.
+    """
+    from serkit.features.extract import load_utterance
+
+    out = []
+    for u in utts:
+        try:
+            if not u.start and u.duration is None:
+                r = predictor.predict_file(u.path)
+            else:
+                r = predictor.predict_signal(load_utterance(u))
+        except (SerkitError, OSError, ValueError, RuntimeError) as e:
+            r = {"error": str(e) if isinstance(e, SerkitError) else f"{u.path}: {type(e).__name__}: {e}"}
+        out.append({"id": u.id, **r})
+    return out
+
+
+def end_to_end_scores(cfg: Any, run_dir: PathLike, *, data_root: PathLike | None = None,
+                      threads: int | None = None) -> dict[str, dict[str, float]]:
+    """Score every fold model of a ``serkit evaluate --out`` run end to end on its test utterances.
+
+    Each fold's ``checkpoint.pt`` is loaded by :class:`Predictor` and run over the fold's test
+    utterances exactly as ``serkit predict`` runs files (voice-activity segments, at most
+    ``max_window`` seconds each, duration-weighted mean of the segment scores). Utterances the
+    predictor rejects (e.g. no speech found) count as wrong.
+
+    Args:
+        cfg: the run's recipe (``ExperimentConfig``).
+        run_dir: the run folder (``fold_<name>/checkpoint.pt``).
+        data_root: corpus root override.
+        threads: torch threads of the predictor.
+
+    Returns:
+        ``{fold name: {"e2e_ua", "e2e_wa", "e2e_f1", "e2e_failed"}}``.
+
+    Raises:
+        CheckpointError: a fold of the recipe has no model in ``run_dir``.
+    """
+    from serkit.data.splits import recipe_folds
+    from serkit.eval.metrics import classification_scores
+    from serkit.experiment import load_data
+
+    utts, labels = load_data(cfg, data_root=data_root)
+    by_id = {u.id: u for u in utts}
+    out: dict[str, dict[str, float]] = {}
+    for f in recipe_folds(cfg, utts):
+        pred = Predictor.from_checkpoint(Path(run_dir) / f"fold_{f.name}" / "checkpoint.pt", threads=threads)
+        test = [by_id[i] for i in f.test if by_id[i].emotion in labels]
+        res = predict_utterances(pred, test)
+        guess = [r.get("label") or "(none)" for r in res]
+        sc = classification_scores([u.emotion for u in test], guess, labels)
+        out[f.name] = {f"e2e_{k}": v for k, v in sc.items()}
+        out[f.name]["e2e_failed"] = float(sum(g == "(none)" for g in guess))
+    return out

@@ -21,6 +21,10 @@ def add_parser(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--resume", action="store_true",
                    help="continue neural folds from OUT/fold_*/last.pt (needs --out); finished folds only predict")
+    p.add_argument("--end-to-end", action="store_true",
+                   help="also score each fold model as serkit predict runs it (Predictor: voice-activity "
+                        "segments, max window, duration-weighted scores) on its test files: columns "
+                        "E2E_UA/WA/F1 (needs --out and a neural model)")
     from serkit.cli.engine import add_evaluate_engine_arguments
 
     add_evaluate_engine_arguments(p)
@@ -31,10 +35,14 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate (every seed, locally or with Ray), print the tables, optionally save JSON + plots."""
     from pathlib import Path
 
+    from serkit.errors import ConfigError
     from serkit.experiment import run_experiment, seed_recipes
     from serkit.viz.confusion import save_report_figures
 
     cfg = load_recipe(args.config, args.overrides, getattr(args, "ssl_model", None))
+    end_to_end = getattr(args, "end_to_end", False)
+    if end_to_end and not args.out:
+        raise ConfigError("--end-to-end scores the fold models of the run folder; give --out DIR")
     n = getattr(args, "seeds", 1)
     cfgs = seed_recipes(cfg, n)
     seeds = [c.train.seed for c in cfgs]
@@ -48,7 +56,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         reports = [run_experiment(c, data_root=args.data_root, out_dir=o, progress=progress, resume=resume)
                    for c, o in zip(cfgs, outs, strict=True)]
-    for s, report in zip(seeds, reports, strict=True):
+    for s, c, o, report in zip(seeds, cfgs, outs, reports, strict=True):
+        if end_to_end:
+            from serkit.inference import end_to_end_scores
+
+            e2e = end_to_end_scores(c, o, data_root=args.data_root)
+            for f in report.folds:
+                f.scores.update({k: v for k, v in e2e[f.name].items() if k != "e2e_failed"})
+                f.extra["e2e_failed"] = int(e2e[f.name]["e2e_failed"])
+            report.notes.append("E2E_*: each fold model run by Predictor on its test files as serkit predict runs "
+                                "them (VAD segments, duration-weighted scores); files without speech count as wrong")
         if n > 1:
             print(f"== train.seed={s}")
         print(report.to_table())

@@ -38,6 +38,7 @@ from serkit.models import CLASSICAL, build_model
 from serkit.models.base import ModelOutput, count_parameters
 from serkit.models.checkpoint import Checkpoint, load_checkpoint
 from serkit.models.ks_transformer import KsTransformerConfig
+from serkit.models.w2v2_ctc import greedy_ctc
 from serkit.train import distributed
 from serkit.train.augment import AugmentConfig, FeatureAugmenter
 from serkit.train.losses import compute_losses, task_weights
@@ -349,28 +350,38 @@ def _item_of(value: Any, b: int, n: int) -> Any:
 
 
 @torch.no_grad()
-def run_model(model: torch.nn.Module, ds: UtteranceDataset, *, batch_size: int = 16,
-              temperature: float = 1.0, indices: Sequence[int] | None = None) -> list[dict[str, Any]]:
-    """Outputs per item (in dataset order): ``logits``, ``probs`` (softmax of logits / temperature),
-    ``avd``, ``embedding``, ``ctc`` argmax ids, ``embeddings`` (the model's other named
-    embeddings) and ``attn`` (its attention output, this item's row, padded to the batch; None if
-    the model has none).
+def run_model(model: torch.nn.Module, ds: UtteranceDataset, *, batch_size: int = 16, temperature: float = 1.0,
+              progress: bool = False, desc: str = "predict", indices: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """Run a model over utterances with prepared inputs: the one batched inference over a list.
 
-    Batches are length-sorted to limit padding; results are returned in the original order
-    (of ``indices``, the items to run, when given: e.g. one DDP rank's share).
+    Used for validation, fold test sets and CTC transcripts (:mod:`serkit.train.transcripts`);
+    files end to end (VAD, windows) go through :class:`serkit.inference.Predictor` instead.
+
+    Args:
+        model: the model (put in eval mode).
+        ds: utterances with their inputs (and text features for multimodal models).
+        batch_size: items per forward pass.
+        temperature: logit temperature of ``probs`` (1.0 = none).
+        progress: progress bar over batches.
+        desc: its label.
+        indices: run only these items of ``ds`` (e.g. one DDP rank's share), in this order.
+
+    Returns:
+        per item, in dataset order (or ``indices`` order): ``logits (C,)``, ``probs (C,)`` (softmax
+        of logits / temperature), ``avd (3,)`` (as the model gives it), ``embedding (D,)``, ``ctc``
+        (greedy frame ids), ``embeddings`` (the model's other named embeddings) and ``attn`` (its
+        attention output, this item's row, padded to the batch), each None when the model has none.
+        Batches are length-sorted to limit padding; padding does not change a result.
     """
     model.eval()
     items = list(range(len(ds))) if indices is None else list(indices)
     sampler = LengthBucketSampler([ds.length(i) for i in items], batch_size, shuffle=False)
     out: list[dict[str, Any] | None] = [None] * len(items)
-    for idx in sampler:
+    for idx in tqdm(sampler, desc=desc, disable=not progress, unit="batch"):
         batch = _to_device(collate([ds[items[i]] for i in idx]), model)
         o = _forward(model, batch)
         probs = torch.softmax(o.logits / temperature, -1) if o.logits is not None else None
-        ctc = None
-        if "ctc" in o.aux:
-            lg, ln = o.aux["ctc"]
-            ctc = [lg[b, : int(ln[b])].argmax(-1).tolist() for b in range(len(idx))]
+        ctc = greedy_ctc(*o.aux["ctc"]) if "ctc" in o.aux else None
         for b, i in enumerate(idx):
             out[i] = {
                 "logits": o.logits[b].cpu().numpy() if o.logits is not None else None,
