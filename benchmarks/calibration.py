@@ -103,11 +103,16 @@ def table(results: dict[str, dict], svms: list[dict]) -> str:
         "calibration error of the file scores (15 bins), with the checkpoint's temperature and with T = 1 "
         "(the same model uncalibrated; equal when the model has no temperature). Files that come out "
         "`no_speech` count as wrong for UA and are left out of the ECE. Reliability diagrams: "
-        "`docs/figures/reliability_<key>.png`.", "",
+        "`docs/figures/reliability_<key>.png`. Caveat on the cross-corpus rows of the new recipe: their T (1.65) "
+        "is the recipe's temperature fitted on the pooled dev speakers (emodb_09, emodb_10, ravdess_05-08), "
+        "some of whom belong to the cross-corpus test corpus; their honest figure is the `ECE at T = 1` "
+        "column (UA does not depend on T). The SVM peers (`configs/cross_corpus/*_svm.yaml`, C = 0.001 "
+        "fixed, `serkit evaluate`) give labels, not probabilities.", "",
         "| model | trained on | test set | files | UA | ECE | ECE at T = 1 | T | no speech |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in results.values():
+    order = {"heldout": 0, "ravdess": 1, "emodb": 2}
+    for r in sorted(results.values(), key=lambda r: (order.get(r["test_set"], 3), r["name"])):
         c, u = r["calibrated"], r["uncalibrated"]
         lines.append(f"| {r['name']} | {r.get('trained_on', '')} | {r['test_set']} | {r['n']} | {c['ua']:.3f} | "
                      f"{c['ece']:.3f} | {u['ece']:.3f} | {r['temperature']:.2f} | {c['no_speech']} |")

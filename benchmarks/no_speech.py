@@ -43,10 +43,11 @@ def segments(x: np.ndarray) -> list[tuple[float, float]]:
     return [(level_db(g.samples), voiced_fraction(g.samples)) for g in s.push(x) + s.flush()]
 
 
-def sources(data_root: Path, limit: int | None):
+def sources(data_root: Path, limit: int | None, every: int = 1):
     files = {"EmoDB": sorted((data_root / "emodb" / "wav").glob("*.wav")),
              "RAVDESS 01-20": sorted((data_root / "ravdess" / "wav").glob("Actor_*/*.flac")),
              "LJSpeech": sorted((data_root / "ljspeech" / "wavs").glob("*.flac"))}
+    files = {k: v[::every] for k, v in files.items()}
     for name, fs in files.items():
         for f in fs[:limit]:
             yield name, audio.load(f)
@@ -61,9 +62,9 @@ def sources(data_root: Path, limit: int | None):
         yield "digital silence", np.zeros(64000, np.float32)
 
 
-def run(data_root: Path, limit: int | None) -> dict:
+def run(data_root: Path, limit: int | None, every: int = 1) -> dict:
     out: dict[str, dict] = {}
-    for name, x in tqdm(sources(data_root, limit), desc="files", mininterval=10):
+    for name, x in tqdm(sources(data_root, limit, every), desc="files", mininterval=10):
         segs = segments(x)
         kept = [v for lv, v in segs if lv >= CFG.min_level_db and v >= CFG.min_voiced]
         r = out.setdefault(name, {"files": 0, "segments": 0, "kept": 0, "files_no_speech": 0, "voiced": []})
@@ -75,10 +76,11 @@ def run(data_root: Path, limit: int | None) -> dict:
     return out
 
 
-def table(res: dict) -> str:
+def table(res: dict, every: int = 1) -> str:
     lines = [
         SECTION, "",
-        "Command: `python benchmarks/no_speech.py`. WebRTC's VAD (mode 2) proposes segments; serkit keeps "
+        f"Command: `python benchmarks/no_speech.py{' --every ' + str(every) if every > 1 else ''}`"
+        f"{f' (one file in {every} of each corpus, sorted by name)' if every > 1 else ''}. WebRTC's VAD (mode 2) proposes segments; serkit keeps "
         f"one only if its RMS level is at least {CFG.min_level_db:g} dBFS and at least {100 * CFG.min_voiced:.0f} % of "
         "its 10 ms frames are voiced by Praat's autocorrelation pitch tracker (75-600 Hz, parselmouth) "
         "(`serkit.vad.SegmentConfig(min_level_db, min_voiced)`). A file with no kept segment is reported "
@@ -102,14 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--limit", type=int, default=None, help="first N files per corpus (smoke runs)")
+    ap.add_argument("--every", type=int, default=1, help="every N-th file of each corpus (sorted by name)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     ap.add_argument("--json", default=str(ROOT / "docs" / "results" / "no_speech.json"))
     args = ap.parse_args(argv)
-    res = run(find_data_root(args.data_root), args.limit)
+    res = run(find_data_root(args.data_root), args.limit, args.every)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "voiced"} for k, v in res.items()},
                                           indent=2), encoding="utf-8")
-    md = table(res)
+    md = table(res, args.every)
     write_section(Path(args.out), md.splitlines()[0], md)
     print(md)
     return 0

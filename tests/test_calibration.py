@@ -99,7 +99,7 @@ def test_training_loop_calibrates_on_dev_speakers(tmp_path):
         "features": {"name": "logmel", "n_mels": 16},
         "model": {"name": "pooled_mlp", "hidden_dim": 16},
         "train": {"epochs": 3, "batch_size": 8, "lr": 0.01, "valid_fraction": 0.5, "calibration": "temperature"},
-        "eval": {"protocol": "loso", "folds": 1},
+        "eval": {"protocol": "loso", "only_folds": ["spk0"]},
     })
     rep = run_experiment(cfg, out_dir=tmp_path / "run", progress=False)
     (fold,) = rep.folds

@@ -263,3 +263,30 @@ def test_find_data_root(tmp_path, monkeypatch):
     monkeypatch.setenv("SERKIT_DATA", str(tmp_path))
     assert find_data_root() == tmp_path
     assert find_data_root(tmp_path / "x") == tmp_path / "x"
+
+
+def test_ljspeech_fixture_reports_hours(tmp_path, assets):
+    """Issue 17: `serkit prepare ljspeech` said "hours": 0.0 (no durations in metadata.csv)."""
+    from serkit.data.corpora.ljspeech import prepare_ljspeech
+    from serkit.data.manifest import summary
+
+    (tmp_path / "wavs").mkdir()
+    rows = []
+    for i, f in enumerate(sorted(assets.glob("*.wav"))):
+        shutil.copy(f, tmp_path / "wavs" / f"LJ001-{i:04d}.wav")
+        rows.append(f"LJ001-{i:04d}|Text {i}.|Text {i}.")
+    (tmp_path / "metadata.csv").write_text("\n".join(rows) + "\n")
+    utts = prepare_ljspeech(tmp_path)
+    expected = sum(audio.info(f).duration for f in assets.glob("*.wav")) / 3600
+    assert summary(utts)["hours"] == pytest.approx(expected, abs=1e-3) and summary(utts)["hours"] > 0
+
+
+def test_manifest_labels_must_be_emotions_of_the_manifest(tmp_path, assets):
+    """Issue 17: keeping a recipe's `emodb7` with data.corpus: manifest silently gave no utterances."""
+    csv_path = tmp_path / "m.csv"
+    csv_path.write_text("path,speaker,emotion\n" + "".join(
+        f"{f},{f.name[:2]},{'angry' if 'W' in f.name else 'sad'}\n" for f in sorted(assets.glob("*.wav"))))
+    with pytest.raises(ManifestError, match=r"comma-separated .* null .*\['angry', 'sad'\]|\['angry', 'sad'\].*comma-separated"):
+        prepare_manifest(csv_path, labels="emodb7")
+    assert {u.emotion for u in prepare_manifest(csv_path, labels="sad")} == {"sad"}
+    assert len(prepare_manifest(csv_path, labels=None)) == 4

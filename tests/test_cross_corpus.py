@@ -111,4 +111,4 @@ def test_cross_corpus_report_end_to_end(tmp_path):
     assert d["cross_corpus"]["train_corpora"] == ["a"] and set(d["cross_corpus"]["per_corpus"]) == {"b"}
     assert d["cross_corpus"]["per_corpus"]["b"]["ua"] == pytest.approx(d["mean"]["ua"])
     assert any("dropped ['happy']" in n for n in rep.notes)
-    assert "over 1 test corpora (cross-corpus)" in rep.to_table()
+    assert "1 test corpus (cross-corpus); no std" in rep.to_table()

@@ -73,3 +73,34 @@ def test_dimensional_report():
     assert r.metric_names == ["ccc_arousal", "ccc_valence", "ccc_dominance"]
     assert r.pooled()["ccc_arousal"] == pytest.approx(1.0)
     assert "CCC_AROUSAL" in r.to_table()
+
+
+def test_single_fold_says_1_fold_without_a_std():
+    """Issue 17: a one-fold run printed `1 folds` and `±0.0000`."""
+    import dataclasses
+
+    r = _report()
+    one = dataclasses.replace(r, folds=r.folds[:1], predictions=r.predictions[:2])
+    t = one.to_table()
+    assert "1 fold," in t and "1 folds" not in t and "±" not in t
+    assert "(scores of 1 fold; no std)" in t and "(1 fold)" in one.short_title() and "±" not in one.short_title()
+
+
+def test_partial_run_says_so_in_header_notes_and_json():
+    import dataclasses
+
+    r = dataclasses.replace(_report(), folds_total=10, notes=["partial run: only folds ['s1', 's2'] of 10"])
+    assert "PARTIAL RUN: 2 of 10 folds" in r.header() and "(4 of them tested)" in r.header()
+    d = r.to_dict()
+    assert d["partial"] is True and d["n_folds_protocol"] == 10 and d["n_folds"] == 2
+    assert "partial run" in r.to_table()
+    full = _report().to_dict()
+    assert full["partial"] is False and full["n_folds_protocol"] == 2
+
+
+def test_table_has_per_class_recall_and_confusion_text():
+    t = _report().to_table()
+    assert "per-class recall" in t and "angry 1.000" in t and "sad 0.500" in t
+    rows = t.splitlines()
+    i = next(n for n, x in enumerate(rows) if x.startswith("confusion matrix"))
+    assert rows[i + 2].split() == ["angry", "2", "0"] and rows[i + 3].split() == ["sad", "1", "1"]

@@ -44,7 +44,20 @@ def test_loso():
     _assert_partition(utts, folds)
     for f in folds:
         assert _speakers(utts, f.test) == {f.name}
-    assert [f.name for f in make_folds(utts, "loso", k=2)] == ["s0", "s1"]  # cap for smoke runs
+
+
+
+def test_loso_with_folds_groups_every_speaker():
+    """Issue 17: eval.folds=k on a loso recipe gives k speaker-grouped folds over ALL speakers
+    (it used to test only the first k speakers while the header counted every utterance)."""
+    utts = _corpus()
+    folds = make_folds(utts, "loso", k=3)
+    assert len(folds) == 3
+    _assert_partition(utts, folds)
+    assert set().union(*(_speakers(utts, f.test) for f in folds)) == {f"s{i}" for i in range(6)}
+    assert "speaker-grouped 3-fold" in protocol_name("loso", 3)
+    with pytest.raises(ConfigError, match="only 6 speakers"):
+        make_folds(utts, "loso", k=7)
 
 
 @pytest.mark.parametrize("k", [2, 3, 5])
@@ -149,3 +162,18 @@ def test_validation_split_holds_out_whole_training_speakers():
     one = _corpus(speakers=1, per=10)
     tr1, va1 = validation_split(one, 0.2)
     assert len(va1) == 2 and len(tr1) == 8  # one speaker: utterance split as a fallback
+
+
+def test_recipe_loso_folds_cover_every_speaker():
+    from types import SimpleNamespace as NS
+
+    from serkit.config import DataConfig, EvalConfig
+    from serkit.data.splits import recipe_folds, recipe_protocol_name
+
+    utts = _corpus()
+    cfg = NS(data=DataConfig(corpus="ravdess"), eval=EvalConfig(protocol="loso"))
+    assert len(recipe_folds(cfg, utts)) == 6  # the corpus' k-fold default (5) does not cap loso
+    cfg = NS(data=DataConfig(corpus="emodb"), eval=EvalConfig(protocol="loso", folds=3))
+    folds = recipe_folds(cfg, utts)
+    assert len(folds) == 3 and sum(len(f.test) for f in folds) == len(utts)
+    assert recipe_protocol_name(cfg, folds, utts).startswith("speaker-grouped 3-fold")

@@ -186,3 +186,61 @@ def test_augment_onecycle_and_input_norm(synthetic):
     assert torch.equal(y[1, 30:], torch.zeros(20, 16)) and not torch.equal(y, x)
     with pytest.raises(ConfigError, match="gain_db"):
         FeatureAugmenter(AugmentConfig(gain_db=3.0), feature_name="mfcc")
+
+
+def test_wave_augment_and_corpus_balance_in_the_loop(synthetic, monkeypatch):
+    """train.augment.wave feeds new features every epoch; train.balance evens out corpora and their prior."""
+    pytest.importorskip("audiomentations")
+    import dataclasses
+
+    import numpy as np
+
+    from serkit.data.dataset import LengthBucketSampler
+    from serkit.train import loop
+
+    utts = [dataclasses.replace(u, corpus="big" if i < 12 else "small") for i, u in enumerate(synthetic)]
+    cfg = recipe_from_dict({
+        "data": {"corpus": "manifest"}, "features": {"name": "logmel", "n_mels": 16},
+        "model": {"name": "compact_cnn", "channels": [8], "hidden_dim": 8, "input_norm": "utterance"},
+        "train": {"epochs": 2, "batch_size": 4, "valid_fraction": 0.0, "input_stats": True, "class_weighted": True,
+                  "sort_by_length": False, "balance": "corpus",
+                  "augment": {"crop_frames": 40, "wave": {"p_noise": 1.0, "noise_kinds": ["white", "babble"],
+                                                          "p_gain": 1.0}}},
+        "eval": {"protocol": "loso"}})
+    assert cfg.train.augment.wave.p_noise == 1.0 and cfg.train.augment.wave.noise_kinds == ("white", "babble")
+    seen, drawn = [], []
+    from serkit.train.waves import AugmentedInputs
+
+    orig_for_epoch = AugmentedInputs.for_epoch
+
+    def spy(self, epoch):
+        out = orig_for_epoch(self, epoch)
+        seen.append(out)
+        return out
+
+    orig_batches = LengthBucketSampler.batches
+
+    def spy_batches(self):
+        b = orig_batches(self)
+        drawn.append([i for bb in b for i in bb])
+        return b
+
+    monkeypatch.setattr(AugmentedInputs, "for_epoch", spy)
+    monkeypatch.setattr(LengthBucketSampler, "batches", spy_batches)
+    p = prepare(cfg, utts, progress=False)
+    res = train_model(cfg, p, None, labels=sorted({u.emotion for u in utts}), progress=False)
+    assert len(seen) == 2 and not np.allclose(seen[0][0], seen[1][0])
+    assert not np.allclose(seen[0][0], p.inputs[0])  # augmented, not the clean features
+    assert sum(i >= 12 for i in drawn[0]) == sum(i < 12 for i in drawn[0])  # equal shares per corpus
+    assert np.isfinite(res.history[-1]["train_loss"])
+    with pytest.raises(UnknownKeyError, match="train.balance"):
+        loop._balance_groups(utts, "speaker")
+
+
+def test_class_weights_on_the_balanced_draw():
+    from serkit.train.loop import _class_weights
+
+    # corpus a: 3 x class 0, 1 x class 1; corpus b: 1 x class 0, 1 x class 1 -> balanced shares 1.25 / 0.75
+    w = _class_weights([0, 0, 0, 1, 0, 1], 2, ["a", "a", "a", "a", "b", "b"])
+    torch.testing.assert_close(w, torch.tensor([2.0 / (2 * 1.25), 2.0 / (2 * 0.75)]))
+    torch.testing.assert_close(_class_weights([0, 0, 0, 1], 2, None), torch.tensor([4 / 6, 4 / 2]))

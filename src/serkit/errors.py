@@ -69,3 +69,7 @@ class CheckpointError(ModelNotFoundError):
     The one error of :func:`serkit.models.checkpoint.load_checkpoint`; a subclass of
     :class:`ModelNotFoundError` so ``except ModelNotFoundError`` callers keep working.
     """
+
+
+class InferenceError(SerkitError, RuntimeError):
+    """A model failed on an input at prediction time (e.g. ONNX Runtime on an exported graph)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 
 
 def add_data_root(p: argparse.ArgumentParser) -> None:
@@ -47,3 +49,33 @@ def load_recipe(path: str, overrides: list[str], ssl_model: str | None = None):
     if not ssl_model:
         return load(path, overrides)
     return load(path, [*ssl_model_overrides(load_dict(path), ssl_model), *overrides])
+
+
+@contextlib.contextmanager
+def quiet_progress(enabled: bool = True) -> Iterator[None]:
+    """``--no-progress``: hide every progress bar while a command runs, serkit's and those of the
+    libraries it calls (Hugging Face's "Loading weights" when an SSL or text encoder loads, hub
+    downloads); the environment is restored afterwards."""
+    import os
+    import sys
+
+    if not enabled:
+        yield
+        return
+    keys = ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS")  # read by tqdm >= 4.66 / by transformers at import
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update(dict.fromkeys(keys, "1"))
+    hf = sys.modules.get("transformers.utils.logging") if "transformers" in sys.modules else None
+    was_on = hf is not None and hf.is_progress_bar_enabled()
+    if hf is not None and was_on:
+        hf.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        if hf is not None and was_on:
+            hf.enable_progress_bar()

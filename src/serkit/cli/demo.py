@@ -1,10 +1,10 @@
-"""``serkit demo``: the main job on a fresh install (``make demo``).
+"""serkit demo: the main job on a fresh install (make demo).
 
-1. Predicts the bundled example clips (``examples/*.wav``, EmoDB speakers 03 and 08, who were
+1. Predicts the bundled example clips (examples/*.wav, EmoDB speakers 03 and 08, who were
    held out when the default model was trained) with the bundled default model and prints a
    table of true and predicted emotions.
 2. If the shared corpora are present, runs the eGeMAPS + linear SVM baseline on EmoDB,
-   leave-one-speaker-out, and writes its report to ``runs/demo/`` (skip with ``--no-baseline``).
+   leave-one-speaker-out, and writes its report to runs/demo/ (skip with --no-baseline).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ def add_parser(sub) -> None:
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--examples", default=None, help="folder of clips to predict (default: examples/)")
     p.add_argument("--no-baseline", action="store_true", help="only predict the example clips")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
 
 
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipping the EmoDB baseline: {e}")
         return rc
     cfg = recipe_from_dict(DEMO_RECIPE)
-    report = run_experiment(cfg, data_root=args.data_root)
+    report = run_experiment(cfg, data_root=args.data_root, progress=not args.no_progress)
     print(report.to_table())
     paths = report.save(Path(args.out) / "emodb_egemaps_svm.json")
     paths.update(save_report_figures(report, Path(args.out) / "emodb_egemaps_svm.json"))

@@ -26,8 +26,12 @@ def run(args: argparse.Namespace) -> int:
 
     from serkit.config import FeatureConfig
     from serkit.data.corpora import load_corpus
+    from serkit.errors import ConfigError
     from serkit.features.extract import extract_features
 
+    if args.corpus == "manifest" and not args.manifest:
+        raise ConfigError("serkit features manifest needs --manifest FILE (your CSV or JSONL manifest: path, "
+                          "speaker, emotion, ...)")
     utts = load_corpus(args.corpus, root=args.data_root, manifest=args.manifest)
     t0 = time.time()
     feats, errors = extract_features(utts, FeatureConfig(name=args.name), cache_dir=args.cache_dir, skip_errors=True)

@@ -24,6 +24,7 @@ from serkit.cli import (
     serve,
     train,
 )
+from serkit.cli.common import quiet_progress
 from serkit.errors import SerkitError
 
 #: sub-commands in help order
@@ -62,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        with quiet_progress(getattr(args, "no_progress", False)):
+            return int(args.func(args) or 0)
     except (SerkitError, FileNotFoundError) as e:
         if args.verbose:
             raise

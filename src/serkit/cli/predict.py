@@ -1,35 +1,48 @@
-"""``serkit predict``: emotions of audio files, folders, globs, or a live stream on stdin.
+"""serkit predict: the emotion of audio files, folders, globs, or a stream on stdin.
 
-Examples::
+Examples:
+  serkit predict my.wav                              # bundled default model, a table
+  serkit predict recordings/ --format json --out preds.jsonl
+  serkit predict 'calls/**/*.flac' --model runs/my_run --format csv
+  serkit predict my.wav --top-k 3                    # the three most likely labels
+  arecord -f S16_LE -r 16000 | serkit predict -      # one line per speech window as it arrives
 
-    serkit predict my.wav                         # bundled default model, a table
-    serkit predict recordings/ --format json --out preds.jsonl
-    serkit predict 'calls/**/*.flac' --model runs/my_run --format csv
-    arecord -f S16_LE -r 16000 | serkit predict -  # one line per speech window as it arrives
-    serkit predict participants/ --speaker-from folder --format json   # adapt to each speaker
+Output (--format):
+  table  one row per file: file, seconds, label and p(label), the probability of that label
+         (the model's softmax, averaged over the file's speech segments weighted by their
+         length); --top-k K lists the K most likely labels with their probabilities.
+  json   one object per file per line: file, duration, label, scores (every class'
+         probability), segments (start, end, label, scores), plus arousal, valence, dominance
+         when the model predicts them.
+  csv    file, duration, label, p_<class> for every class, error; with --segments one row
+         per segment (file, start, end, label, p_<class>..., error).
+A file that fails gives an error line ({"file", "error"} in JSON, the error column in CSV); the
+others go on and the exit code is 1. A file without speech has the label "(no speech)" in the
+table and CSV.
 
-``--format json`` writes one JSON object per input file per line: file, duration, label, scores,
-segments (start, end, label, scores), plus arousal, valence, dominance when the model predicts
-them. A file that fails gets ``{"file", "error"}``; the others go on and the exit code is 1.
+Stdin (-): a WAV stream is classified while it arrives; FLAC, OGG and MP3 are decoded once the
+input ends; input without a recognised header is read as raw 16-bit mono PCM at --rate (a
+warning says so).
 
-Speaker adaptation (``--speaker-from folder|file``, ``--speaker-map CSV``): each speaker's own
-speech (VAD segments of all its files, never labels) gives the statistics the model's input is
-normalised with; JSON lines add ``speaker``, ``adapted``, ``speaker_seconds`` and, when a speaker
-has too little speech (``--min-speaker-seconds``, default 10), ``"adapted": false`` and a
-``reason``. See :mod:`serkit.adapt`.
+Speaker adaptation (--speaker-from folder|file, --speaker-map CSV): each speaker's own speech
+(VAD segments of all its files, never labels) gives the statistics the model's input is
+normalised with; JSON lines add speaker, adapted, speaker_seconds and, when a speaker has too
+little speech (--min-speaker-seconds, default 10), "adapted": false and a reason. Example:
+  serkit predict participants/ --speaker-from folder --format json
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import glob
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-
-from serkit.inference import result_json
+from typing import Any
 
 FORMATS = ("table", "json", "csv")
+NO_SPEECH = "(no speech)"
 
 
 def add_parser(sub) -> None:
@@ -42,17 +55,20 @@ def add_parser(sub) -> None:
                    help="bundled model name (default), a run folder, a .pt checkpoint or an .onnx file")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     p.add_argument("--out", default=None, metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--top-k", type=int, default=1, metavar="K",
+                   help="table: show the K most likely labels with their probabilities (default 1)")
     p.add_argument("--max-window", type=float, default=6.0, metavar="SECONDS",
                    help="longest segment classified at once (default 6)")
     p.add_argument("--no-vad", action="store_true", help="cut fixed windows instead of speech segments")
     p.add_argument("--rate", type=int, default=16000,
-                   help="sample rate of raw PCM on stdin (WAV headers give their own; default 16000)")
+                   help="sample rate of raw PCM on stdin (WAV, FLAC, OGG, MP3 headers give their own; default 16000)")
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads per stream (default 1: fastest for one stream on a busy machine)")
     p.add_argument("--segments", action="store_true", help="table/csv: one row per segment, not per file")
     p.add_argument("--transcribe", action="store_true",
                    help="also print the greedy CTC transcript (models with a CTC head, e.g. w2v2_ctc; "
                         "json/csv field 'text')")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar (shown with --out)")
     g = p.add_argument_group("speaker adaptation (each speaker's own unlabelled speech sets the input statistics)")
     g.add_argument("--speaker-from", choices=("folder", "file"), default=None,
                    help="folder: each file's parent folder is one speaker; file: each file is one long "
@@ -63,96 +79,154 @@ def add_parser(sub) -> None:
     g.add_argument("--min-speaker-seconds", type=float, default=None, metavar="SECONDS",
                    help="least speech of a speaker to adapt with (default 10); below it files are predicted "
                         "unadapted and their JSON says why")
+    from serkit.cli.engine import add_predict_engine_arguments
+
+    add_predict_engine_arguments(p)
     p.set_defaults(func=run)
 
 
-def expand_inputs(paths: list[str]) -> list[str]:
-    """Files from paths, folders (recursive) and glob patterns, in order; unmatched paths stay
-    in the list so that they are reported as errors."""
-    from serkit.data.audio import find_audio
+def expand_inputs(paths: list[str]) -> list[tuple[str, str | None]]:
+    """Files from paths, folders (recursive), glob patterns and manifests (``.jsonl`` rows'
+    ``path``, or ``.txt``/``.lst`` with one path per line), in order, as ``(path, error)``.
 
-    out: list[str] = []
+    ``error`` is None for a file to predict, else the message of an input that gives no file (a
+    folder without audio, a pattern without matches); a missing plain path stays a file so that
+    the audio reader reports it.
+    """
+    from serkit.data.audio import AUDIO_EXTENSIONS, find_audio
+    from serkit.data.manifest import PATH_LIST_SUFFIXES, read_path_list
+
+    out: list[tuple[str, str | None]] = []
     for p in paths:
         q = Path(p)
         if q.is_dir():
             found = find_audio(q)
-            out += [str(f) for f in found] if found else [p]
+            out += [(str(f), None) for f in found] or [
+                (p, f"{p}: folder holds no audio files ({', '.join(AUDIO_EXTENSIONS)}; searched recursively); "
+                    "pass a folder with recordings, or the files themselves")]
         elif not q.exists() and any(c in p for c in "*?["):
-            out += sorted(glob.glob(p, recursive=True)) or [p]
+            out += [(f, None) for f in sorted(glob.glob(p, recursive=True))] or [
+                (p, f"{p}: pattern matched no files; check the folder and the extension, and quote the "
+                    "pattern ('dir/**/*.wav') so that serkit, not the shell, expands it")]
+        elif q.is_file() and q.suffix.lower() in PATH_LIST_SUFFIXES:
+            out += [(f, None) for f in read_path_list(q)]
         else:
-            out.append(p)
+            out.append((p, None))
     return out
 
 
+def _results(pred, items: list[tuple[str, str | None]], **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Results in input order: inputs that gave no file are error lines, the files go through one
+    ``predict_batch`` call (``kwargs``: its speaker-adaptation arguments)."""
+    batch = pred.predict_batch([f for f, e in items if e is None], **kwargs)
+    for f, e in items:
+        yield {"file": f, "error": e} if e is not None else next(batch)
+
+
 class _Writer:
-    def __init__(self, fmt: str, stream, labels: list[str], *, segments: bool, transcribe: bool = False) -> None:
+    """Writes results as a table, JSON lines (``inference.result_json``) or CSV (``csv`` module)."""
+
+    def __init__(self, fmt: str, stream, labels: list[str], *, segments: bool, transcribe: bool = False,
+                 top_k: int = 1) -> None:
         self.fmt, self.f, self.labels, self.segments = fmt, stream, labels, segments
         self.transcribe = transcribe
+        self.top_k = max(1, min(top_k, len(labels) or 1))
+        self.csv = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
         self.header_done = False
 
     def _line(self, s: str) -> None:
         self.f.write(s + "\n")
         self.f.flush()
 
+    def _row(self, cells: list[Any]) -> None:
+        if self.csv is not None:
+            self.csv.writerow(cells)
+        self.f.flush()
+
+    def _probs(self, scores: dict[str, float]) -> list[str]:
+        return [f"{scores[c]:.4f}" if c in scores else "" for c in self.labels]
+
+    def _label(self, r: dict[str, Any]) -> str:
+        if r.get("no_speech"):
+            return NO_SPEECH
+        return r.get("label") or ""
+
+    def _top(self, r: dict[str, Any]) -> str:
+        scores = r.get("scores") or {}
+        if r.get("no_speech") or not scores:
+            return f"{self._label(r) or '-':<10}"
+        if self.top_k == 1:
+            return f"{r.get('label') or '-':<10} {scores.get(r.get('label'), max(scores.values())):>8.3f}"
+        top = sorted(scores.items(), key=lambda kv: -kv[1])[: self.top_k]
+        return "  ".join(f"{c:<10} {p:.3f}" for c, p in top)
+
+    def _top_header(self) -> str:
+        if self.top_k == 1:
+            return f"{'label':<10} {'p(label)':>8}"
+        return "  ".join(f"{f'top-{i + 1}':<10} {'p':>5}" for i in range(self.top_k))
+
     def header(self, stream_mode: bool) -> None:
         if self.header_done:
             return
         self.header_done = True
         if self.fmt == "csv":
-            first = ["start", "end"] if stream_mode else ["file", "duration"]
-            if self.segments and not stream_mode:
-                first = ["file", "start", "end"]
-            self._line(",".join(first + ["label"] + [f"p_{c}" for c in self.labels] + ([] if stream_mode else ["error"])
-                                + (["text"] if self.transcribe else [])))
+            first = ["start", "end"] if stream_mode else (["file", "start", "end"] if self.segments
+                                                          else ["file", "duration"])
+            self._row(first + ["label"] + [f"p_{c}" for c in self.labels] + ([] if stream_mode else ["error"])
+                      + (["text"] if self.transcribe else []))
         elif self.fmt == "table":
-            head = f"{'start':>8} {'end':>8}" if stream_mode else f"{'file':<40} {'seconds':>8}"
-            self._line(f"{head}  {'label':<10} {'score':>6}")
+            lead = f"{'start':>8} {'end':>8}" if stream_mode else f"{'file':<40} {'seconds':>8}"
+            self._line(f"{lead}  {self._top_header()}")
 
-    def file(self, r: dict) -> None:
+    def file(self, r: dict[str, Any]) -> None:
+        """One file's result (or error line)."""
         self.header(False)
         if self.fmt == "json":
+            from serkit.inference import result_json
+
             self._line(result_json(r))
             return
-        rows = [r]
-        if self.segments and "error" not in r:
-            rows = [{"file": r["file"], **s} for s in r["segments"]]
-        for row in rows:
-            scores = row.get("scores") or {}
+        if "error" in r:
             if self.fmt == "csv":
-                key = [row["file"], f"{row['start']:.3f}", f"{row['end']:.3f}"] if self.segments and "error" not in r \
-                    else [row["file"], f"{row.get('duration', '')}"]
-                cells = key + [row.get("label") or ""] + [f"{scores[c]:.4f}" if c in scores else "" for c in self.labels]
-                if not (self.segments and "error" not in r):
-                    cells.append(row.get("error", ""))
-                if self.transcribe:
-                    cells.append(row.get("text", ""))
-                self._line(",".join(_csv(c) for c in cells))
-            elif "error" in row:
-                self._line(f"{_short(row['file']):<40} {'':>8}  ERROR: {row['error']}")
+                key = [r["file"], "", ""] if self.segments else [r["file"], ""]
+                self._row(key + [""] + [""] * len(self.labels) + [r["error"]] + ([""] if self.transcribe else []))
             else:
-                top = max(scores.values()) if scores else float("nan")
-                first = f"{_short(row['file']):<40} " + (f"{row['start']:>4.1f}-{row['end']:<4.1f}" if self.segments
-                                                          else f"{row['duration']:>8.2f}")
-                text = f"  {row.get('text', '')!r}" if self.transcribe else ""
-                self._line(f"{first}  {row.get('label') or '-':<10} {top:>6.3f}{text}")
+                self._line(f"{_short(r['file']):<40} {'':>8}  ERROR: {r['error']}")
+            return
+        rows = [r]
+        if self.segments:
+            rows = [{"file": r["file"], **s} for s in r.get("segments") or []] or [
+                {"file": r["file"], "start": None, "end": None, "label": None, "no_speech": True}]
+        for row in rows:
+            text = row.get("text", "")
+            if self.fmt == "csv":
+                key = [row["file"], _num(row.get("start")), _num(row.get("end"))] if self.segments \
+                    else [row["file"], _num(row.get("duration"))]
+                self._row(key + [self._label(row)] + self._probs(row.get("scores") or {}) + [""]
+                          + ([text] if self.transcribe else []))
+            else:
+                when = (f"{row['start']:>4.1f}-{row['end']:<4.1f}" if row.get("start") is not None else f"{'':>8}") \
+                    if self.segments else f"{row['duration']:>8.2f}"
+                tail = f"  {text!r}" if self.transcribe else ""
+                self._line(f"{_short(row['file']):<40} {when}  {self._top(row)}{tail}")
 
-    def window(self, w: dict) -> None:
+    def window(self, w: dict[str, Any]) -> None:
+        """One window of a stream."""
         self.header(True)
         if self.fmt == "json":
+            from serkit.inference import result_json
+
             self._line(result_json(w))
         elif self.fmt == "csv":
-            s = w.get("scores") or {}
-            self._line(",".join([f"{w['start']:.3f}", f"{w['end']:.3f}", w.get("label", "")]
-                                + [f"{s[c]:.4f}" if c in s else "" for c in self.labels]
-                                + ([_csv(w.get("text", ""))] if self.transcribe else [])))
+            self._row([_num(w["start"]), _num(w["end"]), self._label(w)] + self._probs(w.get("scores") or {})
+                      + ([w.get("text", "")] if self.transcribe else []))
         else:
-            top = max((w.get("scores") or {"": float("nan")}).values())
-            text = f"  {w.get('text', '')!r}" if self.transcribe else ""
-            self._line(f"{w['start']:>8.2f} {w['end']:>8.2f}  {w.get('label', '-'):<10} {top:>6.3f}{text}")
+            tail = f"  {w.get('text', '')!r}" if self.transcribe else ""
+            self._line(f"{w['start']:>8.2f} {w['end']:>8.2f}  {self._top(w)}{tail}")
 
 
-def _csv(s: str) -> str:
-    return f'"{s}"' if any(c in s for c in ',"\n') and not s.startswith('"') else s
+def _num(v: float | None) -> str:
+    return "" if v is None else f"{v:.3f}"
 
 
 def _short(s: str, n: int = 40) -> str:
@@ -184,28 +258,35 @@ def _run(args: argparse.Namespace) -> int:
 
     if "-" in args.paths and len(args.paths) > 1:
         raise ConfigError("'-' (stdin) cannot be mixed with files; run serkit predict - on its own")
+    if args.top_k < 1:
+        raise ConfigError(f"--top-k must be at least 1, got {args.top_k}")
     kw = {"transcribe": True} if getattr(args, "transcribe", False) else {}
+    if getattr(args, "engine", "local") == "ray":
+        from serkit.cli.engine import run_ray_predict
+
+        return run_ray_predict(args, expand_inputs(args.paths),
+                               {"segment": SegmentConfig(vad=not args.no_vad, max_window=args.max_window), **kw})
     pred = Predictor.load(args.model, segment=SegmentConfig(vad=not args.no_vad, max_window=args.max_window),
                           threads=args.threads, **kw)
-    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout  # noqa: SIM115
     try:
         speakers, adapt = _adaptation(args)
-        w = _Writer(args.format, out, pred.label_names, segments=args.segments, transcribe=bool(kw))
+        w = _Writer(args.format, out, pred.label_names, segments=args.segments, transcribe=bool(kw),
+                    top_k=args.top_k)
         if args.paths == ["-"]:
             for win in pred.predict_stream(_stdin_blocks(args.rate), adapt=adapt if speakers else None):
                 w.window(win)
             return 0
+        items = expand_inputs(args.paths)
         failed = 0
-        files = expand_inputs(args.paths)
         from tqdm.auto import tqdm
 
-        show = args.out is not None and len(files) > 1
-        for r in tqdm(pred.predict_batch(files, speakers=speakers, adapt=adapt), total=len(files), desc="predict",
-                      unit="file", disable=not show):
+        show = args.out is not None and len(items) > 1 and not getattr(args, "no_progress", False)
+        for r in tqdm(_results(pred, items, speakers=speakers, adapt=adapt), total=len(items), desc="predict", unit="file", disable=not show):
             failed += "error" in r
             w.file(r)
         if failed:
-            print(f"serkit predict: {failed} of {len(files)} inputs failed (see their error lines)", file=sys.stderr)
+            print(f"serkit predict: {failed} of {len(items)} inputs failed (see their error lines)", file=sys.stderr)
         return 1 if failed else 0
     finally:
         if args.out:

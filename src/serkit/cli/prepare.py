@@ -1,4 +1,4 @@
-"""``serkit prepare CORPUS``: write a corpus manifest (JSONL) and print its summary."""
+"""serkit prepare CORPUS: write a corpus manifest (JSONL) and print its summary."""
 
 from __future__ import annotations
 
@@ -29,7 +29,11 @@ def run(args: argparse.Namespace) -> int:
 
     from serkit.data.corpora import load_corpus
     from serkit.data.manifest import summary, write_jsonl
+    from serkit.errors import ConfigError
 
+    if args.corpus == "manifest" and not args.manifest:
+        raise ConfigError("serkit prepare manifest needs --manifest FILE (your CSV or JSONL manifest: path, "
+                          "speaker, emotion, ...)")
     utts = load_corpus(args.corpus, root=args.data_root, labels=args.labels, manifest=args.manifest)
     p = write_jsonl(utts, Path(args.out) / f"{args.corpus}.jsonl")
     print(json.dumps({"manifest": str(p), **summary(utts)}, indent=2))

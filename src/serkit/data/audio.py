@@ -295,13 +295,17 @@ def stream(path: PathLike, *, block_seconds: float = 10.0, sample_rate: int = SA
     return _stream_blocks(path, i, block_seconds, sample_rate)
 
 
-def _stream_blocks(path: PathLike, i: AudioInfo, block_seconds: float, sample_rate: int) -> Iterator[np.ndarray]:
+def _stream_blocks(path, i: AudioInfo, block_seconds: float, sample_rate: int, *,
+                   name: object = None) -> Iterator[np.ndarray]:
+    """Blocks of ``path`` (a file name or a binary file object; ``name`` names it in errors)."""
+    src = path if hasattr(path, "read") else str(path)
+    path = name if name is not None else path
     rs = None if i.sample_rate == sample_rate else soxr.ResampleStream(
         i.sample_rate, sample_rate, 1, dtype="float32", quality="HQ")
     block = max(1, int(block_seconds * i.sample_rate))
     got = 0
     try:
-        with sf.SoundFile(str(path)) as f:
+        with sf.SoundFile(src) as f:
             while True:
                 x = f.read(block, dtype="float32", always_2d=True)
                 got += x.shape[0]
@@ -325,27 +329,77 @@ def _stream_blocks(path: PathLike, i: AudioInfo, block_seconds: float, sample_ra
                          "re-export or re-download the file")
 
 
-def read_pcm_stream(fileobj, *, sample_rate: int = SAMPLE_RATE, block_samples: int = 16000,
-                    source_rate: int | None = None) -> Iterator[np.ndarray]:
-    """Read WAV or raw 16-bit little-endian PCM from a binary stream (e.g. stdin) block-wise.
+#: container signatures recognised at the start of a stream (see :func:`sniff_format`)
+STREAM_FORMATS = ("WAV", "FLAC", "OGG", "MP3", "AIFF")
 
-    A stream that starts with ``RIFF`` is parsed as WAV (its header gives rate and channels);
-    otherwise it is raw mono S16_LE at ``source_rate`` (default ``sample_rate``), as
-    ``arecord -f S16_LE -r 16000`` writes.
+
+def sniff_format(head: bytes) -> str | None:
+    """The container of a byte stream from its first bytes, or None when no header is recognised.
+
+    Recognises ``RIFF....WAVE`` (WAV), ``fLaC`` (FLAC), ``OggS`` (Ogg Vorbis/Opus/FLAC), ``ID3``
+    or an MPEG audio frame sync (MP3) and ``FORM....AIFF`` (AIFF).
+
+    Args:
+        head: at least the first 12 bytes of the stream.
+
+    Returns:
+        one of :data:`STREAM_FORMATS`, or None (raw PCM or not audio).
+
+    Examples:
+        >>> sniff_format(b"fLaC" + bytes(8)), sniff_format(bytes(12))
+        ('FLAC', None)
+    """
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "WAV"
+    if head[:4] == b"fLaC":
+        return "FLAC"
+    if head[:4] == b"OggS":
+        return "OGG"
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "AIFF"
+    if head[:3] == b"ID3":
+        return "MP3"
+    if len(head) >= 4 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        # MPEG audio frame header: version != reserved, layer != reserved, bitrate != bad,
+        # sample-rate index != reserved (a raw PCM sample rarely passes all four)
+        version, layer = (head[1] >> 3) & 3, (head[1] >> 1) & 3
+        bitrate, rate = head[2] >> 4, (head[2] >> 2) & 3
+        if version != 1 and layer != 0 and bitrate != 15 and rate != 3:
+            return "MP3"
+    return None
+
+
+def read_pcm_stream(fileobj, *, sample_rate: int = SAMPLE_RATE, block_samples: int = 16000,
+                    source_rate: int | None = None, name: str = "<stdin>") -> Iterator[np.ndarray]:
+    """Read audio from a binary stream (e.g. stdin) block-wise: WAV, FLAC, OGG, MP3 or raw PCM.
+
+    The first bytes decide (:func:`sniff_format`). A WAV stream is parsed as it arrives (its
+    header gives rate and channels), so live ``arecord`` output is classified while it plays.
+    FLAC, OGG, MP3 and AIFF streams are decoded by libsndfile once the input has ended. A stream
+    with no recognised header is read as raw mono S16_LE at ``source_rate`` (default
+    ``sample_rate``), as ``arecord -t raw -f S16_LE -r 16000`` writes, and a warning says so once.
 
     Args:
         fileobj: binary file object.
         sample_rate: output rate in Hz.
         block_samples: samples per yielded block at the source rate.
         source_rate: rate of raw PCM input in Hz.
+        name: how the stream is named in messages.
 
     Yields:
         ``(S_block,)`` float32 blocks as soon as they arrive.
+
+    Raises:
+        AudioError: an undecodable or non-16-bit WAV stream, or a corrupt compressed stream.
     """
     head = _read_exact(fileobj, 12)
     channels, rate = 1, source_rate or sample_rate
     pending = b""
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+    kind = sniff_format(head)
+    if kind not in (None, "WAV"):
+        yield from _decode_buffered(head + fileobj.read(), kind, name, block_samples, sample_rate)
+        return
+    if kind == "WAV":
         # Walk the chunks to 'data'; arecord writes a 'data' size of 0 or 2^31 for a live
         # stream, so read until EOF rather than trusting the size.
         while True:
@@ -360,7 +414,7 @@ def read_pcm_stream(fileobj, *, sample_rate: int = SAMPLE_RATE, block_samples: i
                 rate = int.from_bytes(fmt[4:8], "little")
                 bits = int.from_bytes(fmt[14:16], "little")
                 if tag not in (1, 0xFFFE) or bits != 16:
-                    raise AudioError("<stdin>", f"WAV stream is not 16-bit PCM (format {tag}, {bits} bits)",
+                    raise AudioError(name, f"WAV stream is not 16-bit PCM (format {tag}, {bits} bits)",
                                      "send 16-bit PCM, e.g. arecord -f S16_LE -r 16000")
             elif cid == b"data":
                 break
@@ -368,6 +422,9 @@ def read_pcm_stream(fileobj, *, sample_rate: int = SAMPLE_RATE, block_samples: i
                 _read_exact(fileobj, size + (size & 1))
     else:
         pending = head
+        if head:
+            log.warning("%s: no WAV, FLAC, OGG or MP3 header; reading it as raw 16-bit mono PCM at %d Hz "
+                        "(set the rate with --rate; send a WAV header to avoid guessing)", name, rate)
     rs = None if rate == sample_rate else soxr.ResampleStream(rate, sample_rate, 1, dtype="float32")
     frame_bytes = 2 * channels
     want = block_samples * frame_bytes
@@ -384,6 +441,20 @@ def read_pcm_stream(fileobj, *, sample_rate: int = SAMPLE_RATE, block_samples: i
             yield y
         if last:
             return
+
+
+def _decode_buffered(data: bytes, kind: str, name: str, block_samples: int, sample_rate: int) -> Iterator[np.ndarray]:
+    """Decode a whole compressed stream held in memory with libsndfile, block-wise."""
+    import io
+
+    try:
+        i = sf.info(io.BytesIO(data))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+        raise AudioError(name, f"looks like {kind} but cannot be decoded ({_short(e)})",
+                         "send WAV, FLAC or OGG, e.g. ffmpeg -i IN -f wav - | serkit predict -") from None
+    info_ = AudioInfo(name, int(i.samplerate), int(i.channels), int(i.frames), str(i.format), str(i.subtype))
+    block_seconds = block_samples / max(1, info_.sample_rate)
+    yield from _stream_blocks(io.BytesIO(data), info_, block_seconds, sample_rate, name=name)
 
 
 def _read_exact(fileobj, n: int) -> bytes:

@@ -83,7 +83,8 @@ def check_speaker_disjoint(train: Sequence[Utterance], test: Sequence[Utterance]
 def _group_kfold(groups: dict[str, list[str]], k: int, seed: int) -> list[list[str]]:
     """Assign whole groups to k folds, balancing utterance counts (largest group first)."""
     if k < 2:
-        raise ConfigError(f"eval.folds must be >= 2 for a k-fold protocol, got {k}")
+        raise ConfigError(f"eval.folds must be >= 2 for a k-fold protocol, got {k}; to run only some folds "
+                          "of a protocol, list them in eval.only_folds (e.g. one speaker of loso)")
     if k > len(groups):
         raise ConfigError(f"eval.folds={k} but only {len(groups)} speakers; use at most {len(groups)} folds")
     names = sorted(groups)
@@ -108,8 +109,9 @@ def make_folds(utts: Sequence[Utterance], protocol: str, *, k: int | None = None
     Args:
         utts: utterances.
         protocol: one of :data:`PROTOCOLS`.
-        k: folds for ``speaker_kfold`` / ``random_kfold`` (default 5); for ``loso`` an optional
-            cap on the number of folds (the first k speakers in sorted order).
+        k: folds for ``speaker_kfold`` / ``random_kfold`` (default 5); for ``loso``, when given,
+            the speakers are grouped into k folds (each speaker in exactly one test fold, as
+            ``speaker_kfold``), so a quicker run still tests every speaker.
         seed: seed of fold assignment.
         speaker_dependent: required for ``random_kfold``.
         official_train: partitions (``custom["partition"]``) used for training in ``official``.
@@ -143,13 +145,11 @@ def make_folds(utts: Sequence[Utterance], protocol: str, *, k: int | None = None
             if g is None:
                 raise ConfigError(f"utterance {u.id} has no session; leave-one-session-out needs sessions")
             groups[g].append(u.id)
-        if protocol == "speaker_kfold":
+        if protocol == "speaker_kfold" or (protocol == "loso" and k is not None):
             parts = _group_kfold(groups, k or 5, seed)
             tests = [(f"fold{i + 1}", [i_ for g in p for i_ in groups[g]]) for i, p in enumerate(parts)]
         else:
             names = sorted(groups)
-            if k is not None and protocol == "loso":
-                names = names[:k]
             tests = [(g, groups[g]) for g in names]
         for name, test in tests:
             ts = set(test)
@@ -201,10 +201,16 @@ def make_folds(utts: Sequence[Utterance], protocol: str, *, k: int | None = None
 
 
 def recipe_fold_count(cfg: ExperimentConfig) -> int | None:
-    """``k`` of the recipe's protocol: ``eval.folds``, else the corpus default (:func:`corpus_spec`)."""
+    """``k`` of the recipe's protocol: ``eval.folds``, else the corpus default (:func:`corpus_spec`).
+
+    For ``loso`` only an explicit ``eval.folds`` counts (it groups the speakers into k folds); the
+    corpus default of k-fold protocols does not turn leave-one-speaker-out into k folds.
+    """
     from serkit.data.corpora import corpus_spec
 
-    return cfg.eval.folds if cfg.eval.folds is not None else corpus_spec(cfg.data.corpus).default_folds
+    if cfg.eval.folds is not None or cfg.eval.protocol == "loso":
+        return cfg.eval.folds
+    return corpus_spec(cfg.data.corpus).default_folds
 
 
 def recipe_protocol_name(cfg: ExperimentConfig, folds: Sequence[Fold] = (),
@@ -368,6 +374,8 @@ def protocol_name(protocol: str, k: int | None = None, *, folds: Sequence[Fold] 
         folds: the folds (cross-corpus protocols name their training and test corpora).
         corpus_of: utterance id -> corpus, for the training corpora of cross-corpus folds.
     """
+    if protocol == "loso" and k is not None:  # eval.folds=k groups the speakers (see make_folds)
+        return f"speaker-grouped {k}-fold (leave-one-speaker-out with eval.folds={k})"
     test = "+".join(f.name for f in folds) or "?"
     train = "?"
     if folds and corpus_of:

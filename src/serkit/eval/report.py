@@ -24,6 +24,8 @@ DIM_METRICS = ("ccc_arousal", "ccc_valence", "ccc_dominance")
 #: by-product metrics (lower is better): ``cer`` = character error rate of CTC transcripts,
 #: ``ece`` = expected calibration error of the class probabilities (15 bins)
 AUX_METRICS = ("cer", "ece")
+#: ``serkit evaluate --end-to-end``: the fold model run by Predictor on its test files (VAD segments)
+END_TO_END_METRICS = ("e2e_ua", "e2e_wa", "e2e_f1")
 
 
 @dataclass
@@ -82,6 +84,20 @@ class Report:
     config: dict[str, Any] = field(default_factory=dict)
     #: cross-corpus protocols: ``{"train_corpora": [...], "test_corpora": [...]}`` (folds = test corpora)
     cross_corpus: dict[str, Any] | None = None
+    #: folds of the whole protocol when only some ran (``eval.only_folds``); None = all ran
+    folds_total: int | None = None
+
+    @property
+    def partial(self) -> bool:
+        """Only some of the protocol's folds were run (the report says so everywhere)."""
+        return self.folds_total is not None and len(self.folds) < self.folds_total
+
+    def fold_count(self) -> str:
+        """``1 fold``, ``10 folds`` or ``PARTIAL RUN: 3 of 10 folds``."""
+        n = len(self.folds)
+        if self.partial:
+            return f"PARTIAL RUN: {n} of {self.folds_total} folds"
+        return "1 fold" if n == 1 else f"{n} folds"
 
     def per_corpus(self) -> dict[str, dict[str, float]]:
         """Cross-corpus reports: scores per test corpus (one fold each), else ``{}``."""
@@ -90,7 +106,8 @@ class Report:
     @property
     def metric_names(self) -> list[str]:
         """Metrics present in every fold, in display order."""
-        names = [m for m in (*CLASS_METRICS, *DIM_METRICS, *AUX_METRICS) if all(m in f.scores for f in self.folds)]
+        names = [m for m in (*CLASS_METRICS, *DIM_METRICS, *AUX_METRICS, *END_TO_END_METRICS)
+                 if all(m in f.scores for f in self.folds)]
         return names
 
     def mean(self) -> dict[str, float]:
@@ -127,9 +144,10 @@ class Report:
         if self.cross_corpus:
             dep = (f"CROSS-CORPUS (trained on {'+'.join(self.cross_corpus['train_corpora'])}, test corpora "
                    f"unseen in training; one fold per test corpus) {dep}")
+        tested = f" ({sum(f.n_test for f in self.folds)} of them tested)" if self.partial else ""
         return (f"corpus={self.corpus} labels={self.label_set or 'custom'} ({len(self.labels)} classes: "
-                f"{', '.join(self.labels)}) | protocol={self.protocol_name}, {len(self.folds)} folds, "
-                f"{dep} | utterances={self.n_utterances} | seed={self.seed} | "
+                f"{', '.join(self.labels)}) | protocol={self.protocol_name}, {self.fold_count()}, "
+                f"{dep} | utterances={self.n_utterances}{tested} | seed={self.seed} | "
                 f"features={self.features} model={self.model}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,6 +160,8 @@ class Report:
             "protocol_name": self.protocol_name,
             "speaker_independent": not self.speaker_dependent,
             "n_folds": len(self.folds),
+            "partial": self.partial,
+            "n_folds_protocol": self.folds_total if self.folds_total is not None else len(self.folds),
             "n_utterances": self.n_utterances,
             "seed": self.seed,
             "features": self.features,
@@ -167,13 +187,35 @@ class Report:
         for f in self.folds:
             lines.append(f"{f.name:<{w}}  {f.n_test:>5}  " + "  ".join(f"{f.scores[m]:>13.4f}" for m in ms))
         mu, sd = self.mean(), self.std()
-        lines.append(f"{'mean':<{w}}  {sum(f.n_test for f in self.folds):>5}  "
-                     + "  ".join(f"{mu[m]:>6.4f}±{sd[m]:.4f}" for m in ms))
-        over = "test corpora (cross-corpus)" if self.cross_corpus else "folds"
-        lines.append(f"(mean ± std over {len(self.folds)} {over})")
+        if len(self.folds) == 1:  # no spread to show for one fold
+            lines.append(f"{'all':<{w}}  {self.folds[0].n_test:>5}  " + "  ".join(f"{mu[m]:>13.4f}" for m in ms))
+            one = "test corpus (cross-corpus)" if self.cross_corpus else "fold"
+            lines.append(f"(scores of 1 {one}; no std)")
+        else:
+            lines.append(f"{'mean':<{w}}  {sum(f.n_test for f in self.folds):>5}  "
+                         + "  ".join(f"{mu[m]:>6.4f}±{sd[m]:.4f}" for m in ms))
+            over = "test corpora (cross-corpus)" if self.cross_corpus else "folds"
+            lines.append(f"(mean ± std over {len(self.folds)} {over})")
+        lines += self.class_table()
         for n in self.notes:
             lines.append(f"note: {n}")
         return "\n".join(lines)
+
+    def class_table(self) -> list[str]:
+        """Per-class recall and the confusion matrix (rows true, columns predicted) as text lines,
+        pooled over the folds' test predictions; empty without class predictions."""
+        cm = self.confusion_matrix()
+        if not cm.sum():
+            return []
+        w = max(9, *(len(c) for c in self.labels))
+        recall = [cm[i, i] / cm[i].sum() if cm[i].sum() else float("nan") for i in range(len(self.labels))]
+        out = ["per-class recall (test predictions pooled over folds):",
+               "  " + "  ".join(f"{c} {r:.3f}" for c, r in zip(self.labels, recall, strict=True)),
+               "confusion matrix (rows: true, columns: predicted; summed over folds):",
+               f"  {'':<{w}} " + " ".join(f"{c[:w]:>{w}}" for c in self.labels)]
+        for c, row in zip(self.labels, cm, strict=True):
+            out.append(f"  {c:<{w}} " + " ".join(f"{int(v):>{w}}" for v in row))
+        return out
 
     def save(self, json_path: PathLike) -> dict[str, Path]:
         """Write the JSON and ``predictions.csv`` beside it (figures: :mod:`serkit.viz.confusion`).
@@ -193,8 +235,9 @@ class Report:
     def short_title(self) -> str:
         """Title for plots."""
         mu, sd = self.mean(), self.std()
-        ua = f" UA {mu['ua']:.3f}±{sd['ua']:.3f}" if "ua" in mu else ""
-        return f"{self.corpus} {self.label_set or ''}, {self.protocol_name} ({len(self.folds)} folds){ua}"
+        spread = f"±{sd['ua']:.3f}" if "ua" in sd and len(self.folds) > 1 else ""
+        ua = f" UA {mu['ua']:.3f}{spread}" if "ua" in mu else ""
+        return f"{self.corpus} {self.label_set or ''}, {self.protocol_name} ({self.fold_count()}){ua}"
 
 
 def write_predictions(preds: Sequence[Prediction], path: PathLike) -> None:

@@ -7,10 +7,10 @@ INTERSPEECH ComParE challenges): z-scored functionals and a linear support-vecto
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import LinearSVC
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,11 @@ def build_linear_svm(cfg: LinearSvmConfig, *, seed: int = 0) -> Pipeline:
         cfg: config.
         seed: random state of liblinear.
     """
+    # imported here: scikit-learn takes seconds to import, and serkit predict never needs it
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
     return Pipeline([
         ("scale", StandardScaler()),
         ("svm", LinearSVC(C=cfg.C, class_weight=cfg.class_weight, max_iter=cfg.max_iter, random_state=seed)),

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from serkit.data.augment import WaveAugmentConfig
 from serkit.errors import ConfigError
 
 #: features on a log-power scale, where a gain is an additive constant
@@ -50,6 +51,9 @@ class AugmentConfig:
         time_mask: SpecAugment time mask: one span of 0 to ``time_mask`` frames per utterance
             (parameter T), at most ``time_mask_fraction`` of the utterance; 0 disables.
         time_mask_fraction: upper bound of a time mask as a share of the utterance (the paper's p).
+        wave: wave-domain augmentation before the features are computed (noise, rooms,
+            channels, codecs, speed, gain: :class:`serkit.data.augment.WaveAugmentConfig`);
+            the loop feeds it through :class:`serkit.train.waves.AugmentedInputs`.
     """
 
     crop_frames: int = 0
@@ -57,6 +61,7 @@ class AugmentConfig:
     freq_mask: int = 0
     time_mask: int = 0
     time_mask_fraction: float = 0.2
+    wave: WaveAugmentConfig = field(default_factory=WaveAugmentConfig)
 
     @property
     def enabled(self) -> bool:

@@ -30,8 +30,17 @@ def prepare_manifest(manifest: PathLike, out_dir: PathLike | None = None, *,
     else:
         utts = read_jsonl(p)
     if labels:
-        keep = {s.strip() for s in labels.split(",")}
-        utts = [u for u in utts if u.emotion in keep]
+        keep = [s.strip() for s in labels.split(",") if s.strip()]
+        present = sorted({u.emotion for u in utts if u.emotion})
+        unknown = [k for k in keep if k not in present]
+        if unknown:
+            example = ",".join(present[:3]) or "angry,happy,sad"
+            raise ManifestError(
+                f"{p}: data.labels={labels!r} keeps emotions {unknown} that this manifest does not have; "
+                f"its emotions are {present}. For data.corpus: manifest, data.labels is a comma-separated "
+                f"list of the emotions to keep (e.g. {example!r}) or null for all of them; label-set names "
+                "such as emodb7 belong to the corpus adapters")
+        utts = [u for u in utts if u.emotion in set(keep)]
     return utts
 
 

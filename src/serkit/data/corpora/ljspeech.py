@@ -35,10 +35,21 @@ def prepare_ljspeech(corpus_dir: PathLike, out_dir: PathLike | None = None, *,
         for ext in (".wav", ".flac"):
             p = d / "wavs" / f"{uid}{ext}"
             if p.is_file():
+                # the header's length (metadata.csv has none): summaries report real hours
                 out.append(Utterance(id=f"ljspeech_{uid}", path=str(p.resolve()), speaker="ljspeech_LJ",
-                                     corpus="ljspeech", gender="f", text=norm))
+                                     corpus="ljspeech", gender="f", text=norm, duration=_duration(p)))
                 break
     return finish_prepare(out, "ljspeech", out_dir, empty=f"{d}: no LJSpeech audio found for the rows of metadata.csv (expected wavs/<id>.wav)")
+
+
+def _duration(p: Path) -> float | None:
+    from serkit.data.audio import info
+    from serkit.errors import AudioError
+
+    try:
+        return round(info(p).duration, 3)
+    except AudioError:  # a bad clip is reported when it is read, not here
+        return None
 
 
 SPEC = CorpusSpec("ljspeech", prepare_ljspeech, {}, None, "none", "ljspeech")
