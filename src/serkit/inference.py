@@ -608,7 +608,7 @@ class Predictor:
         acc = RunningStats() if cfg is not None else None
 
         def classify(closed: list[Segment]) -> list[dict[str, Any]]:
-            if acc is None:
+            if acc is None or cfg is None:
                 return self._classify(closed)
             feats = [self._features(s.samples) for s in closed]
             for s, f in zip(closed, feats, strict=True):
