@@ -187,6 +187,7 @@ def svm_predictions(x: np.ndarray, utts: Sequence[Utterance], train: list[int], 
 def _ua(true, pred, labels) -> float:
     from serkit.eval.metrics import unweighted_accuracy
 
+    pred = [p[0] if isinstance(p, tuple) else p for p in pred]  # serkit models give (label, adapted, seconds)
     return round(float(unweighted_accuracy(true, ["<none>" if p is None else p for p in pred], labels)), 4)
 
 

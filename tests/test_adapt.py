@@ -178,7 +178,7 @@ def test_stream_uses_running_statistics(predictor, assets):
     assert [(w["start"], w["end"]) for w in wins] == [(w["start"], w["end"]) for w in plain]
     secs = [w["speaker_seconds"] for w in wins]
     assert secs == sorted(secs) and secs[0] < 3.0 <= secs[-1]
-    assert wins[0]["adapted"] is False and "at least 3 s" in wins[0]["reason"]
+    assert wins[0]["adapted"] is False and "starts after 3 s" in wins[0]["reason"]
     assert wins[0]["scores"] == plain[0]["scores"]
     assert wins[-1]["adapted"] is True and wins[-1]["scores"] != plain[-1]["scores"]
 

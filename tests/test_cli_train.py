@@ -99,3 +99,31 @@ def test_recipe_folds_pooled_corpus_defaults_and_test_speakers(synthetic):
     hold = SimpleNamespace(data=cfg.data, eval=EvalConfig(protocol="holdout", test_speakers=("spk0",)))
     (f,) = recipe_folds(hold, synthetic)
     assert {u.speaker for u in synthetic if u.id in set(f.test)} == {"spk0"}
+
+
+def test_serkit_evaluate_end_to_end(tiny_recipe, tmp_path, capsys):
+    """--end-to-end runs each fold model through Predictor on its test files and reports E2E_* columns."""
+    from serkit.cli.main import main
+
+    recipe = tiny_recipe({"protocol": "holdout", "test_speakers": ["spk1"]})
+    out = tmp_path / "run"
+    assert main(["evaluate", recipe, "--out", str(out), "--end-to-end", "--no-progress",
+                 "--json", str(tmp_path / "r.json")]) == 0
+    table = capsys.readouterr().out
+    assert "E2E_UA" in table and "E2E_*" in table
+    fold = json.loads((tmp_path / "r.json").read_text())["folds"][0]
+    assert set(fold["scores"]) >= {"ua", "e2e_ua", "e2e_wa", "e2e_f1"} and "e2e_failed" in fold["extra"]
+
+
+def test_predict_utterances_reads_segments(synthetic, tmp_path):
+    """Whole files go through predict_file; a start/duration row is scored on its segment only."""
+    from serkit.inference import Predictor, predict_utterances
+    from serkit.testing import save_tiny_checkpoint
+
+    pred = Predictor.load(save_tiny_checkpoint(tmp_path / "m.pt"))
+    seg = dataclasses.replace(synthetic[0], id="seg", start=0.25, duration=0.5)
+    bad = dataclasses.replace(synthetic[1], id="bad", path=str(tmp_path / "missing.wav"))
+    whole, part, err = predict_utterances(pred, [synthetic[0], seg, bad])
+    assert whole["id"] == synthetic[0].id and whole["duration"] == pytest.approx(1.0)
+    assert part["id"] == "seg" and part["duration"] == pytest.approx(0.5)
+    assert err["id"] == "bad" and "missing.wav" in err["error"]

@@ -18,14 +18,3 @@ def test_default_recipe_is_the_shipped_models_config():
     diff = {f"{s}.{k}": (shipped[s].get(k), recipe[s].get(k)) for s in recipe
             for k in set(shipped[s]) | set(recipe[s]) if shipped[s].get(k) != recipe[s].get(k)}
     assert not diff, f"configs/default.yaml differs from the shipped model's config (shipped, recipe): {diff}"
-
-
-def test_default_recipe_is_the_robust_one():
-    """Issue 12: per-utterance input norm, wave augmentation, corpus-balanced epochs, a calibrated checkpoint."""
-    recipe = load_recipe(RECIPE)
-    assert recipe.model.input_norm == "utterance"
-    assert recipe.train.balance == "corpus"
-    wave = recipe.train.augment.wave
-    assert wave.active and wave.p_noise > 0 and wave.p_reverb > 0 and wave.p_telephone > 0
-    ck = load_checkpoint(bundled_dir("default"))
-    assert 0.5 < ck.temperature < 5.0 and ck.extra["calibration"]["method"] == "temperature"

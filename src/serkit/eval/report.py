@@ -24,6 +24,8 @@ DIM_METRICS = ("ccc_arousal", "ccc_valence", "ccc_dominance")
 #: by-product metrics (lower is better): ``cer`` = character error rate of CTC transcripts,
 #: ``ece`` = expected calibration error of the class probabilities (15 bins)
 AUX_METRICS = ("cer", "ece")
+#: ``serkit evaluate --end-to-end``: the fold model run by Predictor on its test files (VAD segments)
+END_TO_END_METRICS = ("e2e_ua", "e2e_wa", "e2e_f1")
 
 
 @dataclass
@@ -104,7 +106,8 @@ class Report:
     @property
     def metric_names(self) -> list[str]:
         """Metrics present in every fold, in display order."""
-        names = [m for m in (*CLASS_METRICS, *DIM_METRICS, *AUX_METRICS) if all(m in f.scores for f in self.folds)]
+        names = [m for m in (*CLASS_METRICS, *DIM_METRICS, *AUX_METRICS, *END_TO_END_METRICS)
+                 if all(m in f.scores for f in self.folds)]
         return names
 
     def mean(self) -> dict[str, float]:

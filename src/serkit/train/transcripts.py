@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from serkit.data.manifest import Utterance
 from serkit.errors import CheckpointError, ConfigError
 from serkit.typing import PathLike
@@ -36,11 +34,11 @@ def ctc_transcripts(utts: Sequence[Utterance], checkpoint: PathLike, *, progress
         CheckpointError: the checkpoint does not exist or cannot be loaded.
         ConfigError: the checkpoint has no CTC vocabulary, or its model gives no CTC output.
     """
-    import torch
-
+    from serkit.data.dataset import UtteranceDataset
     from serkit.data.vocab import CharVocab
     from serkit.features.extract import extract_features
     from serkit.models.checkpoint import load_checkpoint
+    from serkit.train.loop import run_model
 
     p = Path(checkpoint)
     if not p.exists():
@@ -54,17 +52,15 @@ def ctc_transcripts(utts: Sequence[Utterance], checkpoint: PathLike, *, progress
     model = ck.build_model()
     mname = ck.model_config.name
     feats, _ = extract_features(utts, ck.features, progress=progress, skip_errors=True, desc="ctc inputs")
-    out: list[str | None] = []
-    with torch.no_grad():
-        for x in tqdm(feats, desc="ctc transcripts", disable=not progress, unit="utt"):
-            if x is None:
-                out.append(None)
-                continue
-            o = model(torch.from_numpy(x)[None], torch.tensor([x.shape[0]]))
-            if "ctc" not in o.aux:
-                raise ConfigError(f"{p}: model {mname!r} gives no CTC output (aux['ctc'])")
-            lg, ln = o.aux["ctc"]
-            out.append(vocab.decode_ctc(lg[0, : int(ln[0])].argmax(-1).tolist()))
+    kept = [(i, x) for i, x in enumerate(feats) if x is not None]
+    keep = [i for i, _ in kept]
+    ds = UtteranceDataset([utts[i] for i in keep], [x for _, x in kept])
+    res = run_model(model, ds, progress=progress, desc="ctc transcripts")
+    if res and res[0]["ctc"] is None:
+        raise ConfigError(f"{p}: model {mname!r} gives no CTC output (aux['ctc'])")
+    out: list[str | None] = [None] * len(utts)
+    for i, r in zip(keep, res, strict=True):
+        out[i] = vocab.decode_ctc(r["ctc"])
     return out
 
 
