@@ -106,10 +106,10 @@ class EvalConfig:
         test_corpora: corpora tested under ``cross_corpus`` (one fold each), or the subset held out
             in turn under ``leave_one_corpus_out`` (empty: all). Classes not shared by every
             corpus involved are dropped.
-        only_folds: run only these folds (by name, e.g. ``emodb_12``), to spread one protocol's
-            folds over several processes or machines sharing one ``--out`` folder; a final
-            ``serkit evaluate ... --out DIR --resume`` without it then reports all folds
-            (finished folds only predict). The report notes a partial run.
+        only_folds: run only these folds (by name, e.g. ``emodb_12``): a low-level setting (e.g. to
+            re-run one fold); a later ``serkit evaluate ... --out DIR --resume`` without it reports
+            all folds (finished folds only predict). The report notes a partial run. To run folds
+            in parallel use ``serkit evaluate --engine ray`` instead.
     """
 
     protocol: str = "loso"

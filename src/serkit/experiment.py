@@ -12,6 +12,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from serkit.config import ExperimentConfig, apply_overrides, load_dict, parse_re
 from serkit.data.corpora import corpus_spec, load_corpus
 from serkit.data.corpora.common import labels_of
 from serkit.data.manifest import Utterance, summary
-from serkit.data.splits import CROSS_CORPUS, recipe_folds, recipe_protocol_name
+from serkit.data.splits import CROSS_CORPUS, Fold, recipe_folds, recipe_protocol_name
 from serkit.errors import ConfigError
 from serkit.eval.metrics import ccc_per_dimension, classification_scores, expected_calibration_error
 from serkit.eval.report import FoldResult, Prediction, Report
@@ -87,9 +88,61 @@ def subsample(utts: Sequence[Utterance], n: int, *, seed: int = 0) -> list[Utter
     return sorted(out, key=lambda u: order[u.id])
 
 
+@dataclass
+class ExperimentPlan:
+    """A recipe resolved into data and folds, before any model is trained (picklable: Ray sends it
+    to fold tasks).
+
+    Attributes:
+        cfg: the recipe.
+        utts: its utterances; ``by_id`` indexes them.
+        labels: class names (restricted to the shared ones for cross-corpus protocols).
+        folds: the folds to run (``eval.only_folds`` applied).
+        protocol_name: the report header's protocol description.
+        notes: report notes gathered while planning.
+        cross: cross-corpus facts for the report, or None.
+        features: utterance-level features ``{id: (D,)}`` of classical models (extracted once,
+            before the folds), else None.
+        t0: when planning started (the report's wall time counts from here).
+    """
+
+    cfg: ExperimentConfig
+    utts: list[Utterance]
+    labels: list[str]
+    folds: list[Fold]
+    protocol_name: str
+    notes: list[str]
+    cross: dict[str, Any] | None = None
+    features: dict[str, np.ndarray] | None = None
+    t0: float = field(default_factory=time.time)
+    #: folds of the whole protocol when ``eval.only_folds`` runs only some (a partial report), else None
+    folds_total: int | None = None
+
+    @property
+    def by_id(self) -> dict[str, Utterance]:
+        """Utterances by id."""
+        return {u.id: u for u in self.utts}
+
+    def with_utterances(self, utts: list[Utterance]) -> ExperimentPlan:
+        """The same plan over other copies of its utterances (same ids, e.g. absolute paths)."""
+        return replace(self, utts=utts)
+
+
+@dataclass
+class FoldRun:
+    """One fold's outcome: its report row and its test predictions."""
+
+    result: FoldResult
+    predictions: list[Prediction]
+
+
 def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, out_dir: PathLike | None = None,
                    progress: bool = True, resume: bool = False) -> Report:
-    """Evaluate a recipe under its protocol.
+    """Evaluate a recipe under its protocol (folds one after the other, in this process).
+
+    ``serkit evaluate --engine ray`` runs the same three steps with the folds as Ray tasks
+    (:mod:`serkit.scale.ray_evaluate`): :func:`plan_experiment`, :func:`run_fold` per fold,
+    :func:`report_of`.
 
     Args:
         cfg: the recipe.
@@ -106,11 +159,34 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
         SpeakerOverlapError: a speaker-independent fold shares speakers.
         UnknownKeyError: bad names in the recipe.
     """
+    plan = plan_experiment(cfg, data_root=data_root, progress=progress)
+    runs = [run_fold(plan, i, out_dir=out_dir, progress=progress, resume=resume) for i in range(len(plan.folds))]
+    return report_of(plan, runs)
+
+
+def seed_recipes(cfg: ExperimentConfig, n: int) -> list[ExperimentConfig]:
+    """``serkit evaluate --seeds N``: the recipe with ``train.seed`` = its own seed + 0 .. N-1.
+
+    The folds stay the same (they follow ``eval.seed``), so the spread over these runs is the
+    training seed's noise.
+
+    Raises:
+        ConfigError: ``n < 1``.
+    """
+    if n < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {n}")
+    return [replace(cfg, train=replace(cfg.train, seed=cfg.train.seed + i)) for i in range(n)]
+
+
+def plan_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, progress: bool = True) -> ExperimentPlan:
+    """Load the recipe's data, make its folds and (classical models) extract the features once.
+
+    Raises:
+        ConfigError: a classical model with frame-level features.
+    """
     t0 = time.time()
-    mcfg = cfg.model
     utts, labels = load_data(cfg, data_root=data_root)
     ev = cfg.eval
-    spec = corpus_spec(cfg.data.corpus)
     folds = recipe_folds(cfg, utts)
     all_folds = recipe_folds(cfg, utts, all_folds=True) if ev.only_folds else folds
     n_all = len(all_folds)
@@ -127,62 +203,80 @@ def run_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None, 
                      f"test corpus, mean ± std over test corpora; labels = classes shared by all corpora"
                      + (f" (dropped {dropped})" if dropped else ""))
     name = recipe_protocol_name(cfg, all_folds, utts)
-    partial = None
-    if len(folds) < n_all:
-        partial = f"partial run: only folds {[f.name for f in folds]} of the protocol's {n_all} (eval.only_folds)"
     log.info("%s: %s; %d folds", cfg.data.corpus, summary(utts), len(folds))
     if cfg.features.speaker_norm:
         notes.append("features standardised per speaker (each test speaker's own unlabelled audio)")
-    if partial:
-        notes.append(partial)
-    results: list[FoldResult] = []
-    preds: list[Prediction] = []
-    if mcfg.name in CLASSICAL:
+    if len(folds) < n_all:
+        notes.append(f"partial run: only folds {[f.name for f in folds]} of the protocol's {n_all} (eval.only_folds)")
+    X = None
+    if cfg.model.name in CLASSICAL:
         if cfg.features.name not in UTTERANCE_LEVEL:
-            raise ConfigError(f"model {mcfg.name} needs utterance-level features "
+            raise ConfigError(f"model {cfg.model.name} needs utterance-level features "
                               f"{list(UTTERANCE_LEVEL)}, got features.name={cfg.features.name}")
         feats, errors = extract_features(utts, cfg.features, skip_errors=True, progress=progress)
         if errors:
             notes.append(f"{len(errors)} files skipped: " + "; ".join(list(errors.values())[:3]))
         X = {u.id: x for u, x in zip(utts, feats, strict=True) if x is not None}
-        for f in folds:
-            tr = [i for i in f.train if i in X]
-            te = [i for i in f.test if i in X]
-            clf = build_model(mcfg, seed=ev.seed)
-            clf.fit(np.stack([X[i] for i in tr]), [by_id[i].emotion for i in tr])
-            yp = clf.predict(np.stack([X[i] for i in te]))
-            fold_preds = [Prediction(i, f.name, by_id[i].speaker, by_id[i].emotion, str(p)) for i, p in zip(te, yp, strict=True)]
-            preds += fold_preds
-            results.append(_fold_result(f.name, len(tr), [by_id[i] for i in te], fold_preds, labels))
-    else:
-        from serkit.train.loop import fit_predict
+    return ExperimentPlan(cfg, utts, labels, folds, name, notes, cross, X, t0,
+                          folds_total=n_all if len(folds) < n_all else None)
 
-        for f in folds:
-            fold_dir = Path(out_dir) / f"fold_{f.name}" if out_dir else None
-            fo = fit_predict(cfg, [by_id[i] for i in f.train], [by_id[i] for i in f.test], labels=labels,
-                             out_dir=fold_dir, progress=progress, fold=f.name,
-                             resume=resume and fold_dir is not None)
-            preds += fo.predictions
-            r = _fold_result(f.name, len(f.train), [by_id[i] for i in f.test], fo.predictions, labels)
-            r.extra.update(fo.extra)
-            cer = transcript_cer([by_id[i] for i in f.test], fo.extra.get("transcripts") or {})
-            if cer is not None:  # CTC by-product (w2v2_ctc): character error rate of the transcripts
-                r.scores["cer"] = cer
-            results.append(r)
-        cals = [r.extra["calibration"] for r in results if r.extra.get("calibration")]
-        if cals:
-            notes.append("scores calibrated by temperature scaling on each fold's development speakers (train."
-                         "calibration=temperature): T = " + ", ".join(f"{c['temperature']:.2f}" for c in cals)
-                         + "; test ECE before -> after: " + ", ".join(
-                             f"{c['test_ece_before']:.3f} -> {r.scores['ece']:.3f}"
-                             for c, r in zip(cals, [r for r in results if r.extra.get("calibration")], strict=True)
-                             if c.get("test_ece_before") is not None and "ece" in r.scores))
+
+def run_fold(plan: ExperimentPlan, index: int, *, out_dir: PathLike | None = None, progress: bool = True,
+             resume: bool = False) -> FoldRun:
+    """Train and test the model of one fold of a plan.
+
+    Args:
+        plan: from :func:`plan_experiment`.
+        index: which of ``plan.folds``.
+        out_dir: the run folder; the fold's checkpoints go to ``out_dir/fold_<name>``.
+        progress: progress bar of the fold's training.
+        resume: continue a neural fold from its ``last.pt``.
+    """
+    cfg, f, labels, by_id = plan.cfg, plan.folds[index], plan.labels, plan.by_id
+    if plan.features is not None:
+        X = plan.features
+        tr = [i for i in f.train if i in X]
+        te = [i for i in f.test if i in X]
+        clf = build_model(cfg.model, seed=cfg.eval.seed)
+        clf.fit(np.stack([X[i] for i in tr]), [by_id[i].emotion for i in tr])
+        yp = clf.predict(np.stack([X[i] for i in te]))
+        preds = [Prediction(i, f.name, by_id[i].speaker, by_id[i].emotion, str(p)) for i, p in zip(te, yp, strict=True)]
+        return FoldRun(_fold_result(f.name, len(tr), [by_id[i] for i in te], preds, labels), preds)
+    from serkit.train.loop import fit_predict
+
+    fold_dir = Path(out_dir) / f"fold_{f.name}" if out_dir else None
+    fo = fit_predict(cfg, [by_id[i] for i in f.train], [by_id[i] for i in f.test], labels=labels,
+                     out_dir=fold_dir, progress=progress, fold=f.name, resume=resume and fold_dir is not None)
+    r = _fold_result(f.name, len(f.train), [by_id[i] for i in f.test], fo.predictions, labels)
+    r.extra.update(fo.extra)
+    cer = transcript_cer([by_id[i] for i in f.test], fo.extra.get("transcripts") or {})
+    if cer is not None:  # CTC by-product (w2v2_ctc): character error rate of the transcripts
+        r.scores["cer"] = cer
+    return FoldRun(r, fo.predictions)
+
+
+def report_of(plan: ExperimentPlan, runs: Sequence[FoldRun]) -> Report:
+    """The report of a plan from its fold runs (in the plan's fold order)."""
+    cfg, ev = plan.cfg, plan.cfg.eval
+    spec = corpus_spec(cfg.data.corpus)
+    notes = list(plan.notes)
+    results = [r.result for r in runs]
+    cal = [r for r in results if r.extra.get("calibration")]
+    if cal:
+        cals = [r.extra["calibration"] for r in cal]
+        notes.append("scores calibrated by temperature scaling on each fold's development speakers (train."
+                     "calibration=temperature): T = " + ", ".join(f"{c['temperature']:.2f}" for c in cals)
+                     + "; test ECE before -> after: " + ", ".join(
+                         f"{c['test_ece_before']:.3f} -> {r.scores['ece']:.3f}"
+                         for c, r in zip(cals, cal, strict=True)
+                         if c.get("test_ece_before") is not None and "ece" in r.scores))
     return Report(
-        corpus=cfg.data.corpus, label_set=cfg.data.labels or spec.default_labels, labels=labels,
-        protocol=ev.protocol, protocol_name=name, speaker_dependent=ev.speaker_dependent,
-        seed=ev.seed, n_utterances=len(utts), features=cfg.features.name, model=mcfg.name,
-        folds=results, predictions=preds, notes=notes, wall_time_s=round(time.time() - t0, 1),
-        config=cfg.to_dict(), cross_corpus=cross, folds_total=n_all if partial else None,
+        corpus=cfg.data.corpus, label_set=cfg.data.labels or spec.default_labels, labels=plan.labels,
+        protocol=ev.protocol, protocol_name=plan.protocol_name, speaker_dependent=ev.speaker_dependent,
+        seed=ev.seed, n_utterances=len(plan.utts), features=cfg.features.name, model=cfg.model.name,
+        folds=results, predictions=[p for r in runs for p in r.predictions], notes=notes,
+        wall_time_s=round(time.time() - plan.t0, 1), config=cfg.to_dict(), cross_corpus=plan.cross,
+        folds_total=plan.folds_total,
     )
 
 

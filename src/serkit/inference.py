@@ -89,6 +89,18 @@ def bundled_dir(name: str = "default") -> Path:
     return Path(__file__).resolve().parent / "assets" / name
 
 
+#: read size of :meth:`Predictor.predict_file`, in seconds of the source
+FILE_BLOCK_SECONDS = 30.0
+#: errors that fail one file of a batch (recorded as ``{file, error}``) without stopping the rest
+FILE_ERRORS = (SerkitError, OSError, ValueError, RuntimeError)
+
+
+def error_record(path: PathLike, exc: BaseException) -> dict[str, str]:
+    """The ``{file, error}`` result of a file that failed (the JSON line of ``serkit predict``)."""
+    msg = str(exc) if isinstance(exc, SerkitError) else f"{path}: {type(exc).__name__}: {exc}"
+    return {"file": str(path), "error": msg}
+
+
 def model_input_stats(model) -> tuple[np.ndarray, np.ndarray] | None:
     """A model's global input standardisation ``(mean (F,), std (F,))`` (its ``in_mean`` /
     ``in_std`` buffers), if that is all its normaliser does. Speaker adaptation maps features onto
@@ -100,7 +112,7 @@ def model_input_stats(model) -> tuple[np.ndarray, np.ndarray] | None:
     m, s = getattr(model, "in_mean", None), getattr(model, "in_std", None)
     if m is None or s is None or getattr(getattr(model, "cfg", None), "norm_mode", "global") != "global":
         return None
-    return m.detach().float().numpy(), s.detach().float().numpy()
+    return m.detach().float().cpu().numpy(), s.detach().float().cpu().numpy()
 
 
 class _TorchBackend:
@@ -112,14 +124,15 @@ class _TorchBackend:
 
     kind = "torch"
 
-    def __init__(self, model, *, temperature: float = 1.0) -> None:
+    def __init__(self, model, *, temperature: float = 1.0, device: str | None = None) -> None:
         import torch
 
         if not temperature > 0:
             raise ConfigError(f"temperature must be > 0, got {temperature}; re-fit it with train.calibration=temperature")
         self.torch = torch
         self.temperature = float(temperature)
-        self.model = model.eval()
+        self.device = torch.device(device or "cpu")
+        self.model = model.eval().to(self.device)
         #: greedy CTC frame ids of the last call's items (models with a CTC head), else None
         self.last_ctc: list[list[int]] | None = None
         #: the model's normaliser takes a speaker's statistics itself (``forward(..., norm_stats=)``)
@@ -135,9 +148,11 @@ class _TorchBackend:
         t = self.torch
         with t.inference_mode():
             kw = {} if norm_stats is None else {"norm_stats": (t.from_numpy(norm_stats[0]), t.from_numpy(norm_stats[1]))}
-            out = self.model(t.from_numpy(x), t.from_numpy(lengths), **kw)
-            probs = t.softmax(out.logits.float() / self.temperature, -1).numpy() if out.logits is not None else None
-            avd = out.avd.float().numpy() if out.avd is not None else None
+            if self.device.type != "cpu":
+                kw = {k: tuple(v.to(self.device) for v in vs) for k, vs in kw.items()}
+            out = self.model(t.from_numpy(x).to(self.device), t.from_numpy(lengths).to(self.device), **kw)
+            probs = t.softmax(out.logits.float() / self.temperature, -1).cpu().numpy() if out.logits is not None else None
+            avd = out.avd.float().cpu().numpy() if out.avd is not None else None
             self.last_ctc = None
             if "ctc" in out.aux:
                 from serkit.models.w2v2_ctc import greedy_ctc
@@ -253,11 +268,13 @@ class Predictor:
         Args:
             path: ``.pt`` file holding ``{config, state_dict, label_names, input_dim, ...}``, or
                 a run folder with ``model.pt`` / ``checkpoint.pt``.
-            **kwargs: ``segment``, ``batch_size``, ``threads`` (see the class).
+            **kwargs: ``segment``, ``batch_size``, ``threads`` (see the class), and ``device``
+                (``"cpu"`` by default, ``"cuda"`` on a GPU worker).
 
         Raises:
             CheckpointError: no checkpoint there, or not a serkit checkpoint (a ModelNotFoundError).
         """
+        device = kwargs.pop("device", None)
         ck = load_checkpoint(path)
         if isinstance(ck.model_config, KsTransformerConfig) and ck.model_config.text_encoder:
             raise ConfigError(f"{path}: model {ck.model_config.name} with text_encoder={ck.model_config.text_encoder} "
@@ -265,7 +282,7 @@ class Predictor:
                               "with serkit evaluate RECIPE (the manifest's text column supplies the transcripts), "
                               "or train the audio-only variant (e.g. configs/chen2022/emodb_audio.yaml) and pass "
                               "that run to --model")
-        return cls(_TorchBackend(ck.build_model(), temperature=ck.temperature), ck.features, ck.label_names,
+        return cls(_TorchBackend(ck.build_model(), temperature=ck.temperature, device=device), ck.features, ck.label_names,
                    avd_stats=ck.avd_stats, name=str(path), vocab=ck.vocab, **kwargs)
 
     @classmethod
@@ -277,6 +294,7 @@ class Predictor:
             threads: intra-op threads of ONNX Runtime and torch (the feature front-end).
             **kwargs: ``segment``, ``batch_size`` (see the class).
         """
+        kwargs.pop("device", None)  # ONNX Runtime runs on the CPU provider
         b = _OnnxBackend(Path(path), threads=threads)
         kwargs["threads"] = threads
         m = b.meta
@@ -400,7 +418,7 @@ class Predictor:
         segs = list(self._segments([y], Segmenter(self.segment), stats))
         return self._aggregate(segs, y.size / audio.SAMPLE_RATE)
 
-    def predict_file(self, path: PathLike, *, block_seconds: float = 30.0,
+    def predict_file(self, path: PathLike, *, block_seconds: float = FILE_BLOCK_SECONDS,
                      stats: SpeakerStats | None = None) -> dict[str, Any]:
         """Predict one audio file of any length (read block-wise; memory flat in its length).
 
@@ -416,13 +434,34 @@ class Predictor:
         Raises:
             AudioError: unreadable, empty, too short or corrupt file.
         """
+        return self.predict_blocks(audio.stream(path, block_seconds=block_seconds), file=path, stats=stats)
+
+    def predict_blocks(self, blocks: Iterable[np.ndarray], *, file: PathLike,
+                       stats: SpeakerStats | None = None) -> dict[str, Any]:
+        """Predict one file from its decoded blocks (as :func:`serkit.data.audio.stream` yields them).
+
+        :meth:`predict_file` is this over ``audio.stream(file)``; a pipeline that decodes in
+        another process (``serkit predict --engine ray``) passes the same blocks and gets the
+        same result.
+
+        Args:
+            blocks: ``(S_block,)`` float32 blocks at 16 kHz.
+            file: the file they came from (named in the result and in errors).
+            stats: a speaker's statistics (see :meth:`predict_file`).
+
+        Returns:
+            ``{file, duration, label, scores, segments[, arousal, valence, dominance]}``.
+
+        Raises:
+            AudioError: the blocks hold less than the minimum duration.
+        """
         seg = Segmenter(self.segment)
-        segs = list(self._segments(audio.stream(path, block_seconds=block_seconds), seg, stats))
+        segs = list(self._segments(blocks, seg, stats))
         duration = seg.total_samples / audio.SAMPLE_RATE
         if duration < audio.MIN_DURATION:
-            raise AudioError(path, f"is {duration:.3f} s long, shorter than the {audio.MIN_DURATION:g} s minimum",
+            raise AudioError(file, f"is {duration:.3f} s long, shorter than the {audio.MIN_DURATION:g} s minimum",
                              f"give at least {audio.MIN_DURATION:g} s of speech")
-        return {"file": str(path), **self._aggregate(segs, duration)}
+        return {"file": str(file), **self._aggregate(segs, duration)}
 
     # ----------------------------------------------------------------- speaker adaptation
     def adaptation_unsupported(self) -> str | None:
@@ -498,9 +537,9 @@ class Predictor:
     def _predict_safe(self, p: PathLike, stats: SpeakerStats | None = None) -> dict[str, Any]:
         try:
             return self.predict_file(p, stats=stats)
-        except (SerkitError, OSError, ValueError, RuntimeError) as e:
+        except FILE_ERRORS as e:
             log.debug("failed on %s", p, exc_info=True)
-            return {"file": str(p), "error": str(e) if isinstance(e, SerkitError) else f"{p}: {type(e).__name__}: {e}"}
+            return error_record(p, e)
 
     def predict_batch(self, paths: Iterable[PathLike], *, speakers: Any = None,
                       adapt: AdaptConfig | None = None) -> Iterator[dict[str, Any]]:
@@ -569,7 +608,7 @@ class Predictor:
         acc = RunningStats() if cfg is not None else None
 
         def classify(closed: list[Segment]) -> list[dict[str, Any]]:
-            if acc is None:
+            if acc is None or cfg is None:
                 return self._classify(closed)
             feats = [self._features(s.samples) for s in closed]
             for s, f in zip(closed, feats, strict=True):

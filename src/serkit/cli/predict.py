@@ -79,17 +79,22 @@ def add_parser(sub) -> None:
     g.add_argument("--min-speaker-seconds", type=float, default=None, metavar="SECONDS",
                    help="least speech of a speaker to adapt with (default 10); below it files are predicted "
                         "unadapted and their JSON says why")
+    from serkit.cli.engine import add_predict_engine_arguments
+
+    add_predict_engine_arguments(p)
     p.set_defaults(func=run)
 
 
 def expand_inputs(paths: list[str]) -> list[tuple[str, str | None]]:
-    """Files from paths, folders (recursive) and glob patterns, in order, as ``(path, error)``.
+    """Files from paths, folders (recursive), glob patterns and manifests (``.jsonl`` rows'
+    ``path``, or ``.txt``/``.lst`` with one path per line), in order, as ``(path, error)``.
 
     ``error`` is None for a file to predict, else the message of an input that gives no file (a
     folder without audio, a pattern without matches); a missing plain path stays a file so that
     the audio reader reports it.
     """
     from serkit.data.audio import AUDIO_EXTENSIONS, find_audio
+    from serkit.data.manifest import PATH_LIST_SUFFIXES, read_path_list
 
     out: list[tuple[str, str | None]] = []
     for p in paths:
@@ -103,6 +108,8 @@ def expand_inputs(paths: list[str]) -> list[tuple[str, str | None]]:
             out += [(f, None) for f in sorted(glob.glob(p, recursive=True))] or [
                 (p, f"{p}: pattern matched no files; check the folder and the extension, and quote the "
                     "pattern ('dir/**/*.wav') so that serkit, not the shell, expands it")]
+        elif q.is_file() and q.suffix.lower() in PATH_LIST_SUFFIXES:
+            out += [(f, None) for f in read_path_list(q)]
         else:
             out.append((p, None))
     return out
@@ -254,6 +261,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         raise ConfigError(f"--top-k must be at least 1, got {args.top_k}")
     kw = {"transcribe": True} if getattr(args, "transcribe", False) else {}
+    if getattr(args, "engine", "local") == "ray":
+        from serkit.cli.engine import run_ray_predict
+
+        return run_ray_predict(args, expand_inputs(args.paths),
+                               {"segment": SegmentConfig(vad=not args.no_vad, max_window=args.max_window), **kw})
     pred = Predictor.load(args.model, segment=SegmentConfig(vad=not args.no_vad, max_window=args.max_window),
                           threads=args.threads, **kw)
     out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout  # noqa: SIM115

@@ -25,7 +25,21 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train and print the validation (or fold test) scores."""
+    """Train and print the validation (or fold test) scores.
+
+    Under ``torchrun --nproc-per-node N -m serkit train ...`` the training is data-parallel (DDP,
+    :mod:`serkit.train.distributed`); rank 0 writes the run folder and prints.
+    """
+    from serkit.train import distributed
+
+    info = distributed.init()
+    try:
+        return _run(args, info)
+    finally:
+        distributed.shutdown()
+
+
+def _run(args: argparse.Namespace, info) -> int:
     import json
 
     from serkit.data.splits import recipe_folds, recipe_protocol_name
@@ -41,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
         fitted = fit(cfg, utts, labels=labels, out_dir=args.out, resume=args.resume, progress=progress)
         res = fitted.result
         last = res.history[-1] if res.history else {}
+        if not info.is_main:
+            return 0
         print(json.dumps({"checkpoint": f"{args.out}/checkpoint.pt", "epochs": len(res.history),
+                          **({"world_size": info.world_size, "backend": info.backend} if info.enabled else {}),
                           "train_time_s": res.wall_time_s, "n_parameters": res.checkpoint.extra["n_parameters"],
                           "validation_speakers": sorted({u.speaker for u in fitted.valid}),
                           "best_valid": res.checkpoint.extra.get("best_valid"), "last_epoch": last}, indent=2))
@@ -54,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     fo = fit_predict(cfg, [by_id[i] for i in f.train], [by_id[i] for i in f.test], labels=labels,
                      out_dir=args.out, progress=progress, fold=f.name, resume=args.resume)
     sc = classification_scores([p.true for p in fo.predictions], [p.pred for p in fo.predictions], labels)
+    if not info.is_main:
+        return 0
     print(f"corpus={cfg.data.corpus} protocol={recipe_protocol_name(cfg)} fold={f.name} "
           f"(1 of {len(folds)} folds; no std for a single fold): "
           + " ".join(f"{m.upper()}={v:.4f}" for m, v in sc.items()))

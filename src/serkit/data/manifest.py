@@ -156,3 +156,35 @@ def summary(utterances: Sequence[Utterance]) -> dict[str, Any]:
         "hours": round(secs / 3600, 3),
         "emotions": dict(sorted(Counter(u.emotion for u in utterances if u.emotion).items())),
     }
+
+
+#: suffixes of file lists accepted where audio files are expected (``serkit predict SOURCE``)
+PATH_LIST_SUFFIXES = (".jsonl", ".txt", ".lst")
+
+
+def read_path_list(path: PathLike) -> list[str]:
+    """Audio files named by a manifest: a JSONL manifest (its rows' ``path``, each file once,
+    in order) or a text file with one path per line (``#`` starts a comment). Relative paths
+    resolve against the list's folder.
+
+    Raises:
+        ManifestError: unreadable line, or a JSON row without ``path``.
+    """
+    p = Path(path)
+    out: dict[str, None] = {}
+    with p.open(encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if p.suffix == ".jsonl":
+                try:
+                    a = json.loads(line).get("path")
+                except (json.JSONDecodeError, AttributeError):
+                    raise ManifestError(f"{p}:{i}: not a JSON object; expected one row per line with a 'path'") from None
+                if not a:
+                    raise ManifestError(f"{p}:{i}: row has no 'path'; expected {{\"path\": \"audio.wav\", ...}}")
+            else:
+                a = line
+            out[str(a) if Path(a).is_absolute() else str((p.parent / a).resolve())] = None
+    return list(out)

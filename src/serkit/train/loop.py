@@ -39,6 +39,7 @@ from serkit.models.base import ModelOutput, count_parameters
 from serkit.models.checkpoint import Checkpoint, load_checkpoint
 from serkit.models.ks_transformer import KsTransformerConfig
 from serkit.models.w2v2_ctc import greedy_ctc
+from serkit.train import distributed
 from serkit.train.augment import AugmentConfig, FeatureAugmenter
 from serkit.train.losses import compute_losses, task_weights
 from serkit.typing import PathLike
@@ -216,6 +217,15 @@ def _forward(model: torch.nn.Module, batch: Batch) -> ModelOutput:
     return model(batch.inputs, batch.lengths, **kw)
 
 
+def _to_device(batch: Batch, model: torch.nn.Module) -> Batch:
+    """The batch on the model's device (a no-op on CPU; a DDP rank's GPU with nccl)."""
+    dev = next(model.parameters()).device
+    if dev.type == "cpu":
+        return batch
+    return dataclasses.replace(batch, **{f.name: getattr(batch, f.name).to(dev) for f in dataclasses.fields(batch)
+                                         if isinstance(getattr(batch, f.name), torch.Tensor)})
+
+
 def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer not in OPTIMIZERS:
         raise UnknownKeyError("train.optimizer", cfg.optimizer, OPTIMIZERS)
@@ -313,14 +323,15 @@ def _wave_inputs(cfg: ExperimentConfig, train: Prepared, progress: bool):
 
 
 def _train_batches(ds: UtteranceDataset, sampler: LengthBucketSampler, aug: FeatureAugmenter | None,
-                   rng: random.Random) -> Iterator[Batch]:
+                   rng: random.Random, info: distributed.DistInfo = distributed.SINGLE) -> Iterator[Batch]:
     """The training batches of one epoch: items (cropped), collated, then augmented.
 
     This is where augmentation enters the loop: per item before padding (crops), per padded
     batch after it (gain, masks). Wave-domain augmentation goes per item, before features.
+    Under DDP each rank takes its share of every global batch (:func:`distributed.shard_batch`).
     """
     for idx in sampler:
-        items = [ds[i] for i in idx]
+        items = [ds[i] for i in distributed.shard_batch(idx, info)]
         if aug is not None and aug.cfg.crop_frames:
             items = [dataclasses.replace(it, inputs=aug.crop(it.inputs, rng)) for it in items]
         batch = collate(items)
@@ -332,7 +343,7 @@ def _train_batches(ds: UtteranceDataset, sampler: LengthBucketSampler, aug: Feat
 def _item_of(value: Any, b: int, n: int) -> Any:
     """Row ``b`` of a batched output (tensors with a batch dim, recursively in dicts); others as is."""
     if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == n:
-        return value[b].detach().numpy()
+        return value[b].detach().cpu().numpy()
     if isinstance(value, dict):
         return {k: _item_of(v, b, n) for k, v in value.items()}
     return value
@@ -340,7 +351,7 @@ def _item_of(value: Any, b: int, n: int) -> Any:
 
 @torch.no_grad()
 def run_model(model: torch.nn.Module, ds: UtteranceDataset, *, batch_size: int = 16, temperature: float = 1.0,
-              progress: bool = False, desc: str = "predict") -> list[dict[str, Any]]:
+              progress: bool = False, desc: str = "predict", indices: Sequence[int] | None = None) -> list[dict[str, Any]]:
     """Run a model over utterances with prepared inputs: the one batched inference over a list.
 
     Used for validation, fold test sets and CTC transcripts (:mod:`serkit.train.transcripts`);
@@ -353,30 +364,32 @@ def run_model(model: torch.nn.Module, ds: UtteranceDataset, *, batch_size: int =
         temperature: logit temperature of ``probs`` (1.0 = none).
         progress: progress bar over batches.
         desc: its label.
+        indices: run only these items of ``ds`` (e.g. one DDP rank's share), in this order.
 
     Returns:
-        per item, in dataset order: ``logits (C,)``, ``probs (C,)`` (softmax of logits /
-        temperature), ``avd (3,)`` (as the model gives it), ``embedding (D,)``, ``ctc`` (greedy
-        frame ids), ``embeddings`` (the model's other named embeddings) and ``attn`` (its attention
-        output, this item's row, padded to the batch), each None when the model has none.
+        per item, in dataset order (or ``indices`` order): ``logits (C,)``, ``probs (C,)`` (softmax
+        of logits / temperature), ``avd (3,)`` (as the model gives it), ``embedding (D,)``, ``ctc``
+        (greedy frame ids), ``embeddings`` (the model's other named embeddings) and ``attn`` (its
+        attention output, this item's row, padded to the batch), each None when the model has none.
         Batches are length-sorted to limit padding; padding does not change a result.
     """
     model.eval()
-    sampler = LengthBucketSampler([ds.length(i) for i in range(len(ds))], batch_size, shuffle=False)
-    out: list[dict[str, Any] | None] = [None] * len(ds)
+    items = list(range(len(ds))) if indices is None else list(indices)
+    sampler = LengthBucketSampler([ds.length(i) for i in items], batch_size, shuffle=False)
+    out: list[dict[str, Any] | None] = [None] * len(items)
     for idx in tqdm(sampler, desc=desc, disable=not progress, unit="batch"):
-        batch = collate([ds[i] for i in idx])
+        batch = _to_device(collate([ds[items[i]] for i in idx]), model)
         o = _forward(model, batch)
         probs = torch.softmax(o.logits / temperature, -1) if o.logits is not None else None
         ctc = greedy_ctc(*o.aux["ctc"]) if "ctc" in o.aux else None
         for b, i in enumerate(idx):
             out[i] = {
-                "logits": o.logits[b].numpy() if o.logits is not None else None,
-                "probs": probs[b].numpy() if probs is not None else None,
-                "avd": o.avd[b].numpy() if o.avd is not None else None,
-                "embedding": o.embedding[b].numpy() if o.embedding is not None else None,
+                "logits": o.logits[b].cpu().numpy() if o.logits is not None else None,
+                "probs": probs[b].cpu().numpy() if probs is not None else None,
+                "avd": o.avd[b].cpu().numpy() if o.avd is not None else None,
+                "embedding": o.embedding[b].cpu().numpy() if o.embedding is not None else None,
                 "ctc": ctc[b] if ctc is not None else None,
-                "embeddings": {k: v[b].numpy() for k, v in o.embeddings.items()},
+                "embeddings": {k: v[b].cpu().numpy() for k, v in o.embeddings.items()},
                 "attn": _item_of(o.attn, b, len(idx)),
             }
     return out  # type: ignore[return-value]
@@ -388,8 +401,16 @@ def run_prepared(model: torch.nn.Module, p: Prepared, *, batch_size: int = 16,
     return run_model(model, _dataset(p, (), None), batch_size=batch_size, temperature=temperature)
 
 
-def _validate(model, ds, labels, avd_stats, weights, ctx, batch_size) -> dict[str, float]:
-    res = run_model(model, ds, batch_size=batch_size)
+def _validate(model, ds, labels, avd_stats, weights, ctx, batch_size,
+              info: distributed.DistInfo = distributed.SINGLE) -> dict[str, float]:
+    # under DDP each rank runs its share of the validation set; the outputs (probs, avd) are
+    # gathered and the loss sums added, so every rank computes the same metrics (and early stop)
+    mine = list(range(info.rank, len(ds), info.world_size))
+    res_mine = [{"probs": r["probs"], "avd": r["avd"]} for r in run_model(model, ds, batch_size=batch_size, indices=mine)]
+    res: list[dict[str, Any]] = [{}] * len(ds)
+    for part in distributed.gather_objects(list(zip(mine, res_mine, strict=True)), info):
+        for i, r in part:
+            res[i] = r
     m: dict[str, float] = {}
     y = [ds[i].label for i in range(len(ds))]
     cls = [(t, r["probs"]) for t, r in zip(y, res, strict=True) if t != IGNORE and r["probs"] is not None]
@@ -406,11 +427,12 @@ def _validate(model, ds, labels, avd_stats, weights, ctx, batch_size) -> dict[st
     model.eval()
     tot, n = 0.0, 0
     with torch.no_grad():
-        for idx in LengthBucketSampler([ds.length(i) for i in range(len(ds))], batch_size, shuffle=False):
-            b = collate([ds[i] for i in idx])
+        for idx in LengthBucketSampler([ds.length(i) for i in mine], batch_size, shuffle=False):
+            b = _to_device(collate([ds[mine[i]] for i in idx]), model)
             tot += float(compute_losses(_forward(model, b), b, weights, ctx)["total"]) * len(idx)
             n += len(idx)
-    m["loss"] = tot / max(n, 1)
+    tot_all, n_all = distributed.sum_over_ranks([tot, n], info)
+    m["loss"] = tot_all / max(n_all, 1)
     m["-loss"] = -m["loss"]
     return m
 
@@ -432,10 +454,16 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
         vocab: CharVocab for CTC (stored in the checkpoint).
         desc: progress-bar label.
 
+    Under ``torchrun`` (:mod:`serkit.train.distributed`) the same loop runs data-parallel: each
+    rank trains on its share of every batch, metrics are computed over all ranks, and only rank 0
+    writes ``out_dir``.
+
     Raises:
         UnknownKeyError / ConfigError: bad recipe values.
     """
     t0 = time.time()
+    info = distributed.current()
+    progress = progress and info.is_main
     tc: TrainConfig = cfg.train
     if tc.num_threads > 0:
         torch.set_num_threads(tc.num_threads)
@@ -458,6 +486,8 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
     model = build_model(cfg.model, input_dim=input_dim, num_classes=len(labels),
                         vocab_size=len(vocab) if vocab is not None else None)
     _set_input_stats(model, tc, train.inputs)
+    if info.device != "cpu":
+        model.to(info.device)
     groups = _balance_groups(train.utts, tc.balance)
     waves = _wave_inputs(cfg, train, progress)
     # plain shuffled batches are length buckets of equal length
@@ -468,12 +498,16 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
     per_batch = isinstance(sched, torch.optim.lr_scheduler.OneCycleLR)
     ctx: dict[str, Any] = {"avd_weights": tc.avd_weights}
     if tc.class_weighted and labels:
-        ctx["class_weights"] = _class_weights([ds_tr[i].label for i in range(len(ds_tr))], len(labels), groups)
+        ctx["class_weights"] = _class_weights([ds_tr[i].label for i in range(len(ds_tr))], len(labels),
+                                              groups).to(info.device)
 
     def checkpoint(**extra: Any) -> Checkpoint:
         return Checkpoint(config=cfg.to_dict(), state_dict=model.state_dict(), label_names=list(labels),
                           input_dim=input_dim, avd_stats=avd_stats, vocab=vocab.to_dict() if vocab is not None else None,
-                          extra={"n_parameters": count_parameters(model), **extra})
+                          extra={"n_parameters": count_parameters(model), **dist_facts, **extra})
+
+    dist_facts = {"distributed": {"world_size": info.world_size, "backend": info.backend}} if info.enabled else {}
+    main = info.is_main  # rank 0 (or the only process) writes out_dir
 
     out = Path(out_dir) if out_dir is not None else None
     history: list[dict[str, float]] = []
@@ -481,9 +515,10 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
     if out is not None:
         from serkit.config import dump_yaml
 
-        dump_yaml(cfg, out / "resolved.yaml")
+        if main:
+            dump_yaml(cfg, out / "resolved.yaml")
         if resume and (out / "last.pt").is_file():
-            st = load_checkpoint(out / "last.pt")
+            st = load_checkpoint(out / "last.pt")  # on the CPU; load_state_dict copies to the device
             model.load_state_dict(st.state_dict)
             opt.load_state_dict(st.extra["optimizer"])
             if sched is not None and st.extra.get("scheduler") is not None:
@@ -494,7 +529,8 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
             log.info("resumed %s at epoch %d", out, start_epoch)
         elif resume:
             log.warning("--resume: no %s; starting from scratch", out / "last.pt")
-    logf = (out / "train.log").open("a", encoding="utf-8") if out is not None else None
+    net = distributed.wrap(model, info)  # DDP averages gradients over ranks; the model itself in one process
+    logf = (out / "train.log").open("a", encoding="utf-8") if out is not None and main else None
     bar = tqdm(range(start_epoch, tc.epochs), desc=desc, disable=not progress, unit="epoch",
                initial=start_epoch, total=tc.epochs)
     try:
@@ -506,8 +542,9 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
                 ds_tr.inputs = waves.for_epoch(epoch)
             model.train()
             tot, n = 0.0, 0
-            for batch in _train_batches(ds_tr, sampler, aug, rng):
-                losses = compute_losses(_forward(model, batch), batch, weights, ctx)
+            for batch in _train_batches(ds_tr, sampler, aug, rng, info):
+                batch = _to_device(batch, model)
+                losses = compute_losses(_forward(net, batch), batch, weights, ctx)
                 opt.zero_grad(set_to_none=True)
                 losses["total"].backward()
                 if tc.grad_clip > 0:
@@ -517,10 +554,11 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
                     sched.step()
                 tot += float(losses["total"].detach()) * len(batch)
                 n += len(batch)
-            rec: dict[str, float] = {"epoch": epoch + 1, "train_loss": tot / max(n, 1),
+            tot_all, n_all = distributed.sum_over_ranks([tot, n], info)  # every rank's items
+            rec: dict[str, float] = {"epoch": epoch + 1, "train_loss": tot_all / max(n_all, 1),
                                      "lr": opt.param_groups[-1]["lr"]}
             if ds_va is not None:
-                vm = _validate(model, ds_va, labels, avd_stats, weights, ctx, tc.batch_size)
+                vm = _validate(model, ds_va, labels, avd_stats, weights, ctx, tc.batch_size, info)
                 rec.update({f"valid_{k}": v for k, v in vm.items() if k != "-loss"})
                 score = vm.get(tc.monitor, vm.get("ccc", vm["-loss"]))
                 if score > best_score:
@@ -538,7 +576,7 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
             if logf is not None:
                 logf.write(" ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()) + "\n")
                 logf.flush()
-            if out is not None:
+            if out is not None and main:
                 checkpoint(optimizer=opt.state_dict(), scheduler=sched.state_dict() if sched is not None else None,
                            epoch=epoch, history=history, best_score=best_score, best_state=best_state,
                            bad_epochs=bad).save(out / "last.pt")
@@ -555,8 +593,9 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
     ckpt = checkpoint(history=history, best_valid=best_score if best_state is not None else None)
     if tc.calibration == "temperature":
         ckpt.temperature, ckpt.extra["calibration"] = _calibrate(model, ds_va, tc.batch_size)
-    if out is not None:
+    if out is not None and main:
         ckpt.save(out / "checkpoint.pt")
+    distributed.barrier(info)  # the other ranks return once rank 0's checkpoint is on disk
     return TrainResult(model, ckpt, history, round(time.time() - t0, 1))
 
 
