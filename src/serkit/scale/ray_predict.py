@@ -235,7 +235,8 @@ def predict_to_dir(files: Sequence[str], out_dir: PathLike, *, model: str = "def
         gpus_per_worker: GPUs reserved by each actor (0 = CPU); a GPU worker runs its model on ``cuda``.
         read_cpus: CPUs reserved by each read/decode task. The default 0 lets decoding run beside
             actors that reserve every CPU (as ``--num-workers 2`` does on 2 cores); a positive
-            value with actors holding all CPUs would leave the decode tasks waiting forever.
+            value with actors holding all CPUs would leave the decode tasks waiting forever. At
+            most ``num_workers`` decode tasks run at once.
         shard_size: lines per shard; a shard is also closed every ``flush_seconds``.
         flush_seconds: longest time a finished result waits in memory before it is written.
         address: Ray cluster; None uses ``$RAY_ADDRESS`` or starts a local instance.
@@ -278,7 +279,10 @@ def predict_to_dir(files: Sequence[str], out_dir: PathLike, *, model: str = "def
     with ray_session(address) as ray:
         blocks = min(len(rows), max(2 * num_workers, -(-len(rows) // batch_size)))
         ds = ray.data.from_items(rows, override_num_blocks=blocks)
-        ds = ds.map_batches(_read_decode, batch_size=batch_size, num_cpus=read_cpus, batch_format="numpy")
+        # at most one decode task per worker at a time: tasks that reserve no CPU are otherwise not
+        # limited by Ray, which then starts a process per pending batch
+        ds = ds.map_batches(_read_decode, batch_size=batch_size, num_cpus=read_cpus, batch_format="numpy",
+                            compute=ray.data.TaskPoolStrategy(size=max(1, num_workers)))
         ds = ds.map_batches(_worker_class(model_ref, kw), batch_size=batch_size,
                             compute=ray.data.ActorPoolStrategy(size=num_workers), num_cpus=cpus_per_worker,
                             num_gpus=gpus_per_worker or None, batch_format="numpy")
