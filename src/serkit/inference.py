@@ -45,10 +45,12 @@ from typing import Any
 import numpy as np
 
 from serkit.adapt import (
+    REFERENCE_KEY,
     AdaptConfig,
     RunningStats,
     SpeakerStats,
     groups_of,
+    map_representation,
     map_to_reference,
     resolve_speakers,
 )
@@ -137,6 +139,15 @@ class _TorchBackend:
         self.last_ctc: list[list[int]] | None = None
         #: the model's normaliser takes a speaker's statistics itself (``forward(..., norm_stats=)``)
         self.takes_norm_stats = "norm_stats" in inspect.signature(model.forward).parameters
+        #: intermediate representations speaker adaptation can map (``represent`` / ``from_representation``)
+        self.rep_levels: tuple[str, ...] = tuple(getattr(model, "adapt_levels", ()))
+
+    def represent(self, x: np.ndarray, lengths: np.ndarray, level: str) -> np.ndarray:
+        """``(B, D)`` representation at ``level`` of padded features (speaker adaptation statistics)."""
+        t = self.torch
+        with t.inference_mode():
+            h = self.model.represent(t.from_numpy(x).to(self.device), t.from_numpy(lengths).to(self.device), level)
+        return h.float().cpu().numpy()
 
     def input_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The model's global input standardisation ``(mean (F,), std (F,))``, if that is all its normaliser
@@ -144,13 +155,21 @@ class _TorchBackend:
         return model_input_stats(self.model)
 
     def __call__(self, x: np.ndarray, lengths: np.ndarray, *,
-                 norm_stats: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+                 norm_stats: tuple[np.ndarray, np.ndarray] | None = None,
+                 rep: tuple[str, Any] | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Probabilities (and A/V/D); ``rep = (level, fn)`` maps the representation at ``level`` by ``fn``
+        (numpy ``(B, D) -> (B, D)``) before the model's remaining layers (speaker adaptation)."""
         t = self.torch
         with t.inference_mode():
             kw = {} if norm_stats is None else {"norm_stats": (t.from_numpy(norm_stats[0]), t.from_numpy(norm_stats[1]))}
             if self.device.type != "cpu":
                 kw = {k: tuple(v.to(self.device) for v in vs) for k, vs in kw.items()}
-            out = self.model(t.from_numpy(x).to(self.device), t.from_numpy(lengths).to(self.device), **kw)
+            xt, lt = t.from_numpy(x).to(self.device), t.from_numpy(lengths).to(self.device)
+            if rep is None:
+                out = self.model(xt, lt, **kw)
+            else:
+                h = self.model.represent(xt, lt, rep[0], **kw).float().cpu().numpy()
+                out = self.model.from_representation(t.from_numpy(rep[1](h)).to(self.device), rep[0])
             probs = t.softmax(out.logits.float() / self.temperature, -1).cpu().numpy() if out.logits is not None else None
             avd = out.avd.float().cpu().numpy() if out.avd is not None else None
             self.last_ctc = None
@@ -184,6 +203,7 @@ class _OnnxBackend:
             raise ModelNotFoundError(f"{path}: ONNX file has no serkit metadata; export it with serkit export")
         self.meta = json.loads(meta["serkit"])
         self.takes_norm_stats = False
+        self.rep_levels: tuple[str, ...] = ()  # the graph ends in probabilities: no representation to map
 
     def input_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The model's global input standardisation from the export metadata (``input_stats``), if any."""
@@ -224,6 +244,8 @@ class Predictor:
         transcribe: add each segment's greedy CTC transcript (``"text"``) and the file's joined
             text; needs a model with a CTC head (e.g. ``w2v2_ctc`` trained with
             ``train.loss_weights.ctc > 0``) run by torch.
+        adapt_reference: the checkpoint's representation reference for speaker adaptation
+            (:func:`serkit.adapt.add_reference`), or None.
 
     Raises:
         ConfigError: ``transcribe`` with a model that has no CTC head (or an ONNX model).
@@ -232,7 +254,8 @@ class Predictor:
     def __init__(self, backend, features: FeatureConfig, label_names: Sequence[str], *,
                  avd_stats: AvdStats | None = None, segment: SegmentConfig | None = None,
                  batch_size: int = 16, threads: int | None = None, name: str = "model",
-                 vocab: dict[str, Any] | None = None, transcribe: bool = False) -> None:
+                 vocab: dict[str, Any] | None = None, transcribe: bool = False,
+                 adapt_reference: dict[str, Any] | None = None) -> None:
         if transcribe and (not vocab or getattr(backend, "kind", "") != "torch"):
             raise ConfigError(f"{name}: --transcribe needs a torch checkpoint of a model with a CTC head "
                               "(w2v2_ctc trained with train.loss_weights.ctc > 0, e.g. "
@@ -259,6 +282,7 @@ class Predictor:
             self.vocab = CharVocab.from_dict(vocab)
         self.batch_size = batch_size
         self.name = name
+        self.adapt_reference = adapt_reference
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -283,7 +307,8 @@ class Predictor:
                               "or train the audio-only variant (e.g. configs/chen2022/emodb_audio.yaml) and pass "
                               "that run to --model")
         return cls(_TorchBackend(ck.build_model(), temperature=ck.temperature, device=device), ck.features, ck.label_names,
-                   avd_stats=ck.avd_stats, name=str(path), vocab=ck.vocab, **kwargs)
+                   avd_stats=ck.avd_stats, name=str(path), vocab=ck.vocab,
+                   adapt_reference=ck.extra.get(REFERENCE_KEY), **kwargs)
 
     @classmethod
     def from_onnx(cls, path: PathLike, *, threads: int | None = None, **kwargs: Any) -> Predictor:
@@ -334,8 +359,11 @@ class Predictor:
         """Scores of a few segments in one padded forward pass (with a speaker's statistics if given)."""
         if feats is None:
             feats = [self._features(s.samples) for s in segs]
-        norm_stats = None
-        if stats is not None:
+        norm_stats, rep = None, None
+        if stats is not None and stats.level != "input":
+            ref = (self.adapt_reference or {})[stats.level]
+            rep = (stats.level, lambda h: map_representation(h, stats, ref))
+        elif stats is not None:
             if self.backend.takes_norm_stats:
                 norm_stats = (np.tile(stats.mean, (len(feats), 1)), np.tile(stats.std, (len(feats), 1)))
             else:
@@ -346,7 +374,10 @@ class Predictor:
         pad = np.zeros(shape, dtype=np.float32)
         for i, f in enumerate(feats):
             pad[i, : len(f)] = f
-        probs, avd = self.backend(pad, lens) if norm_stats is None else self.backend(pad, lens, norm_stats=norm_stats)
+        if rep is not None:
+            probs, avd = self.backend(pad, lens, rep=rep)
+        else:
+            probs, avd = self.backend(pad, lens) if norm_stats is None else self.backend(pad, lens, norm_stats=norm_stats)
         out = []
         for i, s in enumerate(segs):
             r: dict[str, Any] = {"start": s.start, "end": s.end}
@@ -464,8 +495,28 @@ class Predictor:
         return {"file": str(file), **self._aggregate(segs, duration)}
 
     # ----------------------------------------------------------------- speaker adaptation
-    def adaptation_unsupported(self) -> str | None:
+    def adapt_level(self, config: AdaptConfig | None = None) -> tuple[str, bool]:
+        """``(level, match_std)`` adaptation uses with ``config`` (``auto``: the checkpoint reference's
+        chosen level and variant if it has one, else ``input``)."""
+        cfg = config or AdaptConfig()
+        ref = self.adapt_reference or {}
+        level = cfg.level
+        if level == "auto":
+            level = ref["level"] if ref.get("level") in getattr(self.backend, "rep_levels", ()) else "input"
+        match_std = cfg.match_std if cfg.match_std is not None else bool(ref.get("match_std", False))
+        return level, match_std
+
+    def adaptation_unsupported(self, config: AdaptConfig | None = None) -> str | None:
         """Why this model cannot take a speaker's statistics, or None if it can (see :mod:`serkit.adapt`)."""
+        level, _ = self.adapt_level(config)
+        if level != "input":
+            if level not in getattr(self.backend, "rep_levels", ()):
+                return (f"{self.name}: adaptation at the {level!r} representation needs a torch checkpoint of a model "
+                        "with represent/from_representation (e.g. compact_cnn); ONNX files adapt input features only")
+            if level not in (self.adapt_reference or {}):
+                return (f"{self.name}: the checkpoint has no training reference for the {level!r} representation; "
+                        "store one with: python -m serkit.adapt CHECKPOINT")
+            return None
         if self.backend.takes_norm_stats or self.backend.input_stats() is not None:
             return None
         if getattr(self.backend, "kind", "") == "onnx":
@@ -475,12 +526,34 @@ class Predictor:
                     "predict with the .pt checkpoint to adapt")
         return f"{self.name}: the model has no input normaliser that takes a speaker's statistics"
 
+    def _accumulate(self, acc: RunningStats, segs: Sequence[Segment], level: str,
+                    feats: Sequence[np.ndarray] | None = None) -> None:
+        """Add segments to a speaker's statistics: feature frames (``input``) or one representation each."""
+        if feats is None:
+            feats = [self._features(s.samples) for s in segs]
+        if level == "input":
+            for s, f in zip(segs, feats, strict=True):
+                acc.update(f, seconds=s.end - s.start)
+            return
+        for i in range(0, len(feats), self.batch_size):
+            chunk = feats[i:i + self.batch_size]
+            lens = np.array([len(f) for f in chunk], dtype=np.int64)
+            pad = np.zeros((len(chunk), int(lens.max()), *chunk[0].shape[1:]), dtype=np.float32)
+            for j, f in enumerate(chunk):
+                pad[j, : len(f)] = f
+            h = self.backend.represent(pad, lens, level)
+            for j, s in enumerate(segs[i:i + self.batch_size]):
+                acc.update(h[j:j + 1], seconds=s.end - s.start)
+
     def speaker_stats(self, paths: Iterable[PathLike], *, speaker: str = "speaker",
                       max_seconds: float | None = None,
-                      errors: dict[str, str] | None = None) -> SpeakerStats | None:
-        """Statistics of the model-input features over the speech (VAD segments) of one speaker's files.
+                      errors: dict[str, str] | None = None,
+                      config: AdaptConfig | None = None) -> SpeakerStats | None:
+        """Statistics over the speech (VAD segments) of one speaker's files, at the adaptation level.
 
-        Only audio is read, never labels. VAD is used even when this Predictor cuts fixed windows.
+        ``input``: the model-input feature frames; a representation level: one vector per speech
+        segment (see :mod:`serkit.adapt`). Only audio is read, never labels. VAD is used even when
+        this Predictor cuts fixed windows.
 
         Args:
             paths: the speaker's files.
@@ -488,10 +561,12 @@ class Predictor:
             max_seconds: stop once this much speech has been counted (whole segments).
             errors: if given, unreadable files are recorded here (path -> message) and skipped;
                 otherwise their error is raised.
+            config: adaptation settings (level, variant; see :meth:`adapt_level`).
 
         Returns:
             the statistics, or None when the files hold no speech.
         """
+        level, match_std = self.adapt_level(config)
         acc = RunningStats()
         cfg = replace(self.segment, vad=True)
         for p in paths:
@@ -499,17 +574,20 @@ class Predictor:
                 break
             try:
                 before = acc.n
+                segs, got = [], acc.seconds
                 for seg in segment_blocks(audio.stream(p), cfg):
-                    acc.update(self._features(seg.samples), seconds=seg.end - seg.start)
-                    if max_seconds is not None and acc.seconds >= max_seconds:
+                    segs.append(seg)
+                    got += seg.end - seg.start
+                    if max_seconds is not None and got >= max_seconds:
                         break
+                self._accumulate(acc, segs, level)
                 acc.files += acc.n > before
             except (SerkitError, OSError, ValueError, RuntimeError) as e:
                 if errors is None:
                     raise
                 log.debug("speaker statistics: skipping %s", p, exc_info=True)
                 errors[str(p)] = str(e)
-        return acc.stats(speaker) if acc.n else None
+        return acc.stats(speaker, level=level, match_std=match_std) if acc.n else None
 
     def adaptation(self, stats: SpeakerStats | None, speaker: str, *,
                    config: AdaptConfig | None = None) -> dict[str, Any]:
@@ -522,7 +600,7 @@ class Predictor:
         cfg = config or AdaptConfig()
         out: dict[str, Any] = {"speaker": speaker, "adapted": False,
                                "speaker_seconds": stats.seconds if stats is not None else 0.0}
-        why = self.adaptation_unsupported()
+        why = self.adaptation_unsupported(cfg)
         if why is None and stats is None:
             why = f"no speech found in the files of speaker {speaker!r}"
         elif why is None and stats is not None and stats.seconds < cfg.min_seconds:
@@ -530,6 +608,7 @@ class Predictor:
                    f"{cfg.min_seconds:g} s (give more of the speaker's files)")
         if why is None:
             out["adapted"] = True
+            out["adapt_level"] = self.adapt_level(cfg)[0]
         else:
             out["reason"] = why
         return out
@@ -576,8 +655,8 @@ class Predictor:
                 yield r
                 continue
             if g not in cache:
-                st = None if self.adaptation_unsupported() else \
-                    self.speaker_stats([paths[j] for j in members[g]], speaker=g, errors={})
+                st = None if self.adaptation_unsupported(adapt) else \
+                    self.speaker_stats([paths[j] for j in members[g]], speaker=g, errors={}, config=adapt)
                 cache[g] = (st, self.adaptation(st, g, config=adapt))
             st, info = cache[g]
             r = self._predict_safe(p, st if info["adapted"] else None)
@@ -611,14 +690,16 @@ class Predictor:
             if acc is None or cfg is None:
                 return self._classify(closed)
             feats = [self._features(s.samples) for s in closed]
-            for s, f in zip(closed, feats, strict=True):
-                acc.update(f, seconds=s.end - s.start)
-            info = self.adaptation(acc.stats("stream"), "stream", config=cfg)
+            level, match_std = self.adapt_level(cfg)
+            if level == "input" or not self.adaptation_unsupported(cfg):
+                self._accumulate(acc, closed, level, feats)
+            st = acc.stats("stream", level=level, match_std=match_std) if acc.n else None
+            info = self.adaptation(st, "stream", config=cfg)
             info.pop("speaker")
-            if not info["adapted"] and acc.seconds < cfg.min_seconds and not self.adaptation_unsupported():
+            if not info["adapted"] and acc.seconds < cfg.min_seconds and not self.adaptation_unsupported(cfg):
                 info["reason"] = (f"only {acc.seconds:.1f} s of speech so far; adaptation starts after "
                                   f"{cfg.min_seconds:g} s")
-            out = self._classify(closed, acc.stats("stream") if info["adapted"] else None, feats)
+            out = self._classify(closed, st if info["adapted"] else None, feats)
             return [{**r, **info} for r in out]
 
         for b in blocks:
