@@ -292,13 +292,18 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
     last, final, legacy = out / RESUME_NAME, out / "checkpoint.pt", out / "cpc.pt"
     if train.num_threads:
         torch.set_num_threads(train.num_threads)
+    state: Checkpoint | None
     if resume and not last.is_file() and legacy.is_file():
         state = load_checkpoint(legacy)  # a run of serkit before the typed checkpoint (upgraded on load)
     else:
         state = load_resume_state(out, resume=resume)
+    model: CpcModel
     if state is not None:
-        model = state.build_model()
-        cfg = model.cfg
+        built = state.build_model()
+        if not isinstance(built, CpcModel):
+            raise ConfigError(f"{out}: its training state is not a CPC pretraining run "
+                              f"(model {state.config.get('model', {}).get('name')!r}); choose another --out")
+        model, cfg = built, built.cfg
     else:
         existing = [p.name for p in (last, final, legacy) if p.exists()]
         if existing and not resume:
