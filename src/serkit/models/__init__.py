@@ -20,6 +20,7 @@ from serkit.models.cnn_blstm_attn import CnnBlstmAttnConfig, build_cnn_blstm_att
 from serkit.models.compact_cnn import CompactCnnConfig, build_compact_cnn
 from serkit.models.cpc_ccc import CpcCccConfig, build_cpc_ccc
 from serkit.models.ensemble import EnsembleConfig, build_ensemble
+from serkit.models.fusion import FusionConfig, build_fusion
 from serkit.models.ks_transformer import KsTransformerConfig, build_ks_transformer
 from serkit.models.pooled_mlp import PooledMlpConfig, build_pooled_mlp
 from serkit.models.w2v2_ctc import W2v2CtcConfig, build_w2v2_ctc
@@ -34,12 +35,15 @@ MODELS: dict[str, tuple[type, Any]] = {
     "ks_transformer": (KsTransformerConfig, build_ks_transformer),
     "compact_cnn": (CompactCnnConfig, build_compact_cnn),
     "ensemble": (EnsembleConfig, build_ensemble),
+    "fusion": (FusionConfig, build_fusion),
 }
 
 _NAME_OF_CONFIG = {cls: name for name, (cls, _) in MODELS.items()}
 
 #: models trained with scikit-learn on one vector per utterance
 CLASSICAL = frozenset({"linear_svm"})
+#: score fusion of several member recipes (run fold by fold by :func:`serkit.experiment.run_fold`)
+FUSION = frozenset({"fusion"})
 
 
 def model_config_from_dict(d: Mapping[str, Any]) -> Any:
@@ -66,7 +70,8 @@ def build_model(model_cfg: Any, *, input_dim: int | None = None, num_classes: in
         seed: random state of classical (scikit-learn) models.
 
     Returns:
-        an ``nn.Module`` for neural models, a scikit-learn estimator for classical ones.
+        an ``nn.Module`` for neural models, a scikit-learn estimator for classical ones, an
+        unfitted :class:`serkit.models.fusion.ScoreFusion` for ``fusion``.
 
     Raises:
         UnknownKeyError: ``model_cfg`` is not a registered model config.
@@ -81,11 +86,11 @@ def build_model(model_cfg: Any, *, input_dim: int | None = None, num_classes: in
     if name is None:
         raise UnknownKeyError("model config", type(model_cfg).__name__, [c.__name__ for c, _ in MODELS.values()])
     builder = MODELS[name][1]
-    if name in CLASSICAL:
+    if name in CLASSICAL or name in FUSION:
         return builder(model_cfg, seed=seed)
     if input_dim is None or num_classes is None:
         raise ConfigError(f"model {name} needs input_dim and num_classes, got {input_dim} and {num_classes}")
     return builder(model_cfg, input_dim=int(input_dim), num_classes=int(num_classes), vocab_size=vocab_size)
 
 
-__all__ = ["CLASSICAL", "MODELS", "build_model", "model_config_from_dict"]
+__all__ = ["CLASSICAL", "FUSION", "MODELS", "build_model", "model_config_from_dict"]
