@@ -21,6 +21,7 @@ from serkit.models.cnn_blstm_attn import CnnBlstmAttnConfig, build_cnn_blstm_att
 from serkit.models.compact_cnn import CompactCnnConfig, build_compact_cnn
 from serkit.models.cpc_ccc import CpcCccConfig, build_cpc_ccc
 from serkit.models.ensemble import EnsembleConfig, build_ensemble
+from serkit.models.fusion import FusionConfig, build_fusion
 from serkit.models.ks_transformer import KsTransformerConfig, build_ks_transformer
 from serkit.models.pooled_mlp import PooledMlpConfig, build_pooled_mlp
 from serkit.models.w2v2_ctc import W2v2CtcConfig, build_w2v2_ctc
@@ -35,6 +36,7 @@ MODELS: dict[str, tuple[type, Any]] = {
     "ks_transformer": (KsTransformerConfig, build_ks_transformer),
     "compact_cnn": (CompactCnnConfig, build_compact_cnn),
     "ensemble": (EnsembleConfig, build_ensemble),
+    "fusion": (FusionConfig, build_fusion),
 }
 
 #: self-supervised speech encoders pretrained by ``serkit pretrain`` (no emotion head). A
@@ -48,6 +50,8 @@ _NAME_OF_CONFIG = {cls: name for name, (cls, _) in (MODELS | PRETRAINED_ENCODERS
 
 #: models trained with scikit-learn on one vector per utterance
 CLASSICAL = frozenset({"linear_svm"})
+#: score fusion of several member recipes (run fold by fold by :func:`serkit.experiment.run_fold`)
+FUSION = frozenset({"fusion"})
 
 
 def model_config_from_dict(d: Mapping[str, Any], *, encoders: bool = False) -> Any:
@@ -85,7 +89,8 @@ def build_model(model_cfg: Any, *, input_dim: int | None = None, num_classes: in
         seed: random state of classical (scikit-learn) models.
 
     Returns:
-        an ``nn.Module`` for neural models, a scikit-learn estimator for classical ones.
+        an ``nn.Module`` for neural models, a scikit-learn estimator for classical ones, an
+        unfitted :class:`serkit.models.fusion.ScoreFusion` for ``fusion``.
 
     Raises:
         UnknownKeyError: ``model_cfg`` is not a registered model config.
@@ -102,11 +107,11 @@ def build_model(model_cfg: Any, *, input_dim: int | None = None, num_classes: in
     if name in PRETRAINED_ENCODERS:
         return PRETRAINED_ENCODERS[name][1](model_cfg)
     builder = MODELS[name][1]
-    if name in CLASSICAL:
+    if name in CLASSICAL or name in FUSION:
         return builder(model_cfg, seed=seed)
     if input_dim is None or num_classes is None:
         raise ConfigError(f"model {name} needs input_dim and num_classes, got {input_dim} and {num_classes}")
     return builder(model_cfg, input_dim=int(input_dim), num_classes=int(num_classes), vocab_size=vocab_size)
 
 
-__all__ = ["CLASSICAL", "PRETRAINED_ENCODERS", "MODELS", "build_model", "model_config_from_dict"]
+__all__ = ["CLASSICAL", "FUSION", "MODELS", "PRETRAINED_ENCODERS", "build_model", "model_config_from_dict"]

@@ -76,6 +76,9 @@ class TrainConfig:
         ctc_weighting: ``ce_plus_alpha_ctc`` (paper) or ``ctc_plus_alpha_ce`` (authors' code).
         valid_fraction: share of the *training speakers* held out for early stopping; 0 trains on
             all of them for ``epochs`` and keeps the last model.
+        valid_seed: seed of the draw of those development speakers; None uses ``seed``. Fixing it
+            while ``seed`` varies gives several seeds the same development speakers (so their
+            scores can be averaged and fused on those speakers, :mod:`serkit.models.fusion`).
         patience: epochs without validation improvement before stopping; 0 disables.
         monitor: validation metric to maximise: ``ua``, ``wa``, ``f1``, ``ccc`` or ``-loss``.
         seed: random seed.
@@ -114,6 +117,7 @@ class TrainConfig:
     avd_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
     ctc_weighting: str = "ce_plus_alpha_ctc"
     valid_fraction: float = 0.15
+    valid_seed: int | None = None
     patience: int = 0
     monitor: str = "ua"
     seed: int = 0
@@ -659,7 +663,8 @@ def fit(cfg: ExperimentConfig, train_utts: Sequence[Utterance], *, labels: Seque
     """Train on utterances: validation speakers drawn from them (``train.valid_fraction``), inputs
     prepared, then :func:`train_model`. ``serkit train`` and every fold of ``serkit evaluate`` run this.
     """
-    tr, va = validation_split(train_utts, cfg.train.valid_fraction, seed=cfg.train.seed)
+    tc = cfg.train
+    tr, va = validation_split(train_utts, tc.valid_fraction, seed=tc.seed if tc.valid_seed is None else tc.valid_seed)
     vocab = training_vocab(cfg, tr)
     p_tr = prepare(cfg, tr, vocab=vocab, progress=False)
     p_va = prepare(cfg, va, vocab=vocab, progress=False) if va else None
