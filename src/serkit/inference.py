@@ -313,13 +313,6 @@ class Predictor:
         if linear and features.name not in UTTERANCE_LEVEL:
             raise ConfigError(f"{name}: a classical model needs utterance-level features {list(UTTERANCE_LEVEL)}, "
                               f"its checkpoint says features.name={features.name}")
-        if text_from is not None and text_model is None:
-            raise ConfigError(f"{name}: --text-from gives transcripts, but this model reads none (only a "
-                              "ks_transformer with modalities text or both does); drop --text-from")
-        if text_from is not None and text_from.vocab is None:
-            raise ConfigError(f"{text_from.name}: --text-from ctc:RUN_DIR needs a model with a CTC head "
-                              "(w2v2_ctc trained with train.loss_weights.ctc > 0, e.g. "
-                              "configs/cai2021/emodb_scratch_w2v2.yaml)")
         if features.speaker_norm:
             log.warning("%s was trained with per-speaker feature standardisation, which single files "
                         "cannot provide; predictions use unnormalised features", name)
@@ -341,6 +334,13 @@ class Predictor:
         self.name = name
         self.text_model = text_model
         self.text_from = text_from
+        if text_from is not None and text_model is None:
+            raise ConfigError(f"{name}: --text-from gives transcripts, but this model reads none (only a "
+                              "ks_transformer with modalities text or both does); drop --text-from")
+        if text_from is not None and text_from.vocab is None:
+            raise ConfigError(f"{text_from.name}: --text-from ctc:RUN_DIR needs a model with a CTC head "
+                              "(w2v2_ctc trained with train.loss_weights.ctc > 0, e.g. "
+                              "configs/cai2021/emodb_scratch_w2v2.yaml)")
 
     # ----------------------------------------------------------------- construction
     @classmethod
