@@ -15,10 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docs_section import write_section  # noqa: E402  (benchmarks/ is not a package)
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Feature extraction"
@@ -85,15 +88,6 @@ def to_markdown(rows: list[dict], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) the section in docs/benchmarks.md, keeping other sections."""
-    old = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n\n"
-    pat = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pat.sub(lambda _: text + "\n", old) if pat.search(old) else old.rstrip("\n") + "\n\n" + text
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new, encoding="utf-8")
-
-
 def main() -> None:
     """Command-line entry."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -104,7 +98,7 @@ def main() -> None:
     args = ap.parse_args()
     rows = run(args.corpus, args.features, args.data_root)
     cmd = f"python benchmarks/feature_extraction.py --corpus {args.corpus} --features {' '.join(args.features)}"
-    write_section(Path(args.out), to_markdown(rows, cmd))
+    write_section(args.out, SECTION, to_markdown(rows, cmd))
     print(f"wrote {args.out}")
 
 

@@ -37,6 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docs_section import write_section  # noqa: E402  (benchmarks/ is not a package)
+
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Service load (serkit serve)"
 CLIP_SECONDS = 3.0
@@ -207,18 +210,6 @@ def to_markdown(rows: list[dict], mem: dict, meta: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) this benchmark's section of docs/benchmarks.md, keeping the others."""
-    old = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
-    if SECTION in old:
-        head, rest = old.split(SECTION, 1)
-        nxt = rest.find("\n## ")
-        old = head.rstrip() + "\n\n" + text.rstrip() + "\n" + (rest[nxt:] if nxt >= 0 else "")
-    else:
-        old = old.rstrip() + "\n\n" + text.rstrip() + "\n"
-    path.write_text(old, encoding="utf-8")
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="default")
@@ -281,7 +272,7 @@ def main(argv=None) -> int:
             "cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
             "seconds": args.seconds, "load_start": f"{load_start:.2f}", "load_end": f"{os.getloadavg()[0]:.2f}"}
     out = Path(args.out)
-    write_section(out, to_markdown(rows, mem, meta))
+    write_section(out, SECTION, to_markdown(rows, mem, meta))
     Path(args.json or out.with_name("benchmarks.serve_load.json")).write_text(
         json.dumps({"meta": meta, "rows": rows, "memory": mem}, indent=2) + "\n")
     print(f"wrote {out}; memory {curve[0]:.0f} -> {end_mb:.0f} MB over {total} requests")

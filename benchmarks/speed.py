@@ -32,6 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docs_section import write_section  # noqa: E402  (benchmarks/ is not a package)
+
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Inference speed"
 
@@ -151,18 +154,6 @@ def _run(kind: str, files: list[str], tmp: Path, threads: int, model: str | None
     return r
 
 
-def _write_section(md: str, path: Path) -> None:
-    old = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
-    if SECTION in old:
-        head, rest = old.split(SECTION, 1)
-        nxt = rest.find("\n## ")
-        old = head.rstrip() + "\n\n" + md + (rest[nxt:] if nxt >= 0 else "\n")
-    else:
-        old = old.rstrip() + "\n\n" + md + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(old, encoding="utf-8")
-
-
 def main(argv=None) -> int:
     """Command line."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -240,7 +231,7 @@ def main(argv=None) -> int:
         "Wall-clock columns move with the load of the shared machine; the CPU-time columns are the "
         "reproducible figures.", "",
     ])
-    _write_section(md, Path(a.out))
+    write_section(a.out, SECTION, md)
     Path(a.out).with_suffix(".speed.json").write_text(json.dumps(res, indent=1))
     print(md)
     return 0

@@ -10,7 +10,7 @@ import pytest
 
 from serkit.cli.common import load_recipe
 from serkit.config import ExperimentConfig
-from serkit.models import CLASSICAL, MODELS, build_model
+from serkit.models import CLASSICAL, FUSION, MODELS, build_model
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").rglob("*.yaml"))
 
@@ -33,6 +33,14 @@ def test_recipe_parses_and_builds(path):
     cfg = load_recipe(str(path), [])  # unknown model names or keys raise here
     assert isinstance(cfg, ExperimentConfig)
     assert isinstance(cfg.model, MODELS[cfg.model.name][0])
+    if cfg.model.name in FUSION:  # its members are recipes of the same corpus and labels (paths from the repo root)
+        from serkit.models.fusion import ScoreFusion
+
+        assert isinstance(build_model(cfg.model), ScoreFusion)
+        for m in cfg.model.parsed_members():
+            mc = load_recipe(str(path.parents[2] / m.recipe), list(m.set))
+            assert (mc.data.corpus, mc.data.labels) == (cfg.data.corpus, cfg.data.labels), m.recipe
+        return
     if cfg.model.name in CLASSICAL:
         clf = build_model(cfg.model, seed=0)
         x = np.random.default_rng(0).normal(size=(12, 5))

@@ -60,11 +60,12 @@ def _single_process_lines(folder: Path, model: Path, tmp_path: Path) -> list[str
     return sorted(ref.read_text().splitlines())
 
 
-def test_ray_lines_equal_single_process(local_ray, folder, model, tmp_path, capsys):
+@pytest.mark.parametrize("read_tasks", [False, True], ids=["read-in-workers", "read-tasks"])
+def test_ray_lines_equal_single_process(local_ray, folder, model, tmp_path, capsys, read_tasks):
     ref = _single_process_lines(folder, model, tmp_path)
     out = tmp_path / "out"
     rc = main(["predict", str(folder), "--engine", "ray", "--out", str(out), "--model", str(model),
-               "--num-workers", "2", "--batch-size", "2"])
+               "--num-workers", "2", "--batch-size", "2", *(["--read-tasks"] if read_tasks else [])])
     assert rc == 1  # the corrupt file failed; the others went on
     assert "1 failed" in capsys.readouterr().err
     got = _shard_lines(out)

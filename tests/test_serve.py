@@ -339,6 +339,24 @@ def test_cli_serve_parser_defaults_to_loopback():
         ServeConfig(token="abc")
 
 
+def test_cli_serve_number_flags_set_their_setting():
+    """Each flag of serve's NUMBERS table reaches its own ServeConfig field, with the field's type."""
+    from serkit.cli.main import build_parser
+    from serkit.cli.serve import NUMBERS, config_from_args
+
+    argv = ["serve"]
+    want = {}
+    for i, (name, _, _) in enumerate(NUMBERS):
+        value = type(getattr(ServeConfig(), name))(i + 2)  # distinct values, none a default
+        argv += ["--" + name.replace("_", "-"), str(value)]
+        want[name] = value
+    cfg = config_from_args(build_parser().parse_args(argv))
+    assert {name: getattr(cfg, name) for name in want} == want
+    assert all(type(getattr(cfg, n)) is type(v) for n, v in want.items())
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--port", "8000.5"])  # an int flag stays an int flag
+
+
 def test_cli_serve_starts_uvicorn_one_or_many_workers(model, monkeypatch):
     """serkit serve hands uvicorn the app (1 worker) or the factory that rebuilds it from the environment."""
     import uvicorn

@@ -27,7 +27,7 @@ from serkit.errors import ConfigError
 from serkit.eval.metrics import ccc_per_dimension, classification_scores, expected_calibration_error
 from serkit.eval.report import FoldResult, Prediction, Report
 from serkit.features.extract import UTTERANCE_LEVEL, extract_features
-from serkit.models import CLASSICAL, build_model, model_config_from_dict
+from serkit.models import CLASSICAL, FUSION, build_model, model_config_from_dict
 from serkit.train.loop import TrainConfig
 from serkit.typing import PathLike
 
@@ -120,6 +120,10 @@ class ExperimentPlan:
     t0: float = field(default_factory=time.time)
     #: folds of the whole protocol when ``eval.only_folds`` runs only some (a partial report), else None
     folds_total: int | None = None
+    #: ``model.name: fusion``: the members' resolved recipes, and the utterance-level features
+    #: ``{member index: {id: (D,)}}`` of its classical members (extracted once, before the folds)
+    members: list[ExperimentConfig] | None = None
+    member_features: dict[int, dict[str, np.ndarray]] | None = None
 
     @property
     def by_id(self) -> dict[str, Utterance]:
@@ -220,8 +224,48 @@ def plan_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None,
         if errors:
             notes.append(f"{len(errors)} files skipped: " + "; ".join(list(errors.values())[:3]))
         X = {u.id: x for u, x in zip(utts, feats, strict=True) if x is not None}
+    members, member_X = None, None
+    if cfg.model.name in FUSION:
+        members, member_X = _plan_fusion(cfg, utts, notes, progress)
     return ExperimentPlan(cfg, utts, labels, folds, name, notes, cross, X, t0,
-                          folds_total=n_all if len(folds) < n_all else None)
+                          folds_total=n_all if len(folds) < n_all else None, members=members,
+                          member_features=member_X)
+
+
+def _plan_fusion(cfg: ExperimentConfig, utts: list[Utterance], notes: list[str],
+                 progress: bool) -> tuple[list[ExperimentConfig], dict[int, dict[str, np.ndarray]]]:
+    """Resolve a fusion recipe's members, check they use its data, extract classical members' features."""
+    fc = cfg.model
+    members = fc.parsed_members()
+    cfgs, feats = [], {}
+    desc = []
+    for k, m in enumerate(members):
+        mc = load_recipe(m.recipe, m.set)
+        if mc.model.name in FUSION:
+            raise ConfigError(f"{m.recipe}: a fusion member cannot itself be a fusion")
+        if (mc.data.corpus, mc.data.labels) != (cfg.data.corpus, cfg.data.labels):
+            raise ConfigError(f"{m.recipe}: member data ({mc.data.corpus}, labels {mc.data.labels}) differs from the "
+                              f"fusion recipe's ({cfg.data.corpus}, labels {cfg.data.labels}); use member recipes "
+                              "of the same corpus and label set")
+        cfgs.append(mc)
+        if mc.model.name in CLASSICAL:
+            if mc.features.name not in UTTERANCE_LEVEL:
+                raise ConfigError(f"{m.recipe}: model {mc.model.name} needs utterance-level features "
+                                  f"{list(UTTERANCE_LEVEL)}, got features.name={mc.features.name}")
+            xs, errors = extract_features(utts, mc.features, skip_errors=True, progress=progress)
+            if errors:
+                notes.append(f"member {k}: {len(errors)} files skipped: " + "; ".join(list(errors.values())[:3]))
+            feats[k] = {u.id: x for u, x in zip(utts, xs, strict=True) if x is not None}
+        seeds = f" x {m.seeds} seeds (probabilities averaged)" if m.seeds > 1 and mc.model.name not in CLASSICAL else ""
+        norm = ", per-speaker standardised features" if mc.features.speaker_norm else ""
+        desc.append(f"{k}: {mc.model.name} on {mc.features.name}{norm}{seeds} ({m.recipe}"
+                    + (f" --set {' '.join(m.set)}" if m.set else "") + ")")
+    notes.append(f"score fusion of {len(members)} systems [{'; '.join(desc)}]; weights fitted in each fold on "
+                 f"development speakers drawn from its training speakers (model.valid_fraction={fc.valid_fraction}, "
+                 f"valid_seed={fc.valid_seed}), never on test speakers")
+    if any(c.features.speaker_norm for c in cfgs):
+        notes.append("members' features standardised per speaker (each test speaker's own unlabelled audio)")
+    return cfgs, feats
 
 
 def run_fold(plan: ExperimentPlan, index: int, *, out_dir: PathLike | None = None, progress: bool = True,
@@ -236,6 +280,8 @@ def run_fold(plan: ExperimentPlan, index: int, *, out_dir: PathLike | None = Non
         resume: continue a neural fold from its ``last.pt``.
     """
     cfg, f, labels, by_id = plan.cfg, plan.folds[index], plan.labels, plan.by_id
+    if plan.members is not None:
+        return _run_fusion_fold(plan, index, out_dir=out_dir, progress=progress)
     if plan.features is not None:
         X = plan.features
         tr = [by_id[i] for i in f.train if i in X]
@@ -317,6 +363,126 @@ def fit_classical(cfg: ExperimentConfig, train: Sequence[Utterance], test: Seque
     return ck, preds
 
 
+def _run_fusion_fold(plan: ExperimentPlan, index: int, *, out_dir: PathLike | None, progress: bool) -> FoldRun:
+    """One fold of a fusion recipe: members score the development and the test speakers, the
+    weights are fitted on the development scores, the fused scores predict the test speakers."""
+    from serkit.data.splits import check_speaker_disjoint, validation_split
+    from serkit.models.fusion import ScoreFusion
+
+    cfg, f, labels, by_id = plan.cfg, plan.folds[index], plan.labels, plan.by_id
+    fc = cfg.model
+    train, test = [by_id[i] for i in f.train], [by_id[i] for i in f.test]
+    check_speaker_disjoint(train, test, fold=f.name, speaker_dependent=cfg.eval.speaker_dependent)
+    inner, dev = validation_split(train, fc.valid_fraction, seed=fc.valid_seed)
+    check_speaker_disjoint(dev, test, fold=f.name, speaker_dependent=cfg.eval.speaker_dependent)
+    members = fc.parsed_members()
+    dev_s, test_s, names = [], [], []
+    for k, (m, mc) in enumerate(zip(members, plan.members or [], strict=True)):
+        if mc.model.name in CLASSICAL:
+            d, t = _classical_member_scores(mc, (plan.member_features or {})[k], inner, train, dev, test, labels,
+                                            seed=cfg.eval.seed)
+        else:
+            d, t = _neural_member_scores(mc, m, fc, train, dev, test, labels, fold=f.name, progress=progress,
+                                         out_dir=Path(out_dir) / f"member{k}" if out_dir else None)
+        dev_s.append(d)
+        test_s.append(t)
+        names.append(f"{k}:{mc.model.name}/{mc.features.name}")
+    idx = {c: i for i, c in enumerate(labels)}
+    dev_ids = [u.id for u in dev if u.emotion in idx and all(u.id in d for d in dev_s)]
+    test_ids = [u.id for u in test if all(u.id in t for t in test_s)]
+    if not dev_ids:
+        raise ConfigError(f"fold {f.name}: no labelled development utterance scored by every member; "
+                          "raise model.valid_fraction")
+    fusion = ScoreFusion(fc).fit([np.stack([d[i] for i in dev_ids]) for d in dev_s],
+                                 [idx[by_id[i].emotion] for i in dev_ids])
+    probs = fusion.predict_proba([np.stack([t[i] for i in test_ids]) for t in test_s])
+    preds = []
+    for i, p in zip(test_ids, probs, strict=True):
+        u = by_id[i]
+        sc = {c: float(v) for c, v in zip(labels, p, strict=True)}
+        preds.append(Prediction(i, f.name, u.speaker, u.emotion if u.emotion in idx else None, max(sc, key=sc.__getitem__),
+                                scores=sc))
+    r = _fold_result(f.name, len(train), [by_id[i] for i in test_ids], preds, labels)
+
+    def member_ua(scores: dict[str, np.ndarray], ids: list[str]) -> float:
+        y = [by_id[i].emotion for i in ids]
+        return classification_scores(y, [labels[int(np.argmax(scores[i]))] for i in ids], labels)["ua"]
+
+    r.extra.update({"fusion_weights": dict(zip(names, (float(w) for w in fusion.weights_), strict=True)),
+                    "dev_speakers": sorted({u.speaker for u in dev}), "n_dev": len(dev_ids),
+                    "member_dev_ua": {n: member_ua(d, dev_ids) for n, d in zip(names, dev_s, strict=True)},
+                    "member_test_ua": {n: member_ua(t, [i for i in test_ids if by_id[i].emotion in idx])
+                                       for n, t in zip(names, test_s, strict=True)}})
+    return FoldRun(r, preds)
+
+
+def _classical_member_scores(mc: ExperimentConfig, X: dict[str, np.ndarray], inner: list[Utterance],
+                             train: list[Utterance], dev: list[Utterance], test: list[Utterance],
+                             labels: list[str], *, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Decision values ``{id: (C,)}`` of a classical member: fitted without the development speakers
+    for their scores, refitted on all training speakers for the test scores."""
+
+    def scores(fit_on: list[Utterance], score: list[Utterance]) -> dict[str, np.ndarray]:
+        tr = [u for u in fit_on if u.id in X and u.emotion is not None]
+        te = [u for u in score if u.id in X]
+        clf = build_model(mc.model, seed=seed)
+        clf.fit(np.stack([X[u.id] for u in tr]), [u.emotion for u in tr])
+        d = np.asarray(clf.decision_function(np.stack([X[u.id] for u in te])), dtype=np.float64)
+        if d.ndim == 1:  # two classes: one column, positive = classes_[1]
+            d = np.stack([-d, d], 1)
+        cols = {str(c): j for j, c in enumerate(clf.classes_)}
+        floor = d.min() - 1.0  # a class absent from training gets a score below every other
+        out = np.array([[d[n, cols[c]] if c in cols else floor for c in labels] for n in range(len(te))])
+        return {u.id: out[n] for n, u in enumerate(te)}
+
+    return scores(inner, dev), scores(train, test)
+
+
+def _neural_member_scores(mc: ExperimentConfig, member: Any, fc: Any, train: list[Utterance], dev: list[Utterance],
+                          test: list[Utterance], labels: list[str], *, fold: str, progress: bool,
+                          out_dir: Path | None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Log seed-averaged probabilities ``{id: (C,)}`` of a neural member on the development and test
+    speakers. Its early stopping uses the fusion's development speakers; fold models come from
+    ``member.runs`` when that run has them, else they are trained here."""
+    from serkit.models.checkpoint import load_model
+    from serkit.train.loop import TrainResult, fit, predict_prepared, prepare
+
+    dev_ids = {u.id for u in dev}
+    acc: list[list[dict[str, np.ndarray]]] = [[], []]
+    for s in range(member.seeds):
+        c = replace(mc, train=replace(mc.train, seed=mc.train.seed + s, valid_fraction=fc.valid_fraction,
+                                      valid_seed=fc.valid_seed))
+        res = None
+        ck_path = Path(member.runs.format(seed=c.train.seed)) / f"fold_{fold}" / "checkpoint.pt" if member.runs else None
+        if ck_path is not None and ck_path.is_file():
+            model, ck = load_model(ck_path)
+            want = c.to_dict()
+            diff = [f"{sec}.{k}" for sec in ("features", "model", "train")
+                    for k in set(want[sec]) | set(ck.config.get(sec, {})) if want[sec].get(k) != ck.config.get(sec, {}).get(k)]
+            if diff or list(ck.label_names) != list(labels):
+                raise ConfigError(f"{ck_path}: its run does not match fusion member {member.recipe} "
+                                  f"(differs in {sorted(diff) or 'label_names'}); re-run that recipe with the fusion's "
+                                  f"train.valid_fraction={fc.valid_fraction} train.valid_seed={fc.valid_seed}, or drop "
+                                  "the member's runs")
+            res = TrainResult(model, ck, list(ck.extra.get("history") or []), 0.0)
+        else:
+            fitted = fit(c, train, labels=labels, progress=progress, desc=f"fold {fold} seed {c.train.seed}",
+                         out_dir=out_dir / f"seed{c.train.seed}" / f"fold_{fold}" if out_dir else None)
+            if {u.id for u in fitted.valid} != dev_ids:  # the loop's development speakers must be the fusion's
+                raise ConfigError(f"fold {fold}: member {member.recipe} held out other development speakers "
+                                  f"{sorted({u.speaker for u in fitted.valid})} than the fusion's {sorted({u.speaker for u in dev})}")
+            res = fitted.result
+        for j, utts in enumerate((dev, test)):
+            preds = predict_prepared(res, prepare(c, utts, progress=False), fold=fold, batch_size=c.train.batch_size)
+            acc[j].append({p.id: np.array([(p.scores or {})[lb] for lb in labels]) for p in preds})
+
+    def log_mean(runs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        ids = set.intersection(*(set(r) for r in runs))
+        return {i: np.log(np.clip(np.mean([r[i] for r in runs], 0), 1e-12, None)) for i in ids}
+
+    return log_mean(acc[0]), log_mean(acc[1])
+
+
 def report_of(plan: ExperimentPlan, runs: Sequence[FoldRun]) -> Report:
     """The report of a plan from its fold runs (in the plan's fold order)."""
     cfg, ev = plan.cfg, plan.cfg.eval
@@ -335,7 +501,8 @@ def report_of(plan: ExperimentPlan, runs: Sequence[FoldRun]) -> Report:
     return Report(
         corpus=cfg.data.corpus, label_set=cfg.data.labels or spec.default_labels, labels=plan.labels,
         protocol=ev.protocol, protocol_name=plan.protocol_name, speaker_dependent=ev.speaker_dependent,
-        seed=ev.seed, n_utterances=len(plan.utts), features=cfg.features.name, model=cfg.model.name,
+        seed=ev.seed, n_utterances=len(plan.utts), model=cfg.model.name,
+        features="+".join(c.features.name for c in plan.members) if plan.members else cfg.features.name,
         folds=results, predictions=[p for r in runs for p in r.predictions], notes=notes,
         wall_time_s=round(time.time() - plan.t0, 1), config=cfg.to_dict(), cross_corpus=plan.cross,
         folds_total=plan.folds_total,

@@ -53,6 +53,8 @@ UNSUPPORTED = {
     "cpc_ccc": "its attention pooling (nn.MultiheadAttention with a padding mask) traces with the example's "
                "length frozen into a Reshape, so other lengths fail",
     "linear_svm": "is a scikit-learn model without a torch checkpoint",
+    "fusion": "combines the scores of several systems (scikit-learn and torch) fitted fold by fold, with no "
+              "single torch graph",
 }
 
 

@@ -13,6 +13,43 @@ def add_data_root(p: argparse.ArgumentParser) -> None:
                    help="folder holding the corpora (default: $SERKIT_DATA, else ../shared/data)")
 
 
+def add_recipe_arguments(p: argparse.ArgumentParser, example: str) -> None:
+    """The recipe a command runs: positional ``config`` (e.g. *example*), ``--set`` / ``--ssl-model``
+    overrides and ``--data-root``; :func:`load_recipe` reads them."""
+    p.add_argument("config", help=f"recipe YAML, e.g. {example}")
+    add_overrides(p)
+    add_data_root(p)
+
+
+def add_corpus_arguments(p: argparse.ArgumentParser) -> None:
+    """The corpus a command reads: positional ``corpus`` (or ``manifest`` with ``--manifest FILE``)
+    and ``--data-root``; the arguments of :func:`serkit.data.corpora.load_corpus`."""
+    p.add_argument("corpus", help="emodb, ravdess, iemocap, msp_podcast, ljspeech, or manifest (with --manifest)")
+    p.add_argument("--manifest", default=None, metavar="FILE",
+                   help="your own CSV (path, speaker, emotion, ...) or JSONL, for corpus 'manifest'")
+    add_data_root(p)
+
+
+def load_corpus_args(args: argparse.Namespace, command: str, labels: str | None = None) -> list:
+    """The utterances named by :func:`add_corpus_arguments`' arguments.
+
+    Raises:
+        ConfigError: corpus ``manifest`` without ``--manifest FILE``.
+    """
+    from serkit.data.corpora import load_corpus
+    from serkit.errors import ConfigError
+
+    if args.corpus == "manifest" and not args.manifest:
+        raise ConfigError(f"serkit {command} manifest needs --manifest FILE (your CSV or JSONL manifest: path, "
+                          "speaker, emotion, ...)")
+    return load_corpus(args.corpus, root=args.data_root, labels=labels, manifest=args.manifest)
+
+
+def add_no_progress(p: argparse.ArgumentParser) -> None:
+    """``--no-progress``: :func:`serkit.cli.main.main` hides every progress bar (:func:`quiet_progress`)."""
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
 def add_overrides(p: argparse.ArgumentParser) -> None:
     """``--set key=value`` dotted overrides."""
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from serkit.cli.common import add_data_root
+from serkit.cli.common import add_data_root, add_no_progress
 
 
 def add_parser(sub) -> None:
@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--examples", default=None, help="folder of clips to predict (default: examples/)")
     p.add_argument("--no-baseline", action="store_true", help="only predict the example clips")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_no_progress(p)
     p.set_defaults(func=run)
 
 

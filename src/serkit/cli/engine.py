@@ -33,6 +33,9 @@ def add_predict_engine_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="N",
                    help="GPUs reserved by each worker; > 0 runs its model on cuda (default 0)")
     g.add_argument("--shard-size", type=int, default=1000, metavar="N", help="JSON lines per output shard (default 1000)")
+    g.add_argument("--read-tasks", action="store_true",
+                   help="decode files in separate Ray tasks in front of the workers (overlaps I/O with the model; "
+                        "default: each worker decodes its own files, cheaper on CPU nodes)")
 
 
 def run_ray_predict(args: argparse.Namespace, inputs: list[tuple[str, str | None]],
@@ -64,7 +67,8 @@ def run_ray_predict(args: argparse.Namespace, inputs: list[tuple[str, str | None
     s = predict_to_dir(files, args.out, model=args.model, predictor_kwargs=predictor_kwargs,
                        num_workers=args.num_workers, batch_size=args.batch_size,
                        cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker,
-                       shard_size=args.shard_size, address=args.ray_address)
+                       shard_size=args.shard_size, address=args.ray_address,
+                       read_in_workers=not args.read_tasks)
     print(f"serkit predict: {s.written} files written to {args.out} ({len(s.shards)} shards), "
           f"{s.skipped} already there, {s.failed} failed; {s.wall_time_s:.1f} s", file=sys.stderr)
     return 1 if s.failed or len(files) < len(inputs) else 0

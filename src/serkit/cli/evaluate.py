@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from serkit.cli.common import add_data_root, add_overrides, load_recipe
+from serkit.cli.common import add_no_progress, add_recipe_arguments, load_recipe
 
 
 def add_parser(sub) -> None:
@@ -12,13 +12,11 @@ def add_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="evaluate a recipe under its protocol (one model per fold)",
                        description="Train and test one model per fold of the recipe's protocol and "
                                    "print per-fold values and mean ± std.")
-    p.add_argument("config", help="recipe YAML, e.g. configs/baseline/emodb_egemaps_svm.yaml")
-    add_overrides(p)
-    add_data_root(p)
+    add_recipe_arguments(p, "configs/baseline/emodb_egemaps_svm.yaml")
     p.add_argument("--json", default=None, metavar="OUT",
                    help="write the report as JSON (plus OUT.predictions.csv and OUT.confusion.png)")
     p.add_argument("--out", default=None, help="run folder for checkpoints and logs of neural models")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_no_progress(p)
     p.add_argument("--resume", action="store_true",
                    help="continue neural folds from OUT/fold_*/last.pt (needs --out); finished folds only predict")
     p.add_argument("--end-to-end", action="store_true",

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from serkit.cli.common import add_data_root
+from serkit.cli.common import add_corpus_arguments, load_corpus_args
 
 
 def add_parser(sub) -> None:
     """Register the sub-command."""
     p = sub.add_parser("features", help="extract and cache features for a corpus",
                        description="Extract features for every utterance of a corpus into the on-disk cache.")
-    p.add_argument("corpus", help="corpus name, or 'manifest' with --manifest")
+    add_corpus_arguments(p)
     p.add_argument("--name", default="egemaps",
                    help="logmel, spectrogram, mfcc, egemaps, compare, egemaps_lld, compare_lld")
-    p.add_argument("--manifest", default=None, help="JSONL/CSV manifest for corpus 'manifest'")
     p.add_argument("--cache-dir", default=None, help="cache folder (default $SERKIT_CACHE or ~/.cache/serkit)")
-    add_data_root(p)
     p.set_defaults(func=run)
 
 
@@ -25,14 +23,9 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from serkit.config import FeatureConfig
-    from serkit.data.corpora import load_corpus
-    from serkit.errors import ConfigError
     from serkit.features.extract import extract_features
 
-    if args.corpus == "manifest" and not args.manifest:
-        raise ConfigError("serkit features manifest needs --manifest FILE (your CSV or JSONL manifest: path, "
-                          "speaker, emotion, ...)")
-    utts = load_corpus(args.corpus, root=args.data_root, manifest=args.manifest)
+    utts = load_corpus_args(args, "features")
     t0 = time.time()
     feats, errors = extract_features(utts, FeatureConfig(name=args.name), cache_dir=args.cache_dir, skip_errors=True)
     ok = [f for f in feats if f is not None]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from serkit.cli.common import add_data_root
+from serkit.cli.common import add_corpus_arguments, load_corpus_args
 
 
 def add_parser(sub) -> None:
@@ -12,12 +12,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("prepare", help="write a corpus manifest (JSONL)",
                        description="Build the manifest of a corpus and print its summary. For your own "
                                    "data: serkit prepare manifest --manifest labels.csv")
-    p.add_argument("corpus", help="emodb, ravdess, iemocap, msp_podcast, ljspeech, or manifest (with --manifest)")
-    add_data_root(p)
+    add_corpus_arguments(p)
     p.add_argument("--labels", default=None,
                    help="label set, e.g. emodb7, ravdess7, 4class; for 'manifest' the emotions to keep, e.g. angry,happy,sad")
-    p.add_argument("--manifest", default=None, metavar="FILE",
-                   help="your own CSV (path, speaker, emotion, ...) or JSONL, for corpus 'manifest'")
     p.add_argument("--out", default="manifests", help="output folder (default: manifests)")
     p.set_defaults(func=run)
 
@@ -27,14 +24,9 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from serkit.data.corpora import load_corpus
     from serkit.data.manifest import summary, write_jsonl
-    from serkit.errors import ConfigError
 
-    if args.corpus == "manifest" and not args.manifest:
-        raise ConfigError("serkit prepare manifest needs --manifest FILE (your CSV or JSONL manifest: path, "
-                          "speaker, emotion, ...)")
-    utts = load_corpus(args.corpus, root=args.data_root, labels=args.labels, manifest=args.manifest)
+    utts = load_corpus_args(args, "prepare", labels=args.labels)
     p = write_jsonl(utts, Path(args.out) / f"{args.corpus}.jsonl")
     print(json.dumps({"manifest": str(p), **summary(utts)}, indent=2))
     return 0

@@ -21,6 +21,21 @@ import logging
 import os
 import sys
 
+#: the number-valued settings of :class:`~serkit.serve.config.ServeConfig` that are plain flags:
+#: (field, metavar, help); the flag is ``--field-name``, its type and default are the field's
+NUMBERS = (
+    ("port", None, "TCP port"),
+    ("workers", None, "worker processes, each loading the model once"),
+    ("max_upload_mb", None, "largest request body in MB; larger ones get 413"),
+    ("max_seconds", None, "longest audio per file in seconds; longer ones get 422"),
+    ("max_files", None, "most files in one request"),
+    ("queue_size", None, "requests admitted at once per worker; more get 503 + Retry-After"),
+    ("timeout", None, "seconds per request before 504"),
+    ("max_streams", None, "concurrent WebSocket streams per worker"),
+    ("max_window", "SECONDS", "longest segment classified at once"),
+    ("threads", None, "CPU threads per worker"),
+)
+
 
 def add_parser(sub) -> None:
     """Register the sub-command."""
@@ -32,27 +47,13 @@ def add_parser(sub) -> None:
     p.add_argument("--model", default=d.model,
                    help="bundled model name (default), a run folder, a .pt checkpoint or an .onnx file")
     p.add_argument("--host", default=d.host, help="interface to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=d.port, help="TCP port (default 8000)")
-    p.add_argument("--workers", type=int, default=d.workers,
-                   help="worker processes, each loading the model once (default 1)")
     p.add_argument("--token", default=None,
                    help="bearer token required on every route but /healthz (default: $SERKIT_TOKEN, else none)")
-    p.add_argument("--max-upload-mb", type=float, default=d.max_upload_mb,
-                   help=f"largest request body in MB; larger ones get 413 (default {d.max_upload_mb:g})")
-    p.add_argument("--max-seconds", type=float, default=d.max_seconds,
-                   help=f"longest audio per file in seconds; longer ones get 422 (default {d.max_seconds:g})")
-    p.add_argument("--max-files", type=int, default=d.max_files,
-                   help=f"most files in one request (default {d.max_files})")
-    p.add_argument("--queue-size", type=int, default=d.queue_size,
-                   help=f"requests admitted at once per worker; more get 503 + Retry-After (default {d.queue_size})")
-    p.add_argument("--timeout", type=float, default=d.timeout,
-                   help=f"seconds per request before 504 (default {d.timeout:g})")
-    p.add_argument("--max-streams", type=int, default=d.max_streams,
-                   help=f"concurrent WebSocket streams per worker (default {d.max_streams})")
-    p.add_argument("--max-window", type=float, default=d.max_window, metavar="SECONDS",
-                   help=f"longest segment classified at once (default {d.max_window:g})")
+    for name, metavar, text in NUMBERS:
+        default = getattr(d, name)
+        p.add_argument("--" + name.replace("_", "-"), type=type(default), default=default, metavar=metavar,
+                       help=f"{text} (default {default:g})")
     p.add_argument("--no-vad", action="store_true", help="cut fixed windows instead of speech segments")
-    p.add_argument("--threads", type=int, default=d.threads, help="CPU threads per worker (default 1)")
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="allow browser pages from ORIGIN (e.g. https://app.example.org) to call the API; "
                         "repeatable; default none (CORS closed)")
@@ -63,12 +64,9 @@ def config_from_args(args: argparse.Namespace):
     """The :class:`~serkit.serve.config.ServeConfig` of parsed arguments (token: flag, else $SERKIT_TOKEN)."""
     from serkit.serve.config import TOKEN_ENV, ServeConfig
 
-    return ServeConfig(model=args.model, host=args.host, port=args.port, workers=args.workers,
-                       token=args.token or os.environ.get(TOKEN_ENV) or None,
-                       max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds, max_files=args.max_files,
-                       queue_size=args.queue_size, timeout=args.timeout, max_streams=args.max_streams,
-                       max_window=args.max_window, vad=not args.no_vad, threads=args.threads,
-                       cors_origins=tuple(args.cors_origin))
+    return ServeConfig(model=args.model, host=args.host, token=args.token or os.environ.get(TOKEN_ENV) or None,
+                       vad=not args.no_vad, cors_origins=tuple(args.cors_origin),
+                       **{name: getattr(args, name) for name, _, _ in NUMBERS})
 
 
 def run(args: argparse.Namespace) -> int:

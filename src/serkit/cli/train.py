@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from serkit.cli.common import add_data_root, add_overrides, load_recipe
+from serkit.cli.common import add_no_progress, add_recipe_arguments, load_recipe
 
 
 def add_parser(sub) -> None:
@@ -14,13 +14,11 @@ def add_parser(sub) -> None:
         description="Train one model. Without --fold it trains on every speaker of the corpus "
                     "(validation speakers for early stopping drawn from them); with --fold NAME it "
                     "trains on that protocol fold's training speakers and reports on its test speakers.")
-    p.add_argument("config", help="recipe YAML")
-    add_overrides(p)
-    add_data_root(p)
+    add_recipe_arguments(p, "configs/default.yaml")
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt, last.pt, resolved.yaml, train.log")
     p.add_argument("--resume", action="store_true", help="continue a killed run from OUT/last.pt")
     p.add_argument("--fold", default=None, help="train on this fold of the recipe's protocol and test on it")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_no_progress(p)
     p.set_defaults(func=run)
 
 

@@ -14,12 +14,14 @@ from typing import Any
 
 from serkit.config import from_dict
 from serkit.errors import ConfigError, UnknownKeyError
+from serkit.features.cpc import CpcConfig, build_cpc
 from serkit.models.classical import LinearSvmConfig, build_linear_svm
 from serkit.models.cnn_bilstm_tf import CnnBilstmTfConfig, build_cnn_bilstm_tf
 from serkit.models.cnn_blstm_attn import CnnBlstmAttnConfig, build_cnn_blstm_attn
 from serkit.models.compact_cnn import CompactCnnConfig, build_compact_cnn
 from serkit.models.cpc_ccc import CpcCccConfig, build_cpc_ccc
 from serkit.models.ensemble import EnsembleConfig, build_ensemble
+from serkit.models.fusion import FusionConfig, build_fusion
 from serkit.models.ks_transformer import KsTransformerConfig, build_ks_transformer
 from serkit.models.pooled_mlp import PooledMlpConfig, build_pooled_mlp
 from serkit.models.w2v2_ctc import W2v2CtcConfig, build_w2v2_ctc
@@ -34,21 +36,42 @@ MODELS: dict[str, tuple[type, Any]] = {
     "ks_transformer": (KsTransformerConfig, build_ks_transformer),
     "compact_cnn": (CompactCnnConfig, build_compact_cnn),
     "ensemble": (EnsembleConfig, build_ensemble),
+    "fusion": (FusionConfig, build_fusion),
 }
 
-_NAME_OF_CONFIG = {cls: name for name, (cls, _) in MODELS.items()}
+#: self-supervised speech encoders pretrained by ``serkit pretrain`` (no emotion head). A
+#: checkpoint's ``model`` section may name one; a recipe's may not (recipes use them through
+#: ``features.encoder`` or a model's encoder path)
+PRETRAINED_ENCODERS: dict[str, tuple[type, Any]] = {
+    "cpc": (CpcConfig, build_cpc),
+}
+
+_NAME_OF_CONFIG = {cls: name for name, (cls, _) in (MODELS | PRETRAINED_ENCODERS).items()}
 
 #: models trained with scikit-learn on one vector per utterance
 CLASSICAL = frozenset({"linear_svm"})
+#: score fusion of several member recipes (run fold by fold by :func:`serkit.experiment.run_fold`)
+FUSION = frozenset({"fusion"})
 
 
-def model_config_from_dict(d: Mapping[str, Any]) -> Any:
+def model_config_from_dict(d: Mapping[str, Any], *, encoders: bool = False) -> Any:
     """Resolve a recipe's ``model`` section to its config dataclass.
+
+    Args:
+        d: the section.
+        encoders: also accept a self-supervised encoder (:data:`PRETRAINED_ENCODERS`; checkpoints only).
 
     Raises:
         UnknownKeyError: unknown model name or key (listing the valid ones).
+        ConfigError: a recipe names a self-supervised encoder as its model.
     """
     name = d.get("name")
+    if name in PRETRAINED_ENCODERS:
+        if not encoders:
+            raise ConfigError(f"model.name {name!r} is a self-supervised encoder without an emotion head; pretrain "
+                              f"it with serkit pretrain {name} and use it as features.encoder (e.g. bundled:{name}); "
+                              f"emotion models: {sorted(MODELS)}")
+        return from_dict(PRETRAINED_ENCODERS[name][0], d, where="model")
     if name not in MODELS:
         raise UnknownKeyError("model", str(name), MODELS)
     return from_dict(MODELS[name][0], d, where="model")
@@ -66,7 +89,8 @@ def build_model(model_cfg: Any, *, input_dim: int | None = None, num_classes: in
         seed: random state of classical (scikit-learn) models.
 
     Returns:
-        an ``nn.Module`` for neural models, a scikit-learn estimator for classical ones.
+        an ``nn.Module`` for neural models, a scikit-learn estimator for classical ones, an
+        unfitted :class:`serkit.models.fusion.ScoreFusion` for ``fusion``.
 
     Raises:
         UnknownKeyError: ``model_cfg`` is not a registered model config.
@@ -80,12 +104,14 @@ def build_model(model_cfg: Any, *, input_dim: int | None = None, num_classes: in
     name = _NAME_OF_CONFIG.get(type(model_cfg))
     if name is None:
         raise UnknownKeyError("model config", type(model_cfg).__name__, [c.__name__ for c, _ in MODELS.values()])
+    if name in PRETRAINED_ENCODERS:
+        return PRETRAINED_ENCODERS[name][1](model_cfg)
     builder = MODELS[name][1]
-    if name in CLASSICAL:
+    if name in CLASSICAL or name in FUSION:
         return builder(model_cfg, seed=seed)
     if input_dim is None or num_classes is None:
         raise ConfigError(f"model {name} needs input_dim and num_classes, got {input_dim} and {num_classes}")
     return builder(model_cfg, input_dim=int(input_dim), num_classes=int(num_classes), vocab_size=vocab_size)
 
 
-__all__ = ["CLASSICAL", "MODELS", "build_model", "model_config_from_dict"]
+__all__ = ["CLASSICAL", "FUSION", "MODELS", "PRETRAINED_ENCODERS", "build_model", "model_config_from_dict"]

@@ -2,10 +2,14 @@
 
 Pipeline (one Ray Data dataset, streamed)::
 
-    list (driver)  ->  read/decode (Ray tasks)  ->  features + model (a pool of Ray actors,
-    one Predictor each)  ->  write (driver: sharded JSONL + an index for resume)
+    list (driver)  ->  read/decode + features + model (a pool of Ray actors, one Predictor
+    each)  ->  write (driver: sharded JSONL + an index for resume)
 
-- **Same lines as one process.** The decode stage reads each file with
+With ``read_in_workers=False`` (``--read-tasks``) read/decode runs as separate Ray tasks in front
+of the actors, which overlaps I/O with the model (worth it with GPU workers and slow storage); on
+CPU nodes it costs more, because every decoded file then crosses Ray's object store.
+
+- **Same lines as one process.** Each file is read with
   :func:`serkit.data.audio.stream` exactly as :meth:`Predictor.predict_file` does, and the actors
   call :meth:`Predictor.predict_blocks` on those blocks, so each output line equals the line of
   ``serkit predict --format json`` for that file (same fields, labels and scores). Lines come
@@ -144,31 +148,39 @@ class _ShardWriter:
 
 
 # ----------------------------------------------------------------------------- pipeline stages
-def _read_decode(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Ray task: hash each file, skip the ones already written, decode the rest into blocks."""
+def _decode_one(path: str, prev: str) -> tuple[str, str, str, list[np.ndarray]]:
+    """Hash one file, skip it if already written, else decode it into blocks.
+
+    Returns:
+        (sha, status, error, blocks): status ``todo``, ``skip`` or ``error``.
+    """
     from serkit.data import audio
 
+    try:
+        sha = file_sha256(path)
+    except OSError:
+        sha = ""  # unreadable (no content hash: tried again by the next run); decoding
+        # below raises the same error message as serkit predict
+    if sha and sha in str(prev).split(","):
+        return sha, "skip", "", []
+    try:
+        blocks = list(audio.stream(path, block_seconds=FILE_BLOCK_SECONDS))
+    except FILE_ERRORS as e:
+        return sha, "error", error_record(path, e)["error"], []
+    return sha, "todo", "", blocks
+
+
+def _read_decode(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Ray task: hash each file, skip the ones already written, decode the rest into blocks."""
     n = len(batch["path"])
     sha, status, error = [""] * n, ["todo"] * n, [""] * n
     waves: list[np.ndarray] = [np.zeros(0, np.float32)] * n
     lens: list[np.ndarray] = [np.zeros(0, np.int64)] * n
     for i, (path, prev) in enumerate(zip(batch["path"], batch["prev"], strict=True)):
-        path = str(path)
-        try:
-            sha[i] = file_sha256(path)
-        except OSError:
-            sha[i] = ""  # unreadable (no content hash: tried again by the next run); decoding
-            # below raises the same error message as serkit predict
-        if sha[i] and sha[i] in str(prev).split(","):
-            status[i] = "skip"
-            continue
-        try:
-            blocks = list(audio.stream(path, block_seconds=FILE_BLOCK_SECONDS))
-        except FILE_ERRORS as e:
-            status[i], error[i] = "error", error_record(path, e)["error"]
-            continue
-        waves[i] = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
-        lens[i] = np.array([len(b) for b in blocks], dtype=np.int64)
+        sha[i], status[i], error[i], blocks = _decode_one(str(path), str(prev))
+        if blocks:
+            waves[i] = np.concatenate(blocks)
+            lens[i] = np.array([len(b) for b in blocks], dtype=np.int64)
     return {"path": batch["path"], "key": batch["key"], "sha": np.array(sha), "status": np.array(status),
             "error": np.array(error), "wave": _objects(waves), "block_lengths": _objects(lens)}
 
@@ -188,22 +200,37 @@ class _PredictWorker:
     def __init__(self) -> None:
         self.predictor = Predictor.load(self.model, **self.predictor_kwargs)
 
+    def _line(self, path: str, status: str, error: str, blocks: list[np.ndarray]) -> tuple[str, bool]:
+        r: dict[str, Any] | None = None
+        if status == "error":
+            r = {"file": path, "error": error}
+        elif status != "skip":
+            try:
+                r = self.predictor.predict_blocks(blocks, file=path)
+            except FILE_ERRORS as e:
+                r = error_record(path, e)
+        return (result_json(r) if r is not None else ""), (r is not None and "error" in r)
+
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         lines, failed = [], []
+        if "wave" not in batch:  # read in the worker: hash, decode and predict in one place
+            shas, statuses = [], []
+            for path, prev in zip(batch["path"], batch["prev"], strict=True):
+                sha, status, error, blocks = _decode_one(str(path), str(prev))
+                line, bad = self._line(str(path), status, error, blocks)
+                shas.append(sha)
+                statuses.append(status)
+                lines.append(line)
+                failed.append(bad)
+            return {"key": batch["key"], "sha": np.array(shas), "status": np.array(statuses),
+                    "line": _objects(lines), "failed": np.array(failed, dtype=bool)}
         for path, status, error, wave, lens in zip(batch["path"], batch["status"], batch["error"],
                                                    batch["wave"], batch["block_lengths"], strict=True):
-            path = str(path)
-            r: dict[str, Any] | None = None
-            if status == "error":
-                r = {"file": path, "error": str(error)}
-            elif status != "skip":
-                blocks = np.split(np.asarray(wave, dtype=np.float32), np.cumsum(np.asarray(lens))[:-1])
-                try:
-                    r = self.predictor.predict_blocks(blocks, file=path)
-                except FILE_ERRORS as e:
-                    r = error_record(path, e)
-            lines.append(result_json(r) if r is not None else "")
-            failed.append(r is not None and "error" in r)
+            blocks = (np.split(np.asarray(wave, dtype=np.float32), np.cumsum(np.asarray(lens))[:-1])
+                      if status == "todo" else [])
+            line, bad = self._line(str(path), str(status), str(error), blocks)
+            lines.append(line)
+            failed.append(bad)
         return {"key": batch["key"], "sha": batch["sha"], "status": batch["status"],
                 "line": _objects(lines), "failed": np.array(failed, dtype=bool)}
 
@@ -219,7 +246,7 @@ def predict_to_dir(files: Sequence[str], out_dir: PathLike, *, model: str = "def
                    predictor_kwargs: dict[str, Any] | None = None, num_workers: int = 1, batch_size: int = 8,
                    cpus_per_worker: float = 1.0, gpus_per_worker: float = 0.0, read_cpus: float = 0.0,
                    shard_size: int = 1000, flush_seconds: float = 60.0, address: str | None = None,
-                   progress: bool = True) -> RayPredictSummary:
+                   read_in_workers: bool = True, progress: bool = True) -> RayPredictSummary:
     """Predict many files with Ray and write sharded JSONL to ``out_dir`` (resumable).
 
     Args:
@@ -240,6 +267,10 @@ def predict_to_dir(files: Sequence[str], out_dir: PathLike, *, model: str = "def
         shard_size: lines per shard; a shard is also closed every ``flush_seconds``.
         flush_seconds: longest time a finished result waits in memory before it is written.
         address: Ray cluster; None uses ``$RAY_ADDRESS`` or starts a local instance.
+        read_in_workers: decode each file inside the Predictor actor that classifies it (default:
+            no decoded audio crosses Ray's object store, the cheapest on CPU nodes); False runs
+            read/decode as separate Ray tasks (overlaps I/O with the model, e.g. for GPU workers
+            fed from slow storage).
         progress: progress bar over the listed files.
 
     Returns:
@@ -279,10 +310,11 @@ def predict_to_dir(files: Sequence[str], out_dir: PathLike, *, model: str = "def
     with ray_session(address) as ray:
         blocks = min(len(rows), max(2 * num_workers, -(-len(rows) // batch_size)))
         ds = ray.data.from_items(rows, override_num_blocks=blocks)
-        # at most one decode task per worker at a time: tasks that reserve no CPU are otherwise not
-        # limited by Ray, which then starts a process per pending batch
-        ds = ds.map_batches(_read_decode, batch_size=batch_size, num_cpus=read_cpus, batch_format="numpy",
-                            compute=ray.data.TaskPoolStrategy(size=max(1, num_workers)))
+        if not read_in_workers:
+            # at most one decode task per worker at a time: tasks that reserve no CPU are otherwise not
+            # limited by Ray, which then starts a process per pending batch
+            ds = ds.map_batches(_read_decode, batch_size=batch_size, num_cpus=read_cpus, batch_format="numpy",
+                                compute=ray.data.TaskPoolStrategy(size=max(1, num_workers)))
         ds = ds.map_batches(_worker_class(model_ref, kw), batch_size=batch_size,
                             compute=ray.data.ActorPoolStrategy(size=num_workers), num_cpus=cpus_per_worker,
                             num_gpus=gpus_per_worker or None, batch_format="numpy")

@@ -36,7 +36,7 @@ from serkit.eval.report import Prediction
 from serkit.features.extract import UTTERANCE_LEVEL, extract_features
 from serkit.models import CLASSICAL, build_model
 from serkit.models.base import ModelOutput, count_parameters
-from serkit.models.checkpoint import Checkpoint, load_checkpoint
+from serkit.models.checkpoint import RESUME_NAME, Checkpoint, load_resume_state
 from serkit.models.ks_transformer import KsTransformerConfig
 from serkit.models.w2v2_ctc import greedy_ctc
 from serkit.train import distributed
@@ -76,6 +76,9 @@ class TrainConfig:
         ctc_weighting: ``ce_plus_alpha_ctc`` (paper) or ``ctc_plus_alpha_ce`` (authors' code).
         valid_fraction: share of the *training speakers* held out for early stopping; 0 trains on
             all of them for ``epochs`` and keeps the last model.
+        valid_seed: seed of the draw of those development speakers; None uses ``seed``. Fixing it
+            while ``seed`` varies gives several seeds the same development speakers (so their
+            scores can be averaged and fused on those speakers, :mod:`serkit.models.fusion`).
         patience: epochs without validation improvement before stopping; 0 disables.
         monitor: validation metric to maximise: ``ua``, ``wa``, ``f1``, ``ccc`` or ``-loss``.
         seed: random seed.
@@ -114,6 +117,7 @@ class TrainConfig:
     avd_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
     ctc_weighting: str = "ce_plus_alpha_ctc"
     valid_fraction: float = 0.15
+    valid_seed: int | None = None
     patience: int = 0
     monitor: str = "ua"
     seed: int = 0
@@ -517,8 +521,8 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
 
         if main:
             dump_yaml(cfg, out / "resolved.yaml")
-        if resume and (out / "last.pt").is_file():
-            st = load_checkpoint(out / "last.pt")  # on the CPU; load_state_dict copies to the device
+        st = load_resume_state(out, resume=resume)  # OUT/last.pt, on the CPU; load_state_dict copies to the device
+        if st is not None:
             model.load_state_dict(st.state_dict)
             opt.load_state_dict(st.extra["optimizer"])
             if sched is not None and st.extra.get("scheduler") is not None:
@@ -527,8 +531,6 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
             best_score = float(st.extra["best_score"])
             best_state, bad = st.extra.get("best_state"), int(st.extra["bad_epochs"])
             log.info("resumed %s at epoch %d", out, start_epoch)
-        elif resume:
-            log.warning("--resume: no %s; starting from scratch", out / "last.pt")
     net = distributed.wrap(model, info)  # DDP averages gradients over ranks; the model itself in one process
     logf = (out / "train.log").open("a", encoding="utf-8") if out is not None and main else None
     bar = tqdm(range(start_epoch, tc.epochs), desc=desc, disable=not progress, unit="epoch",
@@ -579,7 +581,7 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
             if out is not None and main:
                 checkpoint(optimizer=opt.state_dict(), scheduler=sched.state_dict() if sched is not None else None,
                            epoch=epoch, history=history, best_score=best_score, best_state=best_state,
-                           bad_epochs=bad).save(out / "last.pt")
+                           bad_epochs=bad).save(out / RESUME_NAME)
             if ds_va is not None and tc.patience > 0 and bad >= tc.patience:
                 log.info("early stop at epoch %d (best valid %s %.4f)", epoch, tc.monitor, best_score)
                 break
@@ -661,7 +663,8 @@ def fit(cfg: ExperimentConfig, train_utts: Sequence[Utterance], *, labels: Seque
     """Train on utterances: validation speakers drawn from them (``train.valid_fraction``), inputs
     prepared, then :func:`train_model`. ``serkit train`` and every fold of ``serkit evaluate`` run this.
     """
-    tr, va = validation_split(train_utts, cfg.train.valid_fraction, seed=cfg.train.seed)
+    tc = cfg.train
+    tr, va = validation_split(train_utts, tc.valid_fraction, seed=tc.seed if tc.valid_seed is None else tc.valid_seed)
     vocab = training_vocab(cfg, tr)
     p_tr = prepare(cfg, tr, vocab=vocab, progress=False)
     p_va = prepare(cfg, va, vocab=vocab, progress=False) if va else None
