@@ -93,7 +93,8 @@ def test_frame_level_cnn_families(family, tmp_path, assets):
 
 @pytest.fixture
 def cpc_encoder(tmp_path):
-    from serkit.features.cpc import CpcModel, save_cpc, tiny_cpc_config
+    from serkit.features.cpc import CpcModel, tiny_cpc_config
+    from serkit.train.cpc import save_cpc
 
     return save_cpc(tmp_path / "cpc.pt", CpcModel(tiny_cpc_config()))
 
