@@ -56,10 +56,12 @@ from typing import Any
 import numpy as np
 
 from serkit.adapt import (
+    REFERENCE_KEY,
     AdaptConfig,
     RunningStats,
     SpeakerStats,
     groups_of,
+    map_representation,
     map_to_reference,
     resolve_speakers,
 )
@@ -152,6 +154,15 @@ class _TorchBackend:
         self.last_ctc: list[list[int]] | None = None
         #: the model's normaliser takes a speaker's statistics itself (``forward(..., norm_stats=)``)
         self.takes_norm_stats = "norm_stats" in inspect.signature(model.forward).parameters
+        #: intermediate representations speaker adaptation can map (``represent`` / ``from_representation``)
+        self.rep_levels: tuple[str, ...] = tuple(getattr(model, "adapt_levels", ()))
+
+    def represent(self, x: np.ndarray, lengths: np.ndarray, level: str) -> np.ndarray:
+        """``(B, D)`` representation at ``level`` of padded features (speaker adaptation statistics)."""
+        t = self.torch
+        with t.inference_mode():
+            h = self.model.represent(t.from_numpy(x).to(self.device), t.from_numpy(lengths).to(self.device), level)
+        return h.float().cpu().numpy()
 
     def input_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The model's global input standardisation ``(mean (F,), std (F,))``, if that is all its normaliser
@@ -160,7 +171,11 @@ class _TorchBackend:
 
     def __call__(self, x: np.ndarray, lengths: np.ndarray, *,
                  norm_stats: tuple[np.ndarray, np.ndarray] | None = None,
-                 text: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+                 text: tuple[np.ndarray, np.ndarray] | None = None,
+                 rep: tuple[str, Any] | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Probabilities (and A/V/D); ``rep = (level, fn)`` maps the representation at ``level`` by ``fn``
+        (numpy ``(B, D) -> (B, D)``) before the model's remaining layers (speaker adaptation);
+        ``text = (features (B, L, D), lengths (B,))`` feeds models that read transcripts."""
         t = self.torch
         with t.inference_mode():
             kw: dict[str, Any] = {} if norm_stats is None else {
@@ -170,7 +185,12 @@ class _TorchBackend:
             if text is not None:  # multimodal models: token features (B, L, D) and their lengths (B,)
                 kw["text"] = t.from_numpy(text[0]).to(self.device)
                 kw["text_lengths"] = t.from_numpy(text[1]).to(self.device)
-            out = self.model(t.from_numpy(x).to(self.device), t.from_numpy(lengths).to(self.device), **kw)
+            xt, lt = t.from_numpy(x).to(self.device), t.from_numpy(lengths).to(self.device)
+            if rep is None:
+                out = self.model(xt, lt, **kw)
+            else:
+                h = self.model.represent(xt, lt, rep[0], **kw).float().cpu().numpy()
+                out = self.model.from_representation(t.from_numpy(rep[1](h)).to(self.device), rep[0])
             probs = t.softmax(out.logits.float() / self.temperature, -1).cpu().numpy() if out.logits is not None else None
             avd = out.avd.float().cpu().numpy() if out.avd is not None else None
             self.last_ctc = None
@@ -247,6 +267,7 @@ class _OnnxBackend:
             raise ModelNotFoundError(f"{path}: ONNX file has no serkit metadata; export it with serkit export")
         self.meta = json.loads(meta["serkit"])
         self.takes_norm_stats = False
+        self.rep_levels: tuple[str, ...] = ()  # the graph ends in probabilities: no representation to map
 
     def input_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The model's global input standardisation from the export metadata (``input_stats``), if any."""
@@ -291,6 +312,8 @@ class Predictor:
             that read a transcript with the audio; None for audio-only models.
         text_from: a Predictor with a CTC head (``transcribe=True``) whose segment transcripts
             feed ``text_model`` when no transcript is given.
+        adapt_reference: the checkpoint's representation reference for speaker adaptation
+            (:func:`serkit.adapt.add_reference`), or None.
 
     Raises:
         ConfigError: ``transcribe`` with a model that has no CTC head (or an ONNX model);
@@ -301,7 +324,8 @@ class Predictor:
                  avd_stats: AvdStats | None = None, segment: SegmentConfig | None = None,
                  batch_size: int = 16, threads: int | None = None, name: str = "model",
                  vocab: dict[str, Any] | None = None, transcribe: bool = False,
-                 text_model: KsTransformerConfig | None = None, text_from: Predictor | None = None) -> None:
+                 text_model: KsTransformerConfig | None = None, text_from: Predictor | None = None,
+                 adapt_reference: dict[str, Any] | None = None) -> None:
         if transcribe and (not vocab or getattr(backend, "kind", "") != "torch"):
             raise ConfigError(f"{name}: --transcribe needs a torch checkpoint of a model with a CTC head "
                               "(w2v2_ctc trained with train.loss_weights.ctc > 0, e.g. "
@@ -341,6 +365,7 @@ class Predictor:
             raise ConfigError(f"{text_from.name}: --text-from ctc:RUN_DIR needs a model with a CTC head "
                               "(w2v2_ctc trained with train.loss_weights.ctc > 0, e.g. "
                               "configs/cai2021/emodb_scratch_w2v2.yaml)")
+        self.adapt_reference = adapt_reference
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -369,7 +394,8 @@ class Predictor:
         if isinstance(text_from, str | Path):
             text_from = cls._ctc_predictor(text_from, kwargs)
         return cls(backend, ck.features, ck.label_names, avd_stats=ck.avd_stats, name=str(path), vocab=ck.vocab,
-                   text_model=text_model_config(ck.model_config), text_from=text_from, **kwargs)
+                   text_model=text_model_config(ck.model_config), text_from=text_from,
+                   adapt_reference=ck.extra.get(REFERENCE_KEY), **kwargs)
 
     @classmethod
     def _ctc_predictor(cls, source: PathLike, kwargs: dict[str, Any]) -> Predictor:
@@ -494,8 +520,11 @@ class Predictor:
                 out.append({"start": s.start, "end": s.end, "label": self.label_names[int(np.argmax(probs[i]))],
                             "scores": {c: round(float(v), DIGITS) for c, v in zip(self.label_names, probs[i], strict=False)}})
             return out
-        norm_stats = None
-        if stats is not None:
+        norm_stats, rep = None, None
+        if stats is not None and stats.level != "input":
+            ref = (self.adapt_reference or {})[stats.level]
+            rep = (stats.level, lambda h: map_representation(h, stats, ref))
+        elif stats is not None:
             if self.backend.takes_norm_stats:
                 norm_stats = (np.tile(stats.mean, (len(feats), 1)), np.tile(stats.std, (len(feats), 1)))
             else:
@@ -509,6 +538,8 @@ class Predictor:
         kw: dict[str, Any] = {}
         if norm_stats is not None:
             kw["norm_stats"] = norm_stats
+        if rep is not None:
+            kw["rep"] = rep
         if texts is not None:
             kw["text"] = self._text_features(texts)
         probs, avd = self.backend(pad, lens, **kw)
@@ -658,8 +689,28 @@ class Predictor:
         return {"file": str(file), **self._aggregate(segs, duration), **self._result_notes(text)}
 
     # ----------------------------------------------------------------- speaker adaptation
-    def adaptation_unsupported(self) -> str | None:
+    def adapt_level(self, config: AdaptConfig | None = None) -> tuple[str, bool]:
+        """``(level, match_std)`` adaptation uses with ``config`` (``auto``: the checkpoint reference's
+        chosen level and variant if it has one, else ``input``)."""
+        cfg = config or AdaptConfig()
+        ref = self.adapt_reference or {}
+        level = cfg.level
+        if level == "auto":
+            level = ref["level"] if ref.get("level") in getattr(self.backend, "rep_levels", ()) else "input"
+        match_std = cfg.match_std if cfg.match_std is not None else bool(ref.get("match_std", False))
+        return level, match_std
+
+    def adaptation_unsupported(self, config: AdaptConfig | None = None) -> str | None:
         """Why this model cannot take a speaker's statistics, or None if it can (see :mod:`serkit.adapt`)."""
+        level, _ = self.adapt_level(config)
+        if level != "input":
+            if level not in getattr(self.backend, "rep_levels", ()):
+                return (f"{self.name}: adaptation at the {level!r} representation needs a torch checkpoint of a model "
+                        "with represent/from_representation (e.g. compact_cnn); ONNX files adapt input features only")
+            if level not in (self.adapt_reference or {}):
+                return (f"{self.name}: the checkpoint has no training reference for the {level!r} representation; "
+                        "store one with: python -m serkit.adapt CHECKPOINT")
+            return None
         if self.backend.takes_norm_stats or self.backend.input_stats() is not None:
             return None
         if getattr(self.backend, "kind", "") == "onnx":
@@ -669,12 +720,34 @@ class Predictor:
                     "predict with the .pt checkpoint to adapt")
         return f"{self.name}: the model has no input normaliser that takes a speaker's statistics"
 
+    def _accumulate(self, acc: RunningStats, segs: Sequence[Segment], level: str,
+                    feats: Sequence[np.ndarray] | None = None) -> None:
+        """Add segments to a speaker's statistics: feature frames (``input``) or one representation each."""
+        if feats is None:
+            feats = [self._features(s.samples) for s in segs]
+        if level == "input":
+            for s, f in zip(segs, feats, strict=True):
+                acc.update(f, seconds=s.end - s.start)
+            return
+        for i in range(0, len(feats), self.batch_size):
+            chunk = feats[i:i + self.batch_size]
+            lens = np.array([len(f) for f in chunk], dtype=np.int64)
+            pad = np.zeros((len(chunk), int(lens.max()), *chunk[0].shape[1:]), dtype=np.float32)
+            for j, f in enumerate(chunk):
+                pad[j, : len(f)] = f
+            h = self.backend.represent(pad, lens, level)
+            for j, s in enumerate(segs[i:i + self.batch_size]):
+                acc.update(h[j:j + 1], seconds=s.end - s.start)
+
     def speaker_stats(self, paths: Iterable[PathLike], *, speaker: str = "speaker",
                       max_seconds: float | None = None,
-                      errors: dict[str, str] | None = None) -> SpeakerStats | None:
-        """Statistics of the model-input features over the speech (VAD segments) of one speaker's files.
+                      errors: dict[str, str] | None = None,
+                      config: AdaptConfig | None = None) -> SpeakerStats | None:
+        """Statistics over the speech (VAD segments) of one speaker's files, at the adaptation level.
 
-        Only audio is read, never labels. VAD is used even when this Predictor cuts fixed windows.
+        ``input``: the model-input feature frames; a representation level: one vector per speech
+        segment (see :mod:`serkit.adapt`). Only audio is read, never labels. VAD is used even when
+        this Predictor cuts fixed windows.
 
         Args:
             paths: the speaker's files.
@@ -682,10 +755,12 @@ class Predictor:
             max_seconds: stop once this much speech has been counted (whole segments).
             errors: if given, unreadable files are recorded here (path -> message) and skipped;
                 otherwise their error is raised.
+            config: adaptation settings (level, variant; see :meth:`adapt_level`).
 
         Returns:
             the statistics, or None when the files hold no speech.
         """
+        level, match_std = self.adapt_level(config)
         acc = RunningStats()
         cfg = replace(self.segment, vad=True)
         for p in paths:
@@ -693,17 +768,20 @@ class Predictor:
                 break
             try:
                 before = acc.n
+                segs, got = [], acc.seconds
                 for seg in segment_blocks(audio.stream(p), cfg):
-                    acc.update(self._features(seg.samples), seconds=seg.end - seg.start)
-                    if max_seconds is not None and acc.seconds >= max_seconds:
+                    segs.append(seg)
+                    got += seg.end - seg.start
+                    if max_seconds is not None and got >= max_seconds:
                         break
+                self._accumulate(acc, segs, level)
                 acc.files += acc.n > before
             except (SerkitError, OSError, ValueError, RuntimeError) as e:
                 if errors is None:
                     raise
                 log.debug("speaker statistics: skipping %s", p, exc_info=True)
                 errors[str(p)] = str(e)
-        return acc.stats(speaker) if acc.n else None
+        return acc.stats(speaker, level=level, match_std=match_std) if acc.n else None
 
     def adaptation(self, stats: SpeakerStats | None, speaker: str, *,
                    config: AdaptConfig | None = None) -> dict[str, Any]:
@@ -716,7 +794,7 @@ class Predictor:
         cfg = config or AdaptConfig()
         out: dict[str, Any] = {"speaker": speaker, "adapted": False,
                                "speaker_seconds": stats.seconds if stats is not None else 0.0}
-        why = self.adaptation_unsupported()
+        why = self.adaptation_unsupported(cfg)
         if why is None and stats is None:
             why = f"no speech found in the files of speaker {speaker!r}"
         elif why is None and stats is not None and stats.seconds < cfg.min_seconds:
@@ -724,6 +802,7 @@ class Predictor:
                    f"{cfg.min_seconds:g} s (give more of the speaker's files)")
         if why is None:
             out["adapted"] = True
+            out["adapt_level"] = self.adapt_level(cfg)[0]
         else:
             out["reason"] = why
         return out
@@ -781,8 +860,8 @@ class Predictor:
                 yield r
                 continue
             if g not in cache:
-                st = None if self.adaptation_unsupported() else \
-                    self.speaker_stats([paths[j] for j in members[g]], speaker=g, errors={})
+                st = None if self.adaptation_unsupported(adapt) else \
+                    self.speaker_stats([paths[j] for j in members[g]], speaker=g, errors={}, config=adapt)
                 cache[g] = (st, self.adaptation(st, g, config=adapt))
             st, info = cache[g]
             r = self._predict_safe(p, st if info["adapted"] else None, t)
@@ -820,14 +899,16 @@ class Predictor:
             if acc is None or cfg is None:
                 return self._classify(closed, text=given)
             feats = [self._features(s.samples) for s in closed]
-            for s, f in zip(closed, feats, strict=True):
-                acc.update(f, seconds=s.end - s.start)
-            info = self.adaptation(acc.stats("stream"), "stream", config=cfg)
+            level, match_std = self.adapt_level(cfg)
+            if level == "input" or not self.adaptation_unsupported(cfg):
+                self._accumulate(acc, closed, level, feats)
+            st = acc.stats("stream", level=level, match_std=match_std) if acc.n else None
+            info = self.adaptation(st, "stream", config=cfg)
             info.pop("speaker")
-            if not info["adapted"] and acc.seconds < cfg.min_seconds and not self.adaptation_unsupported():
+            if not info["adapted"] and acc.seconds < cfg.min_seconds and not self.adaptation_unsupported(cfg):
                 info["reason"] = (f"only {acc.seconds:.1f} s of speech so far; adaptation starts after "
                                   f"{cfg.min_seconds:g} s")
-            out = self._classify(closed, acc.stats("stream") if info["adapted"] else None, feats, text=given)
+            out = self._classify(closed, st if info["adapted"] else None, feats, text=given)
             return [{**r, **info} for r in out]
 
         for b in blocks:
