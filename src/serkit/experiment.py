@@ -394,7 +394,7 @@ def _run_fusion_fold(plan: ExperimentPlan, index: int, *, out_dir: PathLike | No
         raise ConfigError(f"fold {f.name}: no labelled development utterance scored by every member; "
                           "raise model.valid_fraction")
     fusion = ScoreFusion(fc).fit([np.stack([d[i] for i in dev_ids]) for d in dev_s],
-                                 [idx[by_id[i].emotion] for i in dev_ids])
+                                 [idx[str(by_id[i].emotion)] for i in dev_ids])
     probs = fusion.predict_proba([np.stack([t[i] for i in test_ids]) for t in test_s])
     preds = []
     for i, p in zip(test_ids, probs, strict=True):
@@ -408,6 +408,7 @@ def _run_fusion_fold(plan: ExperimentPlan, index: int, *, out_dir: PathLike | No
         y = [by_id[i].emotion for i in ids]
         return classification_scores(y, [labels[int(np.argmax(scores[i]))] for i in ids], labels)["ua"]
 
+    assert fusion.weights_ is not None  # set by fit
     r.extra.update({"fusion_weights": dict(zip(names, (float(w) for w in fusion.weights_), strict=True)),
                     "dev_speakers": sorted({u.speaker for u in dev}), "n_dev": len(dev_ids),
                     "member_dev_ua": {n: member_ua(d, dev_ids) for n, d in zip(names, dev_s, strict=True)},

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -97,7 +97,7 @@ class Ensemble(nn.Module):
 
     def represent(self, x: torch.Tensor, lengths: torch.Tensor, level: str, **inputs) -> torch.Tensor:
         """The members' representations at ``level``, concatenated: ``(B, sum of D_m)``."""
-        hs = [m.represent(x, lengths, level, **inputs) for m in self.members]
+        hs = [cast(Any, m).represent(x, lengths, level, **inputs) for m in self.members]
         self._rep_dims = [h.shape[-1] for h in hs]
         return torch.cat(hs, -1)
 
@@ -107,11 +107,15 @@ class Ensemble(nn.Module):
         if dims is None or sum(dims) != h.shape[-1]:
             raise ValueError(f"ensemble representation of width {h.shape[-1]} does not match its members; call "
                              "represent first")
-        outs = [m.from_representation(part, level) for m, part in zip(self.members, h.split(dims, -1), strict=True)]
+        outs = [cast(Any, m).from_representation(part, level)
+                for m, part in zip(self.members, h.split(dims, -1), strict=True)]
         return self._average(outs)
 
     def _average(self, outs: list[ModelOutput]) -> ModelOutput:
-        probs = torch.stack([o.logits.softmax(-1) for o in outs]).mean(0)  # (B, C)
+        logits = [o.logits for o in outs if o.logits is not None]
+        if len(logits) != len(outs):
+            raise ValueError("every ensemble member must return class logits")
+        probs = torch.stack([lg.softmax(-1) for lg in logits]).mean(0)  # (B, C)
         avd = [o.avd for o in outs if o.avd is not None]
         emb = [o.embedding for o in outs if o.embedding is not None]
         return ModelOutput(logits=torch.log(probs.clamp_min(1e-12)),
