@@ -284,3 +284,44 @@ def test_ensemble_of_trained_runs(tmp_path, assets):
     assert members[0] != members[1]
     for c in LABELS:
         assert r["scores"][c] == pytest.approx((members[0][c] + members[1][c]) / 2, abs=1e-4)
+
+
+def test_baseline_svm_evaluate_run_keeps_fold_models_for_predict(tmp_path, assets):
+    """serkit evaluate --out of an SVM baseline keeps each fold's model (fold_<speaker>/checkpoint.pt),
+    which serkit predict takes like any run folder."""
+    pytest.importorskip("opensmile")
+    recipe = {"data": {"corpus": "manifest", "manifest": str(assets / "manifest.jsonl")},
+              "features": {"name": "egemaps"}, "model": {"name": "linear_svm"}, "eval": {"protocol": "loso"}}
+    p = tmp_path / "svm.yaml"
+    p.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    assert main(["evaluate", str(p), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    folds = sorted(x.parent.name for x in (tmp_path / "run").glob("fold_*/checkpoint.pt"))
+    assert folds == ["fold_emodb_03", "fold_emodb_08"]
+    # the fold that held speaker 03 out predicts speaker 03's clip
+    (r,) = _predict(tmp_path, tmp_path / "run" / "fold_emodb_03", str(assets / "03a02Wc.wav"))
+    _check_result(r, LABELS)
+    assert r["score_kind"] == "svm_margin_softmax"
+
+
+def test_chen2022_ks_text_in_python_stream_and_manifest_utterances(tmp_path, assets, tiny_bert):
+    """The Python API: predict_utterances passes each manifest row's text (serkit evaluate
+    --end-to-end), predict_stream pairs every window with the given text, and a missing one raises."""
+    from serkit.data.audio import load
+    from serkit.data.manifest import read_jsonl
+    from serkit.errors import InferenceError
+    from serkit.inference import Predictor, predict_utterances
+
+    run = _train(tmp_path, "ks_text", model=_ks("text", tiny_bert), features={"name": "logmel", "n_mels": 40},
+                 assets=assets)
+    pred = Predictor.load(run, threads=1)
+    assert pred.needs_text and not pred.has_avd
+    utts = read_jsonl(assets / "manifest.jsonl")
+    res = predict_utterances(pred, utts)
+    assert all("error" not in r and r["text"] == u.text for r, u in zip(res, utts, strict=True))
+    # text only: the two clips with the same sentence get the same scores, another sentence others
+    by = {r["id"]: r["scores"] for r in res}
+    assert by["emodb_03a02Wc"] == by["emodb_03a02Ta"] != by["emodb_08a01Wa"]
+    wins = list(pred.predict_stream(iter([load(assets / CLIP)]), text=CLIP_TEXT))
+    assert wins and all(w["scores"] == res[2]["scores"] for w in wins)
+    with pytest.raises(InferenceError, match="--text"):
+        pred.predict_file(assets / CLIP)
