@@ -9,7 +9,8 @@ docs/figures/adaptation_seconds.png. Run from the project root (heavy: through /
         --model "today=ravdess_to_emodb=runs/today_ravdess/model.pt"
 
 Systems:
-- serkit models (``--model NAME=PROTOCOL=CHECKPOINT``), end to end through :class:`serkit.inference.Predictor`
+- serkit models (``--model NAME=PROTOCOL=CHECKPOINT[=LEVEL]``; LEVEL = where the speaker's statistics
+  act, see :data:`LEVEL_SPECS` and :mod:`serkit.adapt`), end to end through :class:`serkit.inference.Predictor`
   exactly as ``serkit predict`` runs them (VAD segments, duration-weighted file scores): per file, and
   adapted with ``Predictor.predict_batch(paths, speakers=...)`` (``serkit predict --speaker-map``);
   each checkpoint must have been trained on the training side of its protocol only;
@@ -19,6 +20,9 @@ Systems:
   test speaker by its own unlabelled files; ``features.speaker_norm``).
 
 Protocols (the six shared classes, ``common6``):
+- ``dev``: the model card's development split (dev speakers emodb_09, emodb_10, ravdess_05-08; a
+  model trained on the other 18 training speakers, the test speakers removed): where adaptation
+  variants are chosen, never on a test protocol;
 - ``heldout``: EmoDB + RAVDESS actors 01-20 pooled, test speakers of the model card (emodb_03,
   emodb_08, ravdess_01-04), trained on the other 24;
 - ``emodb_to_ravdess``: trained on all EmoDB speakers, tested on RAVDESS actors 01-20;
@@ -53,7 +57,12 @@ from serkit.data.manifest import Utterance  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Speaker adaptation"
 TEST_SPEAKERS = ("emodb_03", "emodb_08", "ravdess_01", "ravdess_02", "ravdess_03", "ravdess_04")
+DEV_SPEAKERS = ("emodb_09", "emodb_10", "ravdess_05", "ravdess_06", "ravdess_07", "ravdess_08")
+#: how a serkit model is adapted (--model ...=LEVEL): AdaptConfig(level, match_std)
+LEVEL_SPECS = {"auto": ("auto", None), "input": ("input", None), "pooled": ("pooled", False),
+               "pooled+std": ("pooled", True), "embedding": ("embedding", False), "embedding+std": ("embedding", True)}
 PROTOCOLS = {
+    "dev": "development speakers (EmoDB 09, 10 + RAVDESS 05-08; trained on 18 others, test speakers removed)",
     "heldout": "held-out speakers (EmoDB 03, 08 + RAVDESS 01-04; trained on the other 24)",
     "emodb_to_ravdess": "EmoDB → RAVDESS 01-20",
     "ravdess_to_emodb": "RAVDESS 01-20 → EmoDB",
@@ -68,7 +77,10 @@ log = logging.getLogger("adaptation")
 def split(utts: Sequence[Utterance], protocol: str) -> tuple[list[int], list[int]]:
     """(train indices, test indices) of a protocol."""
     corpus = [u.speaker.split("_")[0] for u in utts]
-    if protocol == "heldout":
+    if protocol == "dev":  # the model card's development split: selection only, never a test speaker
+        test = [i for i, u in enumerate(utts) if u.speaker in DEV_SPEAKERS]
+        train = [i for i, u in enumerate(utts) if u.speaker not in DEV_SPEAKERS + TEST_SPEAKERS]
+    elif protocol == "heldout":
         test = [i for i, u in enumerate(utts) if u.speaker in TEST_SPEAKERS]
         train = [i for i, u in enumerate(utts) if u.speaker not in TEST_SPEAKERS]
     elif protocol in ("emodb_to_ravdess", "ravdess_to_emodb"):
@@ -126,7 +138,7 @@ def model_predictions(pred, utts: Sequence[Utterance], *, adapt: AdaptConfig | N
         return [(r.get("label"), bool(r.get("adapted")), float(r.get("speaker_seconds", 0.0))) for r in res]
     stats = {}
     for spk, files in subsets.items():
-        st = pred.speaker_stats(files, speaker=spk, errors={})
+        st = pred.speaker_stats(files, speaker=spk, errors={}, config=adapt)
         stats[spk] = (st, pred.adaptation(st, spk, config=adapt))
     out = []
     for u in utts:
@@ -136,6 +148,24 @@ def model_predictions(pred, utts: Sequence[Utterance], *, adapt: AdaptConfig | N
             out.append((r.get("label"), info["adapted"], info["speaker_seconds"]))
         except Exception:  # noqa: BLE001 - a failed file counts as wrong, as in serkit predict
             out.append((None, False, 0.0))
+    return out
+
+
+def ljspeech_prior(name: str, pred, files: Sequence[str], cfg: AdaptConfig) -> dict:
+    """Share of predicted labels on one speaker who is neutral throughout (LJSpeech), per file vs adapted.
+
+    Adaptation assumes a speaker's mix of emotions is like the training speakers'; a narrator who
+    reads calmly in every file breaks that, and this measures what it costs.
+    """
+    from collections import Counter
+
+    out = {"system": name, "files": len(files)}
+    for key, kw in (("per_file", {}), ("adapted", {"speakers": ["narrator"] * len(files), "adapt": cfg})):
+        res = list(pred.predict_batch(files, **kw))
+        c = Counter(r.get("label") or "(no speech)" for r in res)
+        out[key] = {k: round(v / len(files), 3) for k, v in sorted(c.items())}
+        if key == "adapted":
+            out["adapted_fraction"] = round(float(np.mean([bool(r.get("adapted")) for r in res])), 3)
     return out
 
 
@@ -227,8 +257,11 @@ def to_markdown(results: list[dict], cmd: str, meta: dict) -> str:
              f"Commands: `{cmd}` ({meta['date']}, Python {meta['python']}; {meta['note']}).",
              "",
              "Each test speaker's own **unlabelled** speech (VAD segments of its files; labels are never read) gives "
-             "the statistics the input is normalised with (`serkit predict --speaker-from folder|file`, "
-             "`--speaker-map`; see `serkit.adapt`). serkit models run end to end through `Predictor` (VAD, "
+             "per-speaker statistics (`serkit predict --speaker-from folder|file`, `--speaker-map`; see "
+             "`serkit.adapt`), used at the level in the column *adapted at*: `input` = the model-input features are "
+             "normalised with the speaker's per-bin mean and std; `embedding` = the speaker's mean of the "
+             "segment-level embedding the classifier reads is moved onto the training speakers' mean (`+std`: "
+             "its std mapped too); `pooled` = the same on the statistics-pooling output. serkit models run end to end through `Predictor` (VAD, "
              "segments, duration-weighted file scores); the SVM peer is openSMILE ComParE_2016 functionals + "
              f"linear SVM (C = {SVM_C}, balanced class weights) with per-speaker standardisation of training and test "
              "speakers. UA = unweighted average recall over the six shared classes (common6: angry, disgust, fear, "
@@ -244,27 +277,43 @@ def to_markdown(results: list[dict], cmd: str, meta: dict) -> str:
              "`speaker`, `adapted`, `speaker_seconds` (the speech the statistics came from) and, when not adapted, "
              "`reason`.",
              "",
-             "| system | protocol | test files (speakers) | UA per file | UA adapted (all of a speaker's files) | gain |",
-             "|---|---|---|---:|---:|---:|"]
+             "| system | adapted at | protocol | test files (speakers) | UA per file | UA adapted (all of a speaker's "
+             "files) | gain |",
+             "|---|---|---|---|---:|---:|---:|"]
     for r in results:
         gain = r["ua_adapted_all"] - r["ua_per_file"]
-        lines.append(f"| {r['system']} | {PROTOCOLS[r['protocol']]} | {r['n_test']} ({r['speakers']}) | "
+        at = r.get("adapt_level", "input (speaker z-score)" if r["system"].startswith("ComParE") else "input")
+        lines.append(f"| {r['system']} | {at} | {PROTOCOLS[r['protocol']]} | {r['n_test']} ({r['speakers']}) | "
                      f"{r['ua_per_file']:.3f} | {r['ua_adapted_all']:.3f} | {gain:+.3f} |")
     lines += ["", "UA against the seconds of a speaker's speech the statistics come from (whole files drawn at random "
               f"until the budget is reached; mean ± std over {len(DRAWS)} draws; in brackets the mean seconds "
               "actually used per speaker). Below 10 s of speech `serkit predict` does not adapt "
               "(`\"adapted\": false`).", "",
-              "| system | protocol | per file | " + " | ".join(f"{b:g} s" for b in BUDGETS) + " | all |",
-              "|---|---|---:|" + "---:|" * (len(BUDGETS) + 1)]
+              "| system | adapted at | protocol | per file | " + " | ".join(f"{b:g} s" for b in BUDGETS) + " | all |",
+              "|---|---|---|---:|" + "---:|" * (len(BUDGETS) + 1)]
     for r in results:
         cells = []
         for b in BUDGETS:
             c = r["budgets"].get(f"{b:g}")
             cells.append(f"{c['ua']:.3f} ± {c['ua_std']:.3f} ({c['seconds']:.0f} s)" if c else "not run")
         a = r["budgets"]["all"]
-        lines.append(f"| {r['system']} | {PROTOCOLS[r['protocol']]} | {r['ua_per_file']:.3f} | " + " | ".join(cells)
+        at = r.get("adapt_level", "input (speaker z-score)" if r["system"].startswith("ComParE") else "input")
+        lines.append(f"| {r['system']} | {at} | {PROTOCOLS[r['protocol']]} | {r['ua_per_file']:.3f} | "
+                     + " | ".join(cells)
                      + f" | {a['ua']:.3f} ({a['seconds']:.0f} s) |")
     lines += ["", "![UA against seconds of speech](figures/adaptation_seconds.png)", ""]
+    priors = meta.get("label_prior") or []
+    if priors:
+        labs = sorted({k for p in priors for d in (p["per_file"], p["adapted"]) for k in d})
+        lines += ["When it hurts: a speaker whose recordings are all one emotion. LJSpeech (one narrator reading calmly, "
+                  "385 clips, all treated as one speaker, `--speaker-map` with one name): share of files per predicted "
+                  "label, one file at a time vs adapted with all of the narrator's speech.", "",
+                  "| system | files | " + " | ".join(labs) + " |", "|---|---|" + "---:|" * len(labs)]
+        for p in priors:
+            for key, what in (("per_file", "per file"), ("adapted", "adapted")):
+                lines.append(f"| {p['system']}, {what} | {p['files']} | "
+                             + " | ".join(f"{100 * p[key].get(k, 0):.0f} %" for k in labs) + " |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -278,7 +327,7 @@ def plot(results: list[dict], path: Path) -> None:
     protos = [p for p in PROTOCOLS if any(r["protocol"] == p for r in results)]
     fig, axes = plt.subplots(1, len(protos), figsize=(4.6 * len(protos), 3.8), squeeze=False, sharey=True)
     for ax, proto in zip(axes[0], protos, strict=True):
-        for r in (x for x in results if x["protocol"] == proto):
+        for r in (x for x in results if x["protocol"] == proto and len(x["budgets"]) > 1):  # rows with a sweep
             keys = [k for k in [f"{b:g}" for b in BUDGETS] + ["all"] if k in r["budgets"]]
             xs = [r["budgets"][k]["seconds"] for k in keys]
             ys = [r["budgets"][k]["ua"] for k in keys]
@@ -303,8 +352,10 @@ def plot(results: list[dict], path: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", action="append", default=[], metavar="NAME=PROTOCOL=CHECKPOINT",
-                    help=f"a serkit model trained on the training side of PROTOCOL ({', '.join(PROTOCOLS)})")
+    ap.add_argument("--model", action="append", default=[], metavar="NAME=PROTOCOL=CHECKPOINT[=LEVEL]",
+                    help=f"a serkit model trained on the training side of PROTOCOL ({', '.join(PROTOCOLS)}); "
+                         f"LEVEL: how it is adapted ({', '.join(LEVEL_SPECS)}; default auto: the checkpoint's "
+                         "stored choice, else input)")
     ap.add_argument("--protocols", nargs="+", default=list(PROTOCOLS), choices=list(PROTOCOLS))
     ap.add_argument("--no-svm", action="store_true", help="skip the SVM peer")
     ap.add_argument("--budgets", nargs="*", type=float, default=list(BUDGETS),
@@ -314,6 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--doc", default=str(ROOT / "docs" / "benchmarks.md"))
     ap.add_argument("--figure", default=str(ROOT / "docs" / "figures" / "adaptation_seconds.png"))
     ap.add_argument("--merge", action="store_true", help="keep rows of --json for systems/protocols not rerun")
+    ap.add_argument("--ljspeech", default=None, metavar="NAME=CHECKPOINT[=LEVEL]",
+                    help="also the label distribution on LJSpeech (one calm narrator) per file vs adapted")
     ap.add_argument("--render", nargs="+", default=None, metavar="JSON",
                     help="compute nothing: join these result files (later ones win) into --json, --doc, --figure")
     a = ap.parse_args(argv)
@@ -329,16 +382,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     labels = sorted({u.emotion for u in utts})
     models = []
     for spec in a.model:
-        name, proto, ck = spec.split("=", 2)
+        name, proto, ck, *lv = spec.split("=", 3)
         if proto not in PROTOCOLS:
             ap.error(f"--model {spec}: protocol must be one of {list(PROTOCOLS)}")
-        models.append((name, proto, ck))
+        if (lv[0] if lv else "auto") not in LEVEL_SPECS:
+            ap.error(f"--model {spec}: LEVEL must be one of {list(LEVEL_SPECS)}")
+        models.append((name, proto, ck, lv[0] if lv else "auto"))
     any_pred = Predictor.load(models[0][2], threads=1) if models else Predictor.load("default", threads=1)
     seconds = {}
     for u in utts:  # VAD speech per file, counted exactly as adaptation counts it
-        st = any_pred.speaker_stats([u.path], errors={})
+        st = any_pred.speaker_stats([u.path], errors={}, config=AdaptConfig(level="input"))
         seconds[u.path] = st.seconds if st else 0.0
     results = []
+    priors = []
+    if a.ljspeech:
+        name, ck, *lv = a.ljspeech.split("=", 2)
+        level, match_std = LEVEL_SPECS[lv[0] if lv else "auto"]
+        files = [str(f) for f in sorted((Path(a.data_root) / "ljspeech" / "wavs").glob("*.flac"))]
+        priors.append(ljspeech_prior(name, Predictor.load(ck, threads=1), files,
+                                     AdaptConfig(level=level, match_std=match_std)))
     if not a.no_svm:
         feats, _ = extract_features(utts, FeatureConfig(name="compare"), skip_errors=True, desc="ComParE")
         keep = [i for i, f in enumerate(feats) if f is not None]
@@ -349,24 +411,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.append(run_system(
                 f"ComParE + SVM (C={SVM_C})", proto, su, tr, te, labels, seconds,
                 lambda adapt, sub, tr=tr, te=te: svm_predictions(x, su, tr, te, adapt=adapt, subsets=sub), a.budgets))
-    for name, proto, ck in models:
+    for name, proto, ck, lv in models:
         if proto not in a.protocols:
             continue
         pred = Predictor.load(ck, threads=1)
         tr, te = split(utts, proto)
         tu = [utts[i] for i in te]
+        level, match_std = LEVEL_SPECS[lv]
+        cfg = AdaptConfig(level=level, match_std=match_std)
         results.append(run_system(
             name, proto, utts, tr, te, labels, seconds,
-            lambda adapt, sub, pred=pred, tu=tu: model_predictions(pred, tu, adapt=AdaptConfig() if adapt else None,
-                                                                   subsets=sub), a.budgets))
+            lambda adapt, sub, pred=pred, tu=tu, cfg=cfg: model_predictions(pred, tu, adapt=cfg if adapt else None,
+                                                                            subsets=sub), a.budgets))
         results[-1]["checkpoint"] = ck
+        lvl, ms = pred.adapt_level(cfg)
+        results[-1]["adapt_level"] = lvl + ("+std" if ms and lvl != "input" else "")
     import os
 
     cmd = "python benchmarks/adaptation.py " + " ".join(f'--model "{m}"' for m in a.model) + \
         (" --no-svm" if a.no_svm else "") + \
-        (" --protocols " + " ".join(a.protocols) if a.protocols != list(PROTOCOLS) else "")
+        (" --protocols " + " ".join(a.protocols) if a.protocols != list(PROTOCOLS) else "") + \
+        (" --budgets " + " ".join(f"{b:g}" for b in a.budgets) if list(a.budgets) != list(BUDGETS) else "")
+    cmd += f' --ljspeech "{a.ljspeech}"' if a.ljspeech else ""
     meta = {"date": time.strftime("%Y-%m-%d"), "python": platform.python_version(),
-            "note": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; accuracy only, no timing"}
+            "note": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; accuracy only, no timing",
+            "label_prior": priors}
     runs = [{"commands": [cmd], **meta, "results": results}]
     jp = Path(a.json)
     if a.merge and jp.is_file():
@@ -381,11 +450,12 @@ def render(runs: list[dict], a: argparse.Namespace) -> int:
     for run in runs:
         cmds += [c for c in run.get("commands", [run.get("command", "")]) if c and c not in cmds]
         for r in run["results"]:
-            rows[(r["system"], r["protocol"])] = r
+            rows[(r["system"], r["protocol"], r.get("adapt_level", ""))] = r
     order = {p: k for k, p in enumerate(PROTOCOLS)}
     results = sorted(rows.values(), key=lambda r: (order[r["protocol"]], not r["system"].startswith("ComParE"),
                                                    r["system"]))
     meta = {k: runs[-1][k] for k in ("date", "python", "note")}
+    meta["label_prior"] = list({p["system"]: p for run in runs for p in run.get("label_prior", [])}.values())
     jp = Path(a.json)
     jp.parent.mkdir(parents=True, exist_ok=True)
     jp.write_text(json.dumps({"commands": cmds, **meta, "results": results}, indent=1), encoding="utf-8")

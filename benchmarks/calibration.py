@@ -92,6 +92,71 @@ def evaluate(model: str, utts: list) -> dict:
     return out
 
 
+DEV_SPEAKERS = ("emodb_09", "emodb_10", "ravdess_05", "ravdess_06", "ravdess_07", "ravdess_08")
+
+
+class _Recorder:
+    """Wraps a Predictor's backend at T = 1 and keeps every segment's probabilities (unrounded)."""
+
+    def __init__(self, backend) -> None:
+        self.backend, self.seen = backend, []
+        self.kind, self.takes_norm_stats = backend.kind, backend.takes_norm_stats
+        self.rep_levels, self.last_ctc = (), None
+
+    def input_stats(self):
+        return self.backend.input_stats()
+
+    def __call__(self, x, lengths, **kw):
+        probs, avd = self.backend(x, lengths, **kw)
+        self.seen.append(probs.astype(np.float64))
+        return probs, avd
+
+
+def fit_file_temperature(model: str, utts: list) -> dict:
+    """The temperature that minimises the NLL of the *file* scores (duration-weighted mean of segment softmaxes).
+
+    ``serkit predict`` reports file scores that average several segments, so a temperature fitted on
+    whole-utterance logits is not the one that calibrates them. The segment log-probabilities at
+    T = 1 are recorded once (end to end, as ``Predictor.predict_file``), and the file scores of any
+    T are recomputed exactly from them: ``p_file(T) = sum_s w_s softmax(log p_s / T)``. Grid
+    search over T in [0.5, 5] (step 0.01). Only development speakers' files may be passed here.
+    """
+    from serkit.train.calibration import MIN_CALIBRATION_ITEMS
+
+    pred = Predictor.load(model, threads=1)
+    pred.backend.temperature = 1.0
+    rec = _Recorder(pred.backend)
+    pred.backend = rec
+    labels = pred.label_names
+    files = []
+    for u in tqdm(utts, desc="dev files", mininterval=10):
+        rec.seen = []
+        r = pred.predict_file(u.path)
+        if r.get("no_speech"):
+            continue
+        z = np.log(np.clip(np.concatenate(rec.seen), 1e-12, None))  # (S, C) = logits + a constant per segment
+        w = np.array([max(sg["end"] - sg["start"], 1e-3) for sg in r["segments"]])
+        files.append((z, w / w.sum(), labels.index(u.emotion)))
+    if len(files) < MIN_CALIBRATION_ITEMS:
+        raise SystemExit(f"only {len(files)} development files with speech; need {MIN_CALIBRATION_ITEMS}")
+
+    def file_probs(t: float) -> np.ndarray:
+        out = []
+        for z, w, _ in files:
+            e = np.exp((z - z.max(1, keepdims=True)) / t)
+            out.append((w[:, None] * e / e.sum(1, keepdims=True)).sum(0))
+        return np.array(out)
+
+    y = np.array([f[2] for f in files])
+    grid = np.round(np.arange(0.5, 5.0001, 0.01), 2)
+    nll = [float(-np.mean(np.log(np.clip(file_probs(t)[np.arange(len(y)), y], 1e-12, None)))) for t in grid]
+    best = float(grid[int(np.argmin(nll))])
+    return {"model": model, "n_files": len(files), "temperature": best, "nll_T1": nll[int(np.where(grid == 1.0)[0][0])],
+            "nll_T": min(nll), "ece_T1": expected_calibration_error(file_probs(1.0), y),
+            "ece_T": expected_calibration_error(file_probs(best), y),
+            "fitted_on": "dev speakers " + ", ".join(DEV_SPEAKERS) + " (file scores end to end, never a test speaker)"}
+
+
 def table(results: dict[str, dict], svms: list[dict]) -> str:
     lines = [
         SECTION, "",
@@ -134,6 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--svm-report", action="append", default=[], help="serkit evaluate JSON of a cross-corpus SVM")
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--limit", type=int, default=None, help="first N test files only (smoke runs)")
+    ap.add_argument("--fit-file-temperature", default=None, metavar="DEV_MODEL",
+                    help="fit the temperature of the file scores on the dev speakers with this model (trained "
+                         "without them, e.g. the dev-split model of the recipe); writes --results/file_temperature.json "
+                         "and, with --set-on, stores it in those checkpoints")
+    ap.add_argument("--set-on", nargs="*", default=[], metavar="CHECKPOINT",
+                    help="checkpoints to store the fitted file temperature in")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     ap.add_argument("--results", default=str(RESULTS))
     ap.add_argument("--figures", default=str(FIGURES))
@@ -143,6 +214,24 @@ def main(argv: list[str] | None = None) -> int:
     root = find_data_root(args.data_root)
     res = Path(args.results)
     res.mkdir(parents=True, exist_ok=True)
+    if args.fit_file_temperature:
+        from serkit.models.checkpoint import load_checkpoint
+
+        dev = [u for u in load_corpus("emodb+ravdess", root=root, labels="common6") if u.speaker in DEV_SPEAKERS]
+        fit = fit_file_temperature(args.fit_file_temperature, dev[: args.limit])
+        (res.parent / "file_temperature.json").write_text(json.dumps(fit, indent=2), encoding="utf-8")
+        print(json.dumps(fit, indent=2), flush=True)
+        for ck_path in args.set_on:
+            ck = load_checkpoint(ck_path)
+            ck.temperature = fit["temperature"]
+            ck.extra["calibration"] = {"method": "temperature (file scores)", "temperature": fit["temperature"],
+                                       "fitted_on": fit["fitted_on"], "fitted_by": f"{fit['model']}, "
+                                       "benchmarks/calibration.py --fit-file-temperature (file-score NLL, grid 0.01)",
+                                       "n": fit["n_files"], "dev_nll_T1": fit["nll_T1"], "dev_nll_T": fit["nll_T"]}
+            ck.save(ck_path)
+            print(f"temperature {fit['temperature']} stored in {ck_path}")
+        if not args.row:
+            return 0
     for key, name, model, trained_on, ts in args.row:
         t0 = time.time()
         r = evaluate(model, test_set(ts, root)[: args.limit])

@@ -6,7 +6,8 @@ Run: python benchmarks/li2021_table.py docs/results/li2021/*.json
      two-sided sign test and Wilcoxon signed-rank test over the folds)
 
 Each row: front-end, CPC checkpoint with its pretraining audio, steps and segment length (read
-from the checkpoint's run folder: config.json, history.json), protocol and fold count, UA / WA /
+from the checkpoint's run folder: config.json, history.json; ``bundled:cpc`` ships both beside
+its model.pt), protocol and fold count, UA / WA /
 macro-F1 as mean ± std over folds. The run folders must still exist for the pretraining columns.
 """
 
@@ -18,6 +19,9 @@ from pathlib import Path
 
 from fold_scores import fold_scores
 
+from serkit.checkpoint_file import find_checkpoint
+from serkit.errors import CheckpointError
+
 AUDIO_NAMES = {"ljspeech": "LJSpeech", "ravdess": "RAVDESS", "emodb": "EmoDB"}
 
 
@@ -25,7 +29,10 @@ def pretraining(encoder: str | None) -> str:
     """'LJSpeech+RAVDESS, 1600 steps x 8 x 2 s' from a CPC checkpoint's run folder."""
     if not encoder:
         return "none"
-    run = Path(encoder).parent
+    try:  # bundled:cpc -> serkit/assets/cpc/model.pt; a run folder -> its checkpoint
+        run = find_checkpoint(encoder).parent
+    except CheckpointError:
+        run = Path(encoder).parent
     try:
         cfg = json.loads((run / "config.json").read_text())
         hist = json.loads((run / "history.json").read_text())

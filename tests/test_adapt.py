@@ -250,3 +250,128 @@ def test_utterance_normalised_model_is_adapted_in_torch_and_onnx_says_why(model,
     ox = Predictor.load(export_onnx(tmp_path / "utt.pt", tmp_path / "utt.onnx"), threads=1)
     r = next(ox.predict_batch(speakers[:1], speakers="folder", adapt=LOW))
     assert r["adapted"] is False and "inside the graph" in r["reason"] and r["label"]
+
+
+# ----------------------------------------------------------------------------- representation level
+@pytest.fixture(scope="module")
+def ref_model(tmp_path_factory):
+    """The tiny model with a training reference stored (from 3 pseudo training speakers, built by add_reference)."""
+    from serkit.adapt import add_reference
+    from serkit.data.manifest import write_jsonl
+
+    assets = Path(__file__).parent / "assets"
+
+    d = tmp_path_factory.mktemp("ref")
+    utts = []
+    for k, spk in enumerate(("s1", "s2", "s3")):
+        for f in sorted(assets.glob("*.wav"))[k:k + 2]:
+            (d / f"{spk}_{f.name}").write_bytes(f.read_bytes())
+            utts.append(Utterance(id=f"{spk}_{f.stem}", path=str(d / f"{spk}_{f.name}"), speaker=spk, corpus="syn",
+                                  emotion="angry" if "W" in f.name else "sad"))
+    manifest = write_jsonl(utts, d / "manifest.jsonl")
+    import torch
+
+    p = save_tiny_checkpoint(d / "model.pt")
+    ck = torch.load(p, weights_only=True)
+    ck["config"]["data"] = {"corpus": "manifest", "manifest": str(manifest)}
+    ck["config"]["eval"] = {"protocol": "holdout", "test_speakers": ["s3"]}
+    torch.save(ck, p)
+    entry = add_reference(p, level="embedding", progress=False)
+    assert entry["speakers"] == 2 and set(entry) >= {"pooled", "embedding", "level", "match_std", "fitted_on"}
+    return p
+
+
+@pytest.fixture(scope="module")
+def ref_predictor(ref_model):
+    return Predictor.from_checkpoint(ref_model, threads=1)
+
+
+EMB = AdaptConfig(min_seconds=1.0, level="embedding")
+
+
+def test_auto_uses_the_stored_reference_level(ref_predictor, predictor):
+    assert ref_predictor.adapt_level(AdaptConfig()) == ("embedding", False)
+    assert ref_predictor.adapt_level(AdaptConfig(level="pooled", match_std=True)) == ("pooled", True)
+    assert predictor.adapt_level(AdaptConfig()) == ("input", False)  # no reference: input features
+    assert "no training reference" in predictor.adaptation_unsupported(EMB)
+
+
+def test_representation_adaptation_changes_scores_and_says_where(ref_predictor, speakers):
+    res = list(ref_predictor.predict_batch(speakers, speakers="folder", adapt=LOW))
+    plain = list(ref_predictor.predict_batch(speakers))
+    assert all(r["adapted"] and r["adapt_level"] == "embedding" for r in res)
+    assert any(a["scores"] != b["scores"] for a, b in zip(res, plain, strict=True))
+    st = ref_predictor.speaker_stats(speakers[:2], config=EMB)
+    assert st.level == "embedding" and st.mean.shape == (32,) and st.frames == 2  # one vector per segment
+
+
+@pytest.mark.parametrize("match_std", [False, True])
+def test_speaker_equal_to_the_reference_is_the_identity(ref_predictor, assets, match_std):
+    from serkit.adapt import SpeakerStats
+
+    for level in ("pooled", "embedding"):
+        ref = ref_predictor.adapt_reference[level]
+        st = SpeakerStats("s", np.asarray(ref["mean"], np.float32), np.asarray(ref["std"], np.float32), 60.0, 20,
+                          level=level, match_std=match_std)
+        f = assets / "03a02Wc.wav"
+        a, b = ref_predictor.predict_file(f), ref_predictor.predict_file(f, stats=st)
+        assert np.allclose(list(a["scores"].values()), list(b["scores"].values()), atol=1e-4)
+
+
+@pytest.mark.parametrize("level", ["input", "embedding", "pooled"])
+def test_permuting_labels_changes_nothing_at_every_level(ref_predictor, speakers, level):
+    spec = importlib.util.spec_from_file_location(
+        "adaptation_bench", Path(__file__).resolve().parents[1] / "benchmarks" / "adaptation.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    labels = ["angry", "sad", "happy", "neutral"]
+    utts = [Utterance(id=p.stem, path=str(p), speaker=p.parent.name, emotion=labels[i]) for i, p in enumerate(speakers)]
+    perm = [replace(u, emotion=labels[(i + 2) % 4]) for i, u in enumerate(utts)]
+    cfg = AdaptConfig(min_seconds=1.0, level=level)
+    a = bench.model_predictions(ref_predictor, utts, adapt=cfg)
+    b = bench.model_predictions(ref_predictor, perm, adapt=cfg)
+    assert a == b and all(x[1] for x in a)
+    sub = {u.speaker: [u.path] for u in utts}  # the budget path (statistics from a subset of files)
+    assert bench.model_predictions(ref_predictor, utts, adapt=cfg, subsets=sub) == \
+        bench.model_predictions(ref_predictor, perm, adapt=cfg, subsets=sub)
+
+
+def test_one_corrupt_file_at_the_embedding_level(ref_predictor, speakers):
+    bad = speakers[0].parent / "corrupt.wav"
+    bad.write_bytes(b"RIFF\x00\x00garbage" * 30)
+    res = list(ref_predictor.predict_batch([speakers[0], bad, speakers[1]], speakers="folder", adapt=LOW))
+    assert "error" in res[1] and "corrupt.wav" in res[1]["error"] and not ADAPT_KEYS & set(res[1])
+    clean = list(ref_predictor.predict_batch([speakers[0], speakers[1]], speakers="folder", adapt=LOW))
+    for r, c in zip((res[0], res[2]), clean, strict=True):
+        assert r["adapted"] is True and r["adapt_level"] == "embedding" and r["scores"] == c["scores"]
+
+
+def test_stream_adapts_the_embedding_with_running_statistics(ref_predictor, assets):
+    gap = np.zeros(16000, np.float32)
+    x = np.concatenate([c for f in sorted(assets.glob("*.wav")) for c in (sf.read(f, dtype="float32")[0], gap)] * 2)
+    blocks = [x[i:i + 4000] for i in range(0, len(x), 4000)]
+    wins = list(ref_predictor.predict_stream(blocks, adapt=AdaptConfig(min_seconds=3.0)))
+    plain = list(ref_predictor.predict_stream(blocks))
+    assert wins[0]["adapted"] is False and wins[0]["scores"] == plain[0]["scores"]
+    assert wins[-1]["adapted"] is True and wins[-1]["adapt_level"] == "embedding"
+    assert wins[-1]["scores"] != plain[-1]["scores"]
+
+
+def test_onnx_falls_back_to_input_level(ref_model, speakers, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from serkit.export import export_onnx
+
+    ox = Predictor.load(export_onnx(ref_model, tmp_path / "m.onnx"), threads=1)
+    assert ox.adapt_level(AdaptConfig()) == ("input", False)
+    assert "ONNX files adapt input features only" in ox.adaptation_unsupported(EMB)
+
+
+def test_add_reference_needs_one_fold_and_representations(tmp_path, model):
+    from serkit.adapt import add_reference, reference_from
+
+    with pytest.raises(ConfigError, match="level must be"):
+        add_reference(model, level="input")
+    with pytest.raises(ConfigError, match="at least 2"):
+        reference_from([])
+    with pytest.raises(ConfigError, match="adaptation level"):
+        AdaptConfig(level="logits")

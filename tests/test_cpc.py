@@ -13,7 +13,7 @@ import torch
 
 from serkit.cli.main import main
 from serkit.config import FeatureConfig
-from serkit.errors import ConfigError, ModelNotFoundError
+from serkit.errors import CheckpointError, ConfigError, ModelNotFoundError
 from serkit.features.cpc import (
     CpcConfig,
     CpcModel,
@@ -21,9 +21,9 @@ from serkit.features.cpc import (
     cpc_features,
     load_cpc,
     read_cpc_checkpoint,
-    save_cpc,
     tiny_cpc_config,
 )
+from serkit.models.checkpoint import load_checkpoint
 from serkit.testing import pseudo_wave
 from serkit.train.cpc import (
     CpcTrainConfig,
@@ -32,6 +32,7 @@ from serkit.train.cpc import (
     info_nce,
     pretrain_cpc,
     sample_negative_indices,
+    save_cpc,
 )
 
 
@@ -150,8 +151,10 @@ def test_checkpoint_roundtrip_cache_and_features(tmp_path):
     with pytest.raises(ModelNotFoundError, match="serkit pretrain cpc"):
         load_cpc(tmp_path / "missing.pt")
     torch.save({"state_dict": {}}, tmp_path / "other.pt")
-    with pytest.raises(ConfigError, match="not a serkit CPC checkpoint"):
+    with pytest.raises(CheckpointError, match="not a serkit CPC checkpoint"):
         read_cpc_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="pass the file itself"):  # two .pt files now: no guessing
+        load_cpc(tmp_path)
 
 
 def test_pretrain_logs_checkpoints_and_resume(tmp_path):
@@ -160,7 +163,7 @@ def test_pretrain_logs_checkpoints_and_resume(tmp_path):
     tr = CpcTrainConfig(epochs=1, batch_size=2, lr=3e-3, valid_fraction=0.0, save_every=0)
     out = tmp_path / "run"
     res = pretrain_cpc(collect_sources([wav]), out, cfg=cfg, train=tr, progress=False)
-    assert res["steps"] == 3 and len(res["history"]) == 1
+    assert res["steps"] == 3 and len(res["history"]) == 1 and res["checkpoint"] == str(out / "checkpoint.pt")
     h = res["history"][0]
     assert {"train_loss", "train_accuracy", "chance"} <= set(h) and h["chance"] == pytest.approx(1 / 6)
     assert (out / "epoch_001.pt").is_file() and (out / "history.json").is_file()
@@ -169,10 +172,85 @@ def test_pretrain_logs_checkpoints_and_resume(tmp_path):
         pretrain_cpc(collect_sources([wav]), out, cfg=cfg, train=tr, progress=False)
     res2 = pretrain_cpc(collect_sources([wav]), out, train=replace(tr, epochs=2), resume=True, progress=False)
     assert res2["steps"] == 6 and [r["epoch"] for r in res2["history"]] == [1, 2]
-    ck = read_cpc_checkpoint(out / "cpc.pt")
-    assert ck["epoch"] == 2 and ck["step"] == 6
-    with pytest.raises(ConfigError, match="not found"):
-        pretrain_cpc(collect_sources([wav]), tmp_path / "new", train=tr, resume=True, progress=False)
+    ck = load_checkpoint(out / "last.pt")  # the one loader; the state --resume continues from
+    assert ck.extra["epoch"] == 2 and ck.extra["step"] == 6 and ck.model_config == cfg
+    # --resume without a state starts from scratch (logged), as serkit train --resume does
+    res3 = pretrain_cpc(collect_sources([wav]), tmp_path / "new", cfg=cfg, train=tr, resume=True, progress=False)
+    assert res3["steps"] == 3 and [r["epoch"] for r in res3["history"]] == [1]
+
+
+def test_pretrain_save_resume_load_is_exact_and_uses_the_one_checkpoint(tmp_path):
+    """save -> resume -> load: a run stopped mid-epoch and resumed ends with the weights of an
+    uninterrupted run; its folder loads through load_checkpoint / features.encoder by the one rule."""
+    wav = _write_waves(tmp_path / "wav", n=8)
+    cfg = tiny_cpc_config()
+    tr = CpcTrainConfig(epochs=2, batch_size=2, lr=3e-3, valid_fraction=0.0, save_every=0)
+    pretrain_cpc(collect_sources([wav]), tmp_path / "whole", cfg=cfg, train=tr, progress=False)
+    part = tmp_path / "part"
+    pretrain_cpc(collect_sources([wav]), part, cfg=cfg, train=replace(tr, max_steps=5), progress=False)
+    assert load_checkpoint(part / "last.pt").extra["batch_in_epoch"] == 1  # stopped inside epoch 2
+    res = pretrain_cpc(collect_sources([wav]), part, train=tr, resume=True, progress=False)
+    assert res["steps"] == 8
+    whole, resumed = load_checkpoint(tmp_path / "whole"), load_checkpoint(part)
+    assert whole.extra["kind"] == "serkit-cpc" and whole.label_names == [] and whole.input_dim == 1
+    assert "optimizer" not in whole.extra  # the encoder file holds no training state
+    for k, v in whole.state_dict.items():
+        torch.testing.assert_close(resumed.state_dict[k], v, rtol=0, atol=1e-6)
+    m = whole.build_model()
+    assert isinstance(m, CpcModel) and m.cfg == cfg
+    sig = pseudo_wave(0.5, seed=9)
+    a = cpc_features(sig, FeatureConfig(name="cpc", encoder=str(tmp_path / "whole")))  # folder -> checkpoint.pt
+    with torch.no_grad():
+        b, _ = m.representation(torch.from_numpy(sig)[None], torch.tensor([len(sig)]))
+    np.testing.assert_allclose(a, b[0].numpy(), atol=1e-6)
+
+
+def _legacy(ck_path, out_path):
+    """Rewrite a checkpoint in the layout serkit pretrain cpc wrote before the typed checkpoint."""
+    ck = load_checkpoint(ck_path)
+    d = {"kind": "serkit-cpc", "config": dict(ck.config["model"]), "state_dict": ck.state_dict,
+         "serkit_version": "0.1.0"}
+    for k in ("optimizer", "epoch", "batch_in_epoch", "step", "train"):
+        if k in ck.extra:
+            d[k] = ck.extra[k]
+    if "history" in ck.extra:
+        d["history"], d["epoch_sums"] = json.dumps(ck.extra["history"]), json.dumps(ck.extra.get("epoch_sums"))
+    torch.save(d, out_path)
+    return d
+
+
+def test_old_cpc_pt_files_load_and_resume(tmp_path):
+    wav = _write_waves(tmp_path / "wav")
+    cfg = tiny_cpc_config()
+    tr = CpcTrainConfig(epochs=1, batch_size=2, valid_fraction=0.0, save_every=0)
+    out = tmp_path / "run"
+    pretrain_cpc(collect_sources([wav]), out, cfg=cfg, train=tr, progress=False)
+    old = tmp_path / "old"
+    old.mkdir()
+    d = _legacy(out / "last.pt", old / "cpc.pt")
+    # every reader accepts it: features, the typed loader, the private copy
+    m = load_cpc(old / "cpc.pt")
+    assert m.cfg == cfg
+    ck = load_checkpoint(old / "cpc.pt")
+    assert ck.model_config == cfg and ck.extra["step"] == 3 and isinstance(ck.extra["history"], list)
+    for k, v in d["state_dict"].items():
+        torch.testing.assert_close(ck.state_dict[k], v)
+    # and an old run folder resumes from its cpc.pt
+    res = pretrain_cpc(collect_sources([wav]), old, train=replace(tr, epochs=2), resume=True, progress=False)
+    assert res["steps"] == 6 and [r["epoch"] for r in res["history"]] == [1, 2]
+    # an old folder with several .pt files: a clear error naming the fix
+    torch.save(d, old / "epoch_001_old.pt")
+    (old / "checkpoint.pt").unlink()
+    (old / "last.pt").unlink()
+    with pytest.raises(CheckpointError, match="pass the file itself"):
+        load_cpc(old)
+
+
+def test_recipe_may_not_name_the_encoder_as_its_model():
+    from serkit.models import model_config_from_dict
+
+    with pytest.raises(ConfigError, match="features.encoder"):
+        model_config_from_dict({"name": "cpc"})
 
 
 def test_pretrain_resume_mid_epoch_logs_whole_epoch(tmp_path):
@@ -228,7 +306,7 @@ def test_cli_pretrain_cpc(tmp_path, capsys):
     assert rc == 0
     res = json.loads(capsys.readouterr().out)
     assert res["steps"] == 2 and (out / "accuracy.png").is_file()
-    assert read_cpc_checkpoint(out / "cpc.pt")["config"]["negatives"] == 4
+    assert load_checkpoint(out).model_config.negatives == 4 and res["checkpoint"] == str(out / "checkpoint.pt")
     assert json.loads((out / "config.json").read_text())["audio"] == [str(wav)]  # provenance
 
 
@@ -248,3 +326,4 @@ def test_extract_features_cpc_cached_and_invalidated_by_new_checkpoint(tmp_path)
     save_cpc(p, CpcModel(tiny_cpc_config()))  # same path, new weights (e.g. pretraining went on)
     c, _ = extract_features(utts, cfg, cache_dir=tmp_path / "cache", progress=False)
     assert not np.allclose(a[0], c[0])
+

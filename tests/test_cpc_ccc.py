@@ -13,10 +13,11 @@ import torch
 from serkit.config import load_dict
 from serkit.errors import ConfigError
 from serkit.eval.metrics import concordance_cc
-from serkit.features.cpc import CpcModel, save_cpc, tiny_cpc_config
+from serkit.features.cpc import CpcModel, tiny_cpc_config
 from serkit.models import MODELS, model_config_from_dict
 from serkit.models.cpc_ccc import CpcCcc, CpcCccConfig, build_cpc_ccc, masked_mean_std, tiny_config
 from serkit.testing import pseudo_wave
+from serkit.train.cpc import save_cpc
 from serkit.train.losses import ccc_loss
 from serkit.train.losses import concordance_cc as concordance_cc_torch
 

@@ -260,7 +260,9 @@ def test_recipes_parse_and_build_or_explain(tiny_hf):
 
 def test_cpc_finetune_trains_gru_not_convolutions(tmp_path):
     cpc = pytest.importorskip("serkit.features.cpc")
-    path = cpc.save_cpc(tmp_path / "cpc.pt", cpc.CpcModel(cpc.tiny_cpc_config()))
+    from serkit.train.cpc import save_cpc
+
+    path = save_cpc(tmp_path / "cpc.pt", cpc.CpcModel(cpc.tiny_cpc_config()))
     m = build_w2v2_ctc(W2v2CtcConfig(encoder="cpc", encoder_path=str(path), encoder_lr=1e-4),
                        num_classes=3, vocab_size=5)
     z = torch.randn(2, 40, 8)  # cached conv frames (B, T, C)

@@ -56,6 +56,7 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_holds_the_package_and_the_bundled_model(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "serkit/assets/default/model.pt" in names
+    assert {"serkit/assets/cpc/model.pt", "serkit/assets/cpc/config.json"} <= names  # bundled:cpc
     assert "serkit/py.typed" in names and "serkit/cli/main.py" in names and "serkit/runs.py" in names
     assert not any(n.startswith(("tests/", "benchmarks/", "src/")) for n in names)
     meta = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))

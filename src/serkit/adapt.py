@@ -11,7 +11,22 @@ from audio alone, like the per-speaker standardisation of the SER literature (e.
 "Iterative feature normalization scheme for automatic emotion detection from speech", IEEE TAC
 2013; here without the iterative neutral-speech selection).
 
-How a trained model takes the statistics (no retraining):
+Two places the speaker's statistics can act (``AdaptConfig.level``):
+
+- **an intermediate representation** (``pooled``: the mean + std statistics pooling output;
+  ``embedding``: the segment-level layer the classifier reads; models with ``represent`` /
+  ``from_representation``, e.g. CompactCnn): the speaker's per-dimension mean (and, with
+  ``match_std``, std) of that representation over its speech segments is mapped onto the
+  training speakers' reference, ``h' = h - mean_s + mean_ref`` (or ``(h - mean_s) / std_s *
+  std_ref + mean_ref``), and the model's remaining layers classify ``h'``. The reference (the
+  mean over training speakers of each speaker's mean, and the root mean square of their
+  within-speaker stds) is computed once from the training files, with the trained model, and
+  stored in the checkpoint (``adapt_reference``; :func:`add_reference`, ``python -m serkit.adapt
+  CHECKPOINT``): no retraining. ``level: auto`` (the default) uses the level and variant stored
+  with the reference, chosen on development speakers (docs/benchmarks.md, "Speaker adaptation");
+- **the model's input features** (``input``; the only place for models without a reference).
+
+How a trained model takes input-level statistics (no retraining):
 
 - a model whose ``forward`` accepts ``norm_stats=(mean (B, F), std (B, F))`` uses them inside its
   own normaliser (in place of its global / utterance / running statistics);
@@ -20,6 +35,11 @@ How a trained model takes the statistics (no retraining):
   training distribution before the model sees them: ``x' = (x - mean_s) / std_s * std_g +
   mean_g``, so the model's ``(x' - mean_g) / std_g`` equals the speaker-standardised input;
 - any other model is not adapted, and the result says why (``"adapted": false, "reason": ...``).
+
+Both assume that what a speaker's recordings share (voice, microphone, room, language) is what
+should be removed, i.e. that the speaker's mix of emotions is not far from the training
+speakers'. For a speaker who is angry in every file, adaptation moves the average toward the
+training speakers' average and can hide it.
 
 Below ``AdaptConfig.min_seconds`` of speech the estimate is too noisy: the file is predicted as
 without adaptation and its result says so.
@@ -40,6 +60,7 @@ import csv
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +71,12 @@ from serkit.typing import PathLike
 SPEAKER_FROM = ("folder", "file")
 #: standard deviations below this (a constant feature bin) are clamped
 STD_FLOOR = 1e-3
+#: intermediate representations adaptation can map (models with ``represent``/``from_representation``)
+REP_LEVELS = ("pooled", "embedding")
+#: ``AdaptConfig.level`` values
+LEVELS = ("auto", "input", *REP_LEVELS)
+#: checkpoint key of the stored representation reference
+REFERENCE_KEY = "adapt_reference"
 
 
 @dataclass(frozen=True)
@@ -59,13 +86,23 @@ class AdaptConfig:
     Attributes:
         min_seconds: least speech (VAD segments, seconds) a speaker's statistics must come from;
             with less, files are predicted without adaptation and say so.
+        level: where the statistics act: ``input`` (model-input features), ``pooled`` /
+            ``embedding`` (an intermediate representation; needs the checkpoint's
+            ``adapt_reference``), or ``auto``: the reference's chosen level if the checkpoint has
+            one, else ``input``.
+        match_std: with a representation level, also map the speaker's std onto the reference's
+            (None: the variant stored with the reference; False: mean only).
     """
 
     min_seconds: float = 10.0
+    level: str = "auto"
+    match_std: bool | None = None
 
     def __post_init__(self) -> None:
         if not self.min_seconds >= 0:
             raise ConfigError(f"min_seconds must be >= 0 seconds, got {self.min_seconds}")
+        if self.level not in LEVELS:
+            raise ConfigError(f"adaptation level must be one of {list(LEVELS)}, got {self.level!r}")
 
 
 @dataclass(frozen=True)
@@ -79,6 +116,9 @@ class SpeakerStats:
         seconds: speech (VAD segments) the statistics come from, in seconds.
         frames: feature frames counted.
         files: files that contributed.
+        level: what the statistics are of: ``input`` (feature frames, ``F`` bins) or a
+            representation level (one vector per speech segment; ``frames`` counts segments).
+        match_std: representation levels: map the std too (else the mean only).
     """
 
     speaker: str
@@ -87,6 +127,8 @@ class SpeakerStats:
     seconds: float
     frames: int
     files: int = 0
+    level: str = "input"
+    match_std: bool = False
 
 
 class RunningStats:
@@ -112,7 +154,7 @@ class RunningStats:
         self.n += len(x)
         self.seconds += float(seconds)
 
-    def stats(self, speaker: str) -> SpeakerStats:
+    def stats(self, speaker: str, *, level: str = "input", match_std: bool = False) -> SpeakerStats:
         """The current estimate (raises ConfigError if nothing was added)."""
         if not self.n or self.sum is None or self.sumsq is None:
             raise ConfigError(f"speaker {speaker!r}: no speech frames to estimate statistics from")
@@ -120,7 +162,7 @@ class RunningStats:
         var = np.maximum(self.sumsq / self.n - mean * mean, 0.0)
         std = np.maximum(np.sqrt(var), STD_FLOOR)
         return SpeakerStats(speaker, mean.astype(np.float32), std.astype(np.float32), round(self.seconds, 3),
-                            self.n, self.files)
+                            self.n, self.files, level, match_std)
 
 
 def map_to_reference(x: np.ndarray, stats: SpeakerStats, ref_mean: np.ndarray, ref_std: np.ndarray) -> np.ndarray:
@@ -137,6 +179,115 @@ def map_to_reference(x: np.ndarray, stats: SpeakerStats, ref_mean: np.ndarray, r
     """
     return ((x - stats.mean) / stats.std * np.asarray(ref_std, np.float32)
             + np.asarray(ref_mean, np.float32)).astype(np.float32)
+
+
+def map_representation(h: np.ndarray, stats: SpeakerStats, reference: Mapping[str, Any]) -> np.ndarray:
+    """Map a speaker's representation vectors onto the training speakers' reference.
+
+    Args:
+        h: ``(..., D)`` representation (at ``stats.level``) of that speaker's segments.
+        stats: the speaker's statistics at the same level.
+        reference: ``{"mean": (D,), "std": (D,)}`` of that level (see :func:`reference_from`).
+
+    Returns:
+        ``(..., D)`` float32 ``h - mean_s + mean_ref``, or with ``stats.match_std``
+        ``(h - mean_s) / std_s * std_ref + mean_ref``.
+    """
+    mref = np.asarray(reference["mean"], np.float32)
+    if not stats.match_std:
+        return (h - stats.mean + mref).astype(np.float32)
+    return ((h - stats.mean) / stats.std * np.asarray(reference["std"], np.float32) + mref).astype(np.float32)
+
+
+def reference_from(per_speaker: Sequence[SpeakerStats]) -> dict[str, list[float]]:
+    """The reference of one level: mean over speakers of their means, RMS of their within-speaker stds.
+
+    Every training speaker counts once, whatever its amount of speech.
+
+    Raises:
+        ConfigError: fewer than two speakers.
+
+    Examples:
+        >>> a = SpeakerStats("a", np.array([0.0, 2.0]), np.array([1.0, 1.0]), 20.0, 8)
+        >>> b = SpeakerStats("b", np.array([2.0, 2.0]), np.array([1.0, 3.0]), 20.0, 8)
+        >>> {k: [round(x, 3) for x in v] for k, v in reference_from([a, b]).items()}
+        {'mean': [1.0, 2.0], 'std': [1.0, 2.236]}
+    """
+    if len(per_speaker) < 2:
+        raise ConfigError(f"a reference needs the statistics of at least 2 training speakers, got {len(per_speaker)}")
+    means = np.stack([s.mean for s in per_speaker]).astype(np.float64)
+    stds = np.stack([s.std for s in per_speaker]).astype(np.float64)
+    return {"mean": means.mean(0).tolist(), "std": np.sqrt((stds ** 2).mean(0)).tolist()}
+
+
+def add_reference(checkpoint: PathLike, *, out: PathLike | None = None, data_root: PathLike | None = None,
+                  level: str = "embedding", match_std: bool = False, fold: str | None = None,
+                  progress: bool = True) -> dict[str, Any]:
+    """Store the training speakers' representation reference in a trained checkpoint (no retraining).
+
+    The training files are rebuilt from the checkpoint's own recipe (data, labels, protocol):
+    the training side of its fold (the only fold for ``holdout`` / ``dev``; ``fold`` picks one
+    for other protocols). Each training speaker's files go through the same VAD segments and
+    model as at prediction (``Predictor.speaker_stats``); their per-speaker statistics at every
+    level of :data:`REP_LEVELS` give the reference (:func:`reference_from`). Labels are not read.
+
+    Args:
+        checkpoint: a serkit checkpoint of a model with ``represent`` (e.g. CompactCnn).
+        out: where to write the checkpoint with the reference (default: in place).
+        data_root: corpora folder (default ``$SERKIT_DATA``, else ``../shared/data``).
+        level: the level ``AdaptConfig(level="auto")`` will use with this checkpoint.
+        match_std: the variant ``auto`` will use (mean only when False).
+        fold: the fold whose training side to use, for protocols with several folds.
+        progress: progress bar over training speakers.
+
+    Returns:
+        the stored reference entry.
+
+    Raises:
+        ConfigError: a model without representation levels, unknown ``level`` or ``fold``, or a
+            fold with fewer than two training speakers.
+    """
+    from serkit.data.splits import recipe_folds
+    from serkit.experiment import load_data, recipe_from_dict
+    from serkit.inference import Predictor
+    from serkit.models.checkpoint import find_checkpoint, load_checkpoint
+
+    if level not in REP_LEVELS:
+        raise ConfigError(f"level must be one of {list(REP_LEVELS)}, got {level!r}")
+    path = find_checkpoint(checkpoint)
+    ck = load_checkpoint(path)
+    pred = Predictor.from_checkpoint(path)
+    if not pred.backend.rep_levels:
+        raise ConfigError(f"{path}: model {ck.model_config.name} exposes no intermediate representation "
+                          "(represent/from_representation); use input-level adaptation (AdaptConfig(level='input'))")
+    cfg = recipe_from_dict(ck.config)
+    utts, _ = load_data(cfg, data_root=data_root)
+    folds = recipe_folds(cfg, utts)
+    if fold is not None:
+        folds = [f for f in folds if f.name == fold]
+    if len(folds) != 1:
+        raise ConfigError(f"{path}: its recipe has folds {[f.name for f in recipe_folds(cfg, utts)]}; "
+                          "pass fold=NAME (--fold) to say which one this checkpoint was trained on")
+    by_id = {u.id: u for u in utts}
+    by_spk: dict[str, list[str]] = {}
+    for i in folds[0].train:
+        by_spk.setdefault(by_id[i].speaker, []).append(by_id[i].path)
+    from tqdm import tqdm
+
+    per_level: dict[str, list[SpeakerStats]] = {lv: [] for lv in REP_LEVELS}
+    for spk, files in tqdm(sorted(by_spk.items()), desc="reference", unit="speaker", disable=not progress):
+        for lv in REP_LEVELS:
+            st = pred.speaker_stats(files, speaker=spk, errors={}, config=AdaptConfig(level=lv, match_std=True))
+            if st is not None:
+                per_level[lv].append(st)
+    entry: dict[str, Any] = {lv: reference_from(v) for lv, v in per_level.items()}
+    entry.update(level=level, match_std=bool(match_std), speakers=len(per_level[level]),
+                 segments=int(sum(s.frames for s in per_level[level])),
+                 fitted_on=f"training speakers of fold {folds[0].name!r} of the checkpoint's recipe "
+                           f"({cfg.data.corpus}, {len(by_spk)} speakers), VAD segments, labels not read")
+    ck.extra[REFERENCE_KEY] = entry
+    ck.save(out or path)
+    return entry
 
 
 def speakers_from(paths: Sequence[PathLike], how: str) -> list[str]:
@@ -207,3 +358,30 @@ def groups_of(speakers: Iterable[str | None]) -> dict[str, list[int]]:
         if s is not None:
             out.setdefault(s, []).append(i)
     return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m serkit.adapt CHECKPOINT``: store the representation reference in a checkpoint."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m serkit.adapt",
+                                 description="Store the training speakers' representation reference in a trained "
+                                             "checkpoint, so that speaker adaptation can map an intermediate "
+                                             "representation (no retraining). Reads the training files of the "
+                                             "checkpoint's own recipe; labels are not read.")
+    ap.add_argument("checkpoint", help="serkit checkpoint (.pt) or run folder")
+    ap.add_argument("--out", default=None, help="write here instead of in place")
+    ap.add_argument("--data-root", default=None, help="corpora folder (default $SERKIT_DATA, else ../shared/data)")
+    ap.add_argument("--level", choices=REP_LEVELS, default="embedding", help="level used by default (auto)")
+    ap.add_argument("--match-std", action="store_true", help="by default also map the std (else the mean only)")
+    ap.add_argument("--fold", default=None, help="fold the checkpoint was trained on (protocols with several folds)")
+    a = ap.parse_args(argv)
+    e = add_reference(a.checkpoint, out=a.out, data_root=a.data_root, level=a.level, match_std=a.match_std,
+                      fold=a.fold)
+    print(f"reference stored: level {e['level']}, match_std {e['match_std']}, {e['speakers']} speakers, "
+          f"{e['segments']} segments ({e['fitted_on']})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,9 +1,11 @@
 """``serkit pretrain cpc``: self-supervised CPC pretraining on unlabelled audio.
 
 Examples:
-    serkit pretrain cpc --audio ../shared/data/ljspeech --audio ../shared/data/ravdess \\
-        --out runs/cpc --epochs 3 --max-steps 450 --threads 1
-    serkit pretrain cpc --audio ../shared/data/ljspeech --out runs/cpc --resume --max-steps 900
+    serkit pretrain cpc --audio ../shared/data/ljspeech --out runs/cpc --epochs 40 --max-steps 450 \\
+        --segment-seconds 2 --threads 1
+    serkit pretrain cpc --audio ../shared/data/ljspeech --out runs/cpc --resume --epochs 40 --max-steps 900 \\
+        --segment-seconds 2 --threads 1
+    serkit evaluate configs/li2021/emodb_cpc_frozen.yaml --set features.encoder=runs/cpc
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ def add_parser(sub) -> None:
     c = psub.add_parser("cpc", help="contrastive predictive coding (Li et al., ICASSP 2021)",
                         description="Contrastive predictive coding: 4 strided convolutions (10 ms frames), "
                                     "GRU 256, 12 steps ahead, 50 same-sequence negatives, InfoNCE. Writes "
-                                    "OUT/cpc.pt (use as features.encoder), history.json, steps.jsonl, "
-                                    "accuracy.png.")
+                                    "OUT/checkpoint.pt when done (features.encoder: OUT), OUT/last.pt (the state "
+                                    "--resume continues from), epoch_XXX.pt, history.json, steps.jsonl, accuracy.png.")
     c.add_argument("--audio", action="append", required=True, metavar="DIR_OR_MANIFEST",
                    help="folder of audio files (recursive), audio file, or .jsonl manifest (repeatable)")
     c.add_argument("--out", required=True, help="output folder")
-    c.add_argument("--resume", action="store_true", help="continue from OUT/cpc.pt")
+    c.add_argument("--resume", action="store_true", help="continue from OUT/last.pt (or OUT/cpc.pt of an older serkit); "
+                   "without one, start from scratch, as serkit train --resume does")
     c.add_argument("--epochs", type=int, default=10, help="epochs (default 10)")
     c.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in total")
     c.add_argument("--batch-size", type=int, default=8, help="segments per step (default 8)")

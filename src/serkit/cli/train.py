@@ -1,4 +1,4 @@
-"""``serkit train CONFIG``: train one neural model from a recipe."""
+"""``serkit train CONFIG``: train one model from a recipe (neural, or a classical SVM on functionals)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from serkit.cli.common import add_no_progress, add_recipe_arguments, load_recipe
 def add_parser(sub) -> None:
     """Register the sub-command."""
     p = sub.add_parser(
-        "train", help="train one neural model from a recipe",
+        "train", help="train one model from a recipe (neural, or a classical SVM on functionals)",
         description="Train one model. Without --fold it trains on every speaker of the corpus "
                     "(validation speakers for early stopping drawn from them); with --fold NAME it "
                     "trains on that protocol fold's training speakers and reports on its test speakers.")
@@ -44,11 +44,14 @@ def _run(args: argparse.Namespace, info) -> int:
     from serkit.errors import UnknownKeyError
     from serkit.eval.metrics import classification_scores
     from serkit.experiment import load_data
+    from serkit.models import CLASSICAL
     from serkit.train.loop import fit, fit_predict
 
     cfg = load_recipe(args.config, args.overrides, getattr(args, "ssl_model", None))
     utts, labels = load_data(cfg, data_root=args.data_root)
     progress = not args.no_progress
+    if cfg.model.name in CLASSICAL:
+        return _run_classical(args, cfg, utts, labels, info, progress)
     if args.fold is None:
         fitted = fit(cfg, utts, labels=labels, out_dir=args.out, resume=args.resume, progress=progress)
         res = fitted.result
@@ -71,6 +74,41 @@ def _run(args: argparse.Namespace, info) -> int:
     sc = classification_scores([p.true for p in fo.predictions], [p.pred for p in fo.predictions], labels)
     if not info.is_main:
         return 0
+    print(f"corpus={cfg.data.corpus} protocol={recipe_protocol_name(cfg)} fold={f.name} "
+          f"(1 of {len(folds)} folds; no std for a single fold): "
+          + " ".join(f"{m.upper()}={v:.4f}" for m, v in sc.items()))
+    return 0
+
+
+def _run_classical(args: argparse.Namespace, cfg, utts, labels, info, progress: bool) -> int:
+    """A classical model (linear SVM on functionals): fit on every speaker, or on one fold's
+    training speakers and score its test speakers; the model goes to ``OUT/checkpoint.pt``."""
+    import json
+
+    from serkit.data.splits import check_speaker_disjoint, recipe_folds, recipe_protocol_name
+    from serkit.errors import ConfigError, UnknownKeyError
+    from serkit.eval.metrics import classification_scores
+    from serkit.experiment import fit_classical
+
+    if args.resume:
+        raise ConfigError(f"--resume continues neural training; {cfg.model.name} fits in one step, run it again")
+    if not info.is_main:
+        return 0
+    if args.fold is None:
+        ck, _ = fit_classical(cfg, utts, labels=labels, out_dir=args.out, progress=progress)
+        print(json.dumps({"checkpoint": f"{args.out}/checkpoint.pt", "n_train": ck.extra["n_train"],
+                          "train_time_s": ck.extra["train_time_s"], "n_parameters": ck.extra["n_parameters"],
+                          "labels": ck.label_names}, indent=2))
+        return 0
+    folds = {f.name: f for f in recipe_folds(cfg, utts, all_folds=True)}
+    if args.fold not in folds:
+        raise UnknownKeyError("fold", args.fold, folds)
+    f = folds[args.fold]
+    by_id = {u.id: u for u in utts}
+    train, test = [by_id[i] for i in f.train], [by_id[i] for i in f.test]
+    check_speaker_disjoint(train, test, fold=f.name, speaker_dependent=cfg.eval.speaker_dependent)
+    _, preds = fit_classical(cfg, train, test, labels=labels, fold=f.name, out_dir=args.out, progress=progress)
+    sc = classification_scores([p.true for p in preds], [p.pred for p in preds], labels)
     print(f"corpus={cfg.data.corpus} protocol={recipe_protocol_name(cfg)} fold={f.name} "
           f"(1 of {len(folds)} folds; no std for a single fold): "
           + " ".join(f"{m.upper()}={v:.4f}" for m, v in sc.items()))

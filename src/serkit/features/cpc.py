@@ -1,4 +1,4 @@
-"""Contrastive predictive coding (CPC) speech encoder, its checkpoints and frozen CPC features.
+"""Contrastive predictive coding (CPC) speech encoder, reading its checkpoints, and frozen CPC features.
 
 Implements the CPC model of Li et al., "Contrastive Unsupervised Learning for Speech Emotion
 Recognition", ICASSP 2021 (arXiv:2102.06357), Section 2.1, itself after van den Oord et al.,
@@ -19,6 +19,12 @@ before the first convolution (the paper does not say how it scales waveforms; th
 encoder insensitive to recording level). Convolutions are zero-padded by ``(kernel - stride) / 2``
 so that ``T = S // 160`` exactly for ``S`` a multiple of 160.
 
+Checkpoints are ordinary serkit checkpoints (:class:`serkit.models.checkpoint.Checkpoint`, written
+by ``serkit pretrain cpc``, :mod:`serkit.train.cpc`) whose ``model`` section is a :class:`CpcConfig`;
+this module reads them with the same file rule (:mod:`serkit.checkpoint_file`). ``bundled:cpc``
+names the encoder shipped in the package (``serkit/assets/cpc``, pretrained on LJSpeech only;
+card: ``docs/cpc_card.md``).
+
 Examples:
     >>> import torch
     >>> m = CpcModel(tiny_cpc_config())
@@ -29,8 +35,9 @@ Examples:
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +45,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from serkit.checkpoint_file import find_checkpoint, read_checkpoint_file
 from serkit.config import FeatureConfig, from_dict
-from serkit.errors import ConfigError, ModelNotFoundError
+from serkit.errors import CheckpointError, ConfigError
 from serkit.features.encoder_cache import load_frozen
 from serkit.features.functional import masked_standardise
 from serkit.typing import PathLike
@@ -179,52 +187,68 @@ def cpc_config_from_dict(d: dict[str, Any]) -> CpcConfig:
     return from_dict(CpcConfig, d, where="cpc")
 
 
-def save_cpc(path: PathLike, model: CpcModel, **extra: Any) -> Path:
-    """Write a serkit CPC checkpoint ``{kind, config, state_dict, serkit_version, **extra}`` atomically."""
-    from serkit import __version__
+def build_cpc(cfg: CpcConfig, **_: Any) -> CpcModel:
+    """A CPC model with random weights (the builder of :data:`serkit.models.PRETRAINED_ENCODERS`)."""
+    return CpcModel(cfg)
 
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    ck = {"kind": CHECKPOINT_KIND, "config": asdict(model.cfg), "state_dict": model.state_dict(),
-          "serkit_version": __version__, **extra}
-    tmp = p.with_suffix(p.suffix + ".tmp")
-    torch.save(ck, tmp)
-    tmp.replace(p)
-    return p
+
+def is_legacy_cpc_checkpoint(d: dict[str, Any]) -> bool:
+    """Whether ``d`` is a ``cpc.pt`` of serkit before the typed checkpoint (flat CPC ``config``)."""
+    return d.get("kind") == CHECKPOINT_KIND and "label_names" not in d
+
+
+def upgrade_legacy_cpc_checkpoint(d: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite an old ``cpc.pt`` dict in the layout of :class:`serkit.models.checkpoint.Checkpoint`.
+
+    Old layout: ``{kind, config: CpcConfig fields, state_dict, serkit_version, optimizer?, epoch?,
+    batch_in_epoch?, step?, history (JSON text)?, epoch_sums (JSON text)?, train?}``. New layout:
+    ``config = {"model": {"name": "cpc", ...}, "features": {"name": "raw"}}``, ``label_names``
+    empty, ``input_dim`` 1; the training state keys are kept (history parsed), so an old run
+    resumes too.
+    """
+    known = {f.name for f in fields(CpcConfig)}
+    model = {k: v for k, v in dict(d.get("config") or {}).items() if k in known}
+    out = {k: v for k, v in d.items() if k != "config"}
+    out.update(config={"model": {**model, "name": "cpc"}, "features": {"name": "raw"}}, label_names=[], input_dim=1)
+    for k in ("history", "epoch_sums"):
+        if isinstance(out.get(k), str):
+            out[k] = json.loads(out[k])
+    return out
+
+
+def _find_cpc(path: PathLike) -> Path:
+    try:
+        return find_checkpoint(path)
+    except CheckpointError as e:
+        raise CheckpointError(f"{e} (CPC checkpoint not found: use bundled:cpc, the encoder shipped with serkit, or "
+                              "pretrain one with serkit pretrain cpc --audio DIR --out OUT and pass OUT)") from None
 
 
 def read_cpc_checkpoint(path: PathLike) -> dict[str, Any]:
-    """Read a serkit CPC checkpoint dict (``torch.load(weights_only=True)``).
+    """The dict of a CPC checkpoint, found and read as every serkit checkpoint is
+    (:func:`serkit.checkpoint_file.read_checkpoint_file`); old ``cpc.pt`` files are upgraded.
 
     Args:
-        path: a ``.pt`` file written by ``serkit pretrain cpc``, or its output folder (then
-            ``DIR/cpc.pt`` is used).
+        path: ``bundled:cpc``, a checkpoint written by ``serkit pretrain cpc``, or its output folder
+            (``checkpoint.pt`` when the run has finished, else ``last.pt``).
 
     Raises:
-        ModelNotFoundError: no such file.
-        ConfigError: the file is not a serkit CPC checkpoint.
+        CheckpointError: no such file or not a serkit CPC checkpoint (the message says how to get one).
     """
-    p = Path(path)
-    if p.is_dir():
-        p = p / "cpc.pt"
-    if not p.is_file():
-        raise ModelNotFoundError(f"{p}: CPC checkpoint not found; pretrain one with "
-                                 "serkit pretrain cpc --audio DIR --out OUT and pass OUT/cpc.pt")
-    try:
-        ck = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - pickle/zip errors have many types
-        raise ConfigError(f"{p}: cannot be read as a torch checkpoint ({type(e).__name__}); "
-                          "pass a file written by serkit pretrain cpc") from None
-    if not isinstance(ck, dict) or ck.get("kind") != CHECKPOINT_KIND:
-        raise ConfigError(f"{p}: not a serkit CPC checkpoint (kind={ck.get('kind') if isinstance(ck, dict) else None!r},"
-                          f" expected {CHECKPOINT_KIND!r}); pass a file written by serkit pretrain cpc")
-    return ck
+    p, d = read_checkpoint_file(_find_cpc(path))
+    if is_legacy_cpc_checkpoint(d):
+        d = upgrade_legacy_cpc_checkpoint(d)
+    model = (d.get("config") or {}).get("model") if isinstance(d.get("config"), dict) else None
+    name = model.get("name") if isinstance(model, dict) else None
+    if name != "cpc" or "state_dict" not in d:
+        raise CheckpointError(f"{p}: not a serkit CPC checkpoint (model {name!r}, expected 'cpc'); pass bundled:cpc "
+                              "or a checkpoint written by serkit pretrain cpc")
+    return d
 
 
 def cpc_from_checkpoint(ck: dict[str, Any]) -> CpcModel:
     """Rebuild a CpcModel from a checkpoint dict (see :func:`read_cpc_checkpoint`)."""
-    known = {f.name for f in fields(CpcConfig)}
-    model = CpcModel(cpc_config_from_dict({k: v for k, v in ck["config"].items() if k in known}))
+    model = CpcModel(cpc_config_from_dict(ck["config"]["model"]))
     model.load_state_dict(ck["state_dict"])
     return model
 
@@ -233,18 +257,13 @@ def load_cpc(path: PathLike) -> CpcModel:
     """Load a CPC checkpoint in eval mode, once per process and version of the file.
 
     Args:
-        path: checkpoint file or ``serkit pretrain cpc`` output folder.
+        path: ``bundled:cpc``, a checkpoint file or a ``serkit pretrain cpc`` output folder.
 
     Returns:
         the model (shared: do not train the returned object; use :func:`read_cpc_checkpoint` and
         :func:`cpc_from_checkpoint` for a private copy).
     """
-    p = Path(path)
-    if p.is_dir():
-        p = p / "cpc.pt"
-    if not p.is_file():
-        read_cpc_checkpoint(p)  # raises the helpful error
-    return load_frozen("cpc", p, lambda f: cpc_from_checkpoint(read_cpc_checkpoint(f)))
+    return load_frozen("cpc", _find_cpc(path), lambda f: cpc_from_checkpoint(read_cpc_checkpoint(f)))
 
 
 def cpc_features(signal: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
@@ -252,7 +271,7 @@ def cpc_features(signal: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
 
     Args:
         signal: ``(S,)`` float32.
-        cfg: feature config with ``encoder`` = CPC checkpoint path and ``layer`` (None/1 = GRU
+        cfg: feature config with ``encoder`` = CPC checkpoint (``bundled:cpc`` or a path) and ``layer`` (None/1 = GRU
             context ``c_t``, the paper's representation; 0 = encoder output ``z_t``).
 
     Returns:
@@ -262,8 +281,8 @@ def cpc_features(signal: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
         ConfigError: ``cfg.encoder`` is not set.
     """
     if not cfg.encoder:
-        raise ConfigError("features.name=cpc needs features.encoder = a CPC checkpoint; "
-                          "pretrain one with serkit pretrain cpc --audio DIR --out OUT and set features.encoder=OUT/cpc.pt")
+        raise ConfigError("features.name=cpc needs features.encoder = a CPC checkpoint: bundled:cpc (shipped with "
+                          "serkit), or pretrain one with serkit pretrain cpc --audio DIR --out OUT and set features.encoder=OUT")
     model = load_cpc(cfg.encoder)
     x = torch.from_numpy(np.ascontiguousarray(signal, dtype=np.float32))[None]  # (1, S)
     with torch.no_grad():
@@ -271,5 +290,6 @@ def cpc_features(signal: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     return y[0, : int(n[0])].numpy().astype(np.float32)
 
 
-__all__ = ["CpcConfig", "CpcEncoder", "CpcModel", "conv_output_lengths", "cpc_features",
-           "cpc_from_checkpoint", "load_cpc", "read_cpc_checkpoint", "save_cpc", "tiny_cpc_config"]
+__all__ = ["CHECKPOINT_KIND", "CpcConfig", "CpcEncoder", "CpcModel", "build_cpc", "conv_output_lengths", "cpc_features",
+           "cpc_from_checkpoint", "is_legacy_cpc_checkpoint", "load_cpc", "read_cpc_checkpoint", "tiny_cpc_config",
+           "upgrade_legacy_cpc_checkpoint"]

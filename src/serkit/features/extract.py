@@ -20,10 +20,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from serkit.checkpoint_file import find_checkpoint, resolve_bundled
 from serkit.config import FeatureConfig
 from serkit.data import audio
 from serkit.data.manifest import Utterance
-from serkit.errors import AudioError, UnknownKeyError
+from serkit.errors import AudioError, CheckpointError, UnknownKeyError
 from serkit.features import functional as F
 from serkit.features.npy_store import load_npy, save_npy
 from serkit.features.smile import SMILE_FEATURES, smile_extract
@@ -84,9 +85,13 @@ def compute_features(signal: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
 
 def _cache_config(cfg: FeatureConfig) -> str:
     d = asdict(replace(cfg, speaker_norm=False))  # standardisation is applied after the cache
-    if cfg.encoder and os.path.exists(cfg.encoder):
+    try:  # the file itself for a CPC checkpoint (bundled:cpc, a run folder) or an encoder folder
+        enc = (find_checkpoint if cfg.name == "cpc" else resolve_bundled)(cfg.encoder) if cfg.encoder else None
+    except CheckpointError:
+        enc = None  # extraction raises the helpful error
+    if enc is not None and enc.exists():
         # a re-trained encoder at the same path must not reuse the old features
-        st = os.stat(cfg.encoder)
+        st = os.stat(enc)
         d["encoder_stamp"] = [st.st_size, st.st_mtime_ns]
     return json.dumps(d, sort_keys=True)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from serkit.config import from_dict
 from serkit.errors import ConfigError, UnknownKeyError
+from serkit.features.cpc import CpcConfig, build_cpc
 from serkit.models.classical import LinearSvmConfig, build_linear_svm
 from serkit.models.cnn_bilstm_tf import CnnBilstmTfConfig, build_cnn_bilstm_tf
 from serkit.models.cnn_blstm_attn import CnnBlstmAttnConfig, build_cnn_blstm_attn
@@ -38,7 +39,14 @@ MODELS: dict[str, tuple[type, Any]] = {
     "fusion": (FusionConfig, build_fusion),
 }
 
-_NAME_OF_CONFIG = {cls: name for name, (cls, _) in MODELS.items()}
+#: self-supervised speech encoders pretrained by ``serkit pretrain`` (no emotion head). A
+#: checkpoint's ``model`` section may name one; a recipe's may not (recipes use them through
+#: ``features.encoder`` or a model's encoder path)
+PRETRAINED_ENCODERS: dict[str, tuple[type, Any]] = {
+    "cpc": (CpcConfig, build_cpc),
+}
+
+_NAME_OF_CONFIG = {cls: name for name, (cls, _) in (MODELS | PRETRAINED_ENCODERS).items()}
 
 #: models trained with scikit-learn on one vector per utterance
 CLASSICAL = frozenset({"linear_svm"})
@@ -46,13 +54,24 @@ CLASSICAL = frozenset({"linear_svm"})
 FUSION = frozenset({"fusion"})
 
 
-def model_config_from_dict(d: Mapping[str, Any]) -> Any:
+def model_config_from_dict(d: Mapping[str, Any], *, encoders: bool = False) -> Any:
     """Resolve a recipe's ``model`` section to its config dataclass.
+
+    Args:
+        d: the section.
+        encoders: also accept a self-supervised encoder (:data:`PRETRAINED_ENCODERS`; checkpoints only).
 
     Raises:
         UnknownKeyError: unknown model name or key (listing the valid ones).
+        ConfigError: a recipe names a self-supervised encoder as its model.
     """
     name = d.get("name")
+    if name in PRETRAINED_ENCODERS:
+        if not encoders:
+            raise ConfigError(f"model.name {name!r} is a self-supervised encoder without an emotion head; pretrain "
+                              f"it with serkit pretrain {name} and use it as features.encoder (e.g. bundled:{name}); "
+                              f"emotion models: {sorted(MODELS)}")
+        return from_dict(PRETRAINED_ENCODERS[name][0], d, where="model")
     if name not in MODELS:
         raise UnknownKeyError("model", str(name), MODELS)
     return from_dict(MODELS[name][0], d, where="model")
@@ -85,6 +104,8 @@ def build_model(model_cfg: Any, *, input_dim: int | None = None, num_classes: in
     name = _NAME_OF_CONFIG.get(type(model_cfg))
     if name is None:
         raise UnknownKeyError("model config", type(model_cfg).__name__, [c.__name__ for c, _ in MODELS.values()])
+    if name in PRETRAINED_ENCODERS:
+        return PRETRAINED_ENCODERS[name][1](model_cfg)
     builder = MODELS[name][1]
     if name in CLASSICAL or name in FUSION:
         return builder(model_cfg, seed=seed)
@@ -93,4 +114,4 @@ def build_model(model_cfg: Any, *, input_dim: int | None = None, num_classes: in
     return builder(model_cfg, input_dim=int(input_dim), num_classes=int(num_classes), vocab_size=vocab_size)
 
 
-__all__ = ["CLASSICAL", "FUSION", "MODELS", "build_model", "model_config_from_dict"]
+__all__ = ["CLASSICAL", "FUSION", "MODELS", "PRETRAINED_ENCODERS", "build_model", "model_config_from_dict"]

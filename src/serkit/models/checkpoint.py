@@ -8,6 +8,9 @@ recipe), ``state_dict``, ``label_names``, ``input_dim``, ``serkit_version``, opt
 ``history``, ``best_valid``; a training state ``last.pt`` also holds ``optimizer``,
 ``scheduler``, ``epoch`` ... for ``--resume``). Files written by older serkit versions (e.g. the
 bundled ``assets/default/model.pt``) load unchanged: missing recipe keys take their defaults.
+Self-supervised encoders (``serkit pretrain cpc``) are checkpoints of this same type: their
+``model`` section names an encoder (:data:`serkit.models.PRETRAINED_ENCODERS`), ``label_names`` is empty and
+``input_dim`` 1 (raw waves); ``cpc.pt`` files of older versions are upgraded on load.
 
 This is the ``from_pretrained`` / ``save_pretrained`` pair of Hugging Face transformers, reduced
 to what serkit needs: inference (:class:`serkit.inference.Predictor`), the training loop,
@@ -24,19 +27,28 @@ Examples:
 
 from __future__ import annotations
 
-import os
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from serkit.checkpoint_file import (
+    CHECKPOINT_NAMES,
+    atomic_save,
+    find_checkpoint,
+    read_checkpoint_file,
+)
 from serkit.config import FeatureConfig, from_dict
 from serkit.errors import CheckpointError, SerkitError
+from serkit.features.cpc import is_legacy_cpc_checkpoint, upgrade_legacy_cpc_checkpoint
 from serkit.typing import PathLike
 
-#: file names looked for, in this order, inside a run folder
-CHECKPOINT_NAMES = ("model.pt", "checkpoint.pt", "best.pt", "last.pt")
+log = logging.getLogger(__name__)
+
+#: the resumable training state in a run folder (``--resume`` continues from it)
+RESUME_NAME = "last.pt"
 _FIELDS = ("config", "state_dict", "label_names", "input_dim", "avd_stats", "vocab", "temperature", "serkit_version")
 
 
@@ -76,7 +88,8 @@ class Checkpoint:
             from serkit import __version__
 
             self.serkit_version = __version__
-        self.model_config = model_config_from_dict(self.config.get("model") or {})
+        # a checkpoint may also hold a self-supervised encoder (serkit pretrain), which a recipe may not name
+        self.model_config = model_config_from_dict(self.config.get("model") or {}, encoders=True)
 
     @property
     def features(self) -> FeatureConfig:
@@ -92,9 +105,19 @@ class Checkpoint:
 
         return len(CharVocab.from_dict(self.vocab))
 
-    def build_model(self) -> torch.nn.Module:
-        """Rebuild the model from the config alone and load the weights (eval mode)."""
-        from serkit.models import build_model
+    def build_model(self) -> Any:
+        """Rebuild the model from the config alone and load the weights (eval mode).
+
+        Returns:
+            an ``nn.Module``; for classical models (``linear_svm``) the fitted
+            :class:`serkit.models.classical.LinearScorer`.
+        """
+        from serkit.models import CLASSICAL, build_model
+
+        if self.model_config.name in CLASSICAL:
+            from serkit.models.classical import LinearScorer
+
+            return LinearScorer.from_state_dict(self.state_dict)
 
         model = build_model(self.model_config, input_dim=self.input_dim, num_classes=len(self.label_names),
                             vocab_size=self.vocab_size)
@@ -115,6 +138,8 @@ class Checkpoint:
         """
         if not isinstance(d, dict):
             raise CheckpointError(f"{where}: not a serkit checkpoint (expected a dict, got {type(d).__name__})")
+        if is_legacy_cpc_checkpoint(d):  # cpc.pt of serkit pretrain cpc before the typed checkpoint
+            d = upgrade_legacy_cpc_checkpoint(d)
         missing = [k for k in ("config", "state_dict", "label_names", "input_dim") if k not in d]
         if missing:
             raise CheckpointError(f"{where}: checkpoint lacks {missing}; expected a file written by serkit train")
@@ -132,52 +157,7 @@ class Checkpoint:
         Returns:
             the path written.
         """
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(p.name + f".{os.getpid()}.tmp")
-        try:
-            torch.save(self.to_dict(), tmp)
-            os.replace(tmp, p)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return p
-
-
-def find_checkpoint(path: PathLike) -> Path:
-    """Resolve a run folder, checkpoint file or ``.onnx`` file to one model file (the one rule).
-
-    A file is returned as is. In a folder, the first of :data:`CHECKPOINT_NAMES`; else its
-    single ``*.pt`` (or ``*/*.pt``); else the single ``fold_*/checkpoint.pt`` of a one-fold run;
-    else its single ``.onnx`` file.
-
-    Raises:
-        CheckpointError: nothing loadable there, or several candidates (the message lists them).
-    """
-    p = Path(path)
-    if p.is_file():
-        return p
-    if not p.is_dir():
-        raise CheckpointError(f"model {str(path)!r} not found; expected a bundled name (e.g. 'default'), "
-                              "a run folder, a .pt checkpoint or an .onnx file")
-    for n in CHECKPOINT_NAMES:
-        if (p / n).is_file():
-            return p / n
-    pts = sorted(p.glob("*.pt")) or sorted(p.glob("*/*.pt"))
-    if len(pts) == 1:
-        return pts[0]
-    # a run folder of serkit evaluate / train: fold_<name>/checkpoint.pt (+ last.pt)
-    folds = sorted(p.glob("*/checkpoint.pt"))
-    if len(folds) == 1:
-        return folds[0]
-    if folds:
-        raise CheckpointError(f"{p}: {len(folds)} fold models ({', '.join(f.parent.name for f in folds)}); "
-                              f"pass one fold's folder, e.g. {folds[0].parent}")
-    onnx = sorted(p.glob("*.onnx"))
-    if not pts and len(onnx) == 1:
-        return onnx[0]
-    found = [str(x.relative_to(p)) for x in pts + onnx]
-    raise CheckpointError(f"{p}: expected one of {list(CHECKPOINT_NAMES)} or a single .pt/.onnx file, "
-                          f"found {found or 'none'}; pass the file itself")
+        return atomic_save(self.to_dict(), path)
 
 
 def load_checkpoint(path: PathLike) -> Checkpoint:
@@ -193,16 +173,27 @@ def load_checkpoint(path: PathLike) -> Checkpoint:
         CheckpointError: missing, unreadable (``torch.load(weights_only=True)`` refuses it), or
             not a serkit checkpoint.
     """
-    p = find_checkpoint(path)
-    if p.suffix == ".onnx":
-        raise CheckpointError(f"{p}: an ONNX export, not a torch checkpoint; load it with serkit.inference.Predictor")
-    try:
-        d = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - torch raises many types for bad files
-        first = (str(e).splitlines() or [""])[0][:160]
-        raise CheckpointError(f"{p}: not a readable serkit checkpoint ({type(e).__name__}: {first}); "
-                              "train one with serkit train CONFIG --out DIR") from None
+    p, d = read_checkpoint_file(path)
     return Checkpoint.from_dict(d, where=str(p))
+
+
+def load_resume_state(out_dir: PathLike | None, *, resume: bool) -> Checkpoint | None:
+    """The training state to continue from: ``OUT/last.pt`` when ``resume`` and it exists, else None.
+
+    The one resume rule of the training loop and of ``serkit pretrain``: every run writes its
+    state (weights, optimiser, position, history) to ``OUT/last.pt`` with :meth:`Checkpoint.save`;
+    ``--resume`` continues from it, and without one starts from scratch (logged).
+
+    Raises:
+        CheckpointError: the state exists but cannot be read.
+    """
+    if out_dir is None or not resume:
+        return None
+    p = Path(out_dir) / RESUME_NAME
+    if not p.is_file():
+        log.warning("--resume: no %s; starting from scratch", p)
+        return None
+    return load_checkpoint(p)
 
 
 def load_model(path: PathLike) -> tuple[torch.nn.Module, Checkpoint]:
@@ -215,4 +206,5 @@ def load_model(path: PathLike) -> tuple[torch.nn.Module, Checkpoint]:
     return ck.build_model(), ck
 
 
-__all__ = ["CHECKPOINT_NAMES", "Checkpoint", "find_checkpoint", "load_checkpoint", "load_model"]
+__all__ = ["CHECKPOINT_NAMES", "RESUME_NAME", "Checkpoint", "find_checkpoint", "load_checkpoint", "load_model",
+           "load_resume_state"]

@@ -14,7 +14,9 @@ Deviations, and why:
   model), each utterance's own per-bin mean and std (``utterance``: no dependence on the level or
   channel of the training corpora, and a VAD segment is normalised by itself, so streams work),
   or its mean only (``utterance_mean``). A speaker's statistics can replace either
-  (``norm_stats``, speaker adaptation at prediction time).
+  (``norm_stats``, speaker adaptation at prediction time), and so can the pooled statistics or
+  the segment-level embedding (:meth:`CompactCnn.represent` / :meth:`CompactCnn.from_representation`,
+  speaker adaptation of an intermediate representation, :mod:`serkit.adapt`).
 - Emotion classes instead of speakers; an optional A/V/D regression head (``avd=True``).
 
 Examples:
@@ -40,6 +42,8 @@ from serkit.models.layers import masked_mean_std
 
 #: model.input_norm values
 INPUT_NORMS = ("global", "utterance", "utterance_mean")
+#: representations speaker adaptation can map (see :meth:`CompactCnn.represent`)
+ADAPT_LEVELS = ("pooled", "embedding")
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,8 @@ class CompactCnn(nn.Module):
 
     in_mean: torch.Tensor  # (F,) buffers, see set_input_stats
     in_std: torch.Tensor
+    #: representations :meth:`represent` gives (speaker adaptation, :mod:`serkit.adapt`)
+    adapt_levels: tuple[str, ...] = ADAPT_LEVELS
 
     def __init__(self, cfg: CompactCnnConfig, *, input_dim: int, num_classes: int) -> None:
         super().__init__()
@@ -174,6 +180,24 @@ class CompactCnn(nn.Module):
         Returns:
             ModelOutput with ``logits (B, C)``, ``embedding (B, hidden_dim)``, ``avd (B, 3)`` if enabled.
         """
+        return self.from_representation(self.represent(x, lengths, "pooled", norm_stats=norm_stats), "pooled")
+
+    def represent(self, x: torch.Tensor, lengths: torch.Tensor, level: str, *,
+                  norm_stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """The utterance-level representation at ``level`` (speaker adaptation maps it per speaker).
+
+        Args:
+            x: ``(B, T, F)`` log-Mel frames.
+            lengths: ``(B,)`` valid frames.
+            level: ``pooled`` (the ``(B, 2C)`` mean + std statistics pooling output) or
+                ``embedding`` (the ``(B, hidden_dim)`` segment-level layer the classifier reads).
+            norm_stats: see :meth:`normalise`.
+
+        Returns:
+            ``(B, D)`` float tensor.
+        """
+        if level not in ADAPT_LEVELS:
+            raise ValueError(f"level must be one of {list(ADAPT_LEVELS)}, got {level!r}")
         if x.dim() != 3:
             raise ValueError(f"compact_cnn expects features (B, T, F), got shape {tuple(x.shape)}")
         h = self.normalise(x, lengths, norm_stats).transpose(1, 2)  # (B, F, T)
@@ -184,10 +208,13 @@ class CompactCnn(nn.Module):
             h = torch.relu(b["bn"](b["conv"](h)))  # (B, C, T')
             n = _out_lengths(n, self.cfg.kernel_size, self.cfg.stride).clamp(min=1)
         stats = masked_mean_std(h.transpose(1, 2), n)  # (B, 2C)
-        emb = self.segment(stats)  # (B, D)
+        return stats if level == "pooled" else self.segment(stats)
+
+    def from_representation(self, h: torch.Tensor, level: str) -> ModelOutput:
+        """The outputs from a representation of :meth:`represent` (possibly mapped per speaker)."""
+        emb = self.segment(h) if level == "pooled" else h  # (B, D)
         return ModelOutput(logits=self.classifier(emb), embedding=emb,
                            avd=self.avd_head(emb) if self.avd_head is not None else None)
-
 
 def build_compact_cnn(cfg: CompactCnnConfig, *, input_dim: int, num_classes: int,
                       vocab_size: int | None = None) -> CompactCnn:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -86,8 +86,36 @@ class Ensemble(nn.Module):
         Returns:
             ModelOutput with ``logits (B, C)`` = log mean probability, ``avd (B, 3)`` mean if any.
         """
-        outs = [m(x, lengths, **inputs) for m in self.members]
-        probs = torch.stack([o.logits.softmax(-1) for o in outs]).mean(0)  # (B, C)
+        return self._average([m(x, lengths, **inputs) for m in self.members])
+
+
+    @property
+    def adapt_levels(self) -> tuple[str, ...]:
+        """Representation levels every member has (speaker adaptation, :mod:`serkit.adapt`)."""
+        levels = [tuple(getattr(m, "adapt_levels", ())) for m in self.members]
+        return tuple(lv for lv in levels[0] if all(lv in other for other in levels[1:]))
+
+    def represent(self, x: torch.Tensor, lengths: torch.Tensor, level: str, **inputs) -> torch.Tensor:
+        """The members' representations at ``level``, concatenated: ``(B, sum of D_m)``."""
+        hs = [cast(Any, m).represent(x, lengths, level, **inputs) for m in self.members]
+        self._rep_dims = [h.shape[-1] for h in hs]
+        return torch.cat(hs, -1)
+
+    def from_representation(self, h: torch.Tensor, level: str) -> ModelOutput:
+        """Average the members' outputs from a (mapped) concatenated representation of :meth:`represent`."""
+        dims = getattr(self, "_rep_dims", None)
+        if dims is None or sum(dims) != h.shape[-1]:
+            raise ValueError(f"ensemble representation of width {h.shape[-1]} does not match its members; call "
+                             "represent first")
+        outs = [cast(Any, m).from_representation(part, level)
+                for m, part in zip(self.members, h.split(dims, -1), strict=True)]
+        return self._average(outs)
+
+    def _average(self, outs: list[ModelOutput]) -> ModelOutput:
+        logits = [o.logits for o in outs if o.logits is not None]
+        if len(logits) != len(outs):
+            raise ValueError("every ensemble member must return class logits")
+        probs = torch.stack([lg.softmax(-1) for lg in logits]).mean(0)  # (B, C)
         avd = [o.avd for o in outs if o.avd is not None]
         emb = [o.embedding for o in outs if o.embedding is not None]
         return ModelOutput(logits=torch.log(probs.clamp_min(1e-12)),

@@ -137,7 +137,7 @@ def build_encoder(cfg: W2v2CtcConfig) -> SslEncoder:
             mask_time_prob=cfg.mask_time_prob)
     if not cfg.encoder_path:
         hint = "a local Hugging Face folder, e.g. models/wav2vec2-base" if cfg.encoder == "pretrained" \
-            else "a CPC checkpoint from `serkit pretrain cpc`"
+            else "bundled:cpc (shipped with serkit) or a CPC checkpoint from `serkit pretrain cpc`"
         raise ConfigError(f"model.encoder={cfg.encoder} needs model.encoder_path = {hint}")
     if cfg.encoder == "pretrained":
         return SslEncoder.from_pretrained(cfg.encoder_path)

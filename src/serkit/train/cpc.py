@@ -1,4 +1,10 @@
-"""Self-supervised CPC pretraining: InfoNCE with same-sequence negatives, loop, checkpoints, resume.
+"""Self-supervised CPC pretraining: InfoNCE with same-sequence negatives, its step and loop.
+
+Checkpoints and resume are those of the training loop (:mod:`serkit.train.loop`): the typed
+:class:`~serkit.models.checkpoint.Checkpoint` (its ``model`` section a ``CpcConfig``), the state
+``OUT/last.pt`` that ``--resume`` continues from (:func:`~serkit.models.checkpoint.load_resume_state`),
+and ``OUT/checkpoint.pt`` when the run ends; :func:`~serkit.models.checkpoint.load_checkpoint`
+and ``features.encoder: OUT`` find them by the one rule.
 
 Li et al., "Contrastive Unsupervised Learning for Speech Emotion Recognition", ICASSP 2021
 (arXiv:2102.06357), Section 2.1; InfoNCE from van den Oord et al. (arXiv:1807.03748), Eq. 4:
@@ -21,6 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,13 +37,8 @@ from tqdm.auto import tqdm
 
 from serkit.data import audio
 from serkit.errors import AudioError, ConfigError
-from serkit.features.cpc import (
-    CpcConfig,
-    CpcModel,
-    cpc_from_checkpoint,
-    read_cpc_checkpoint,
-    save_cpc,
-)
+from serkit.features.cpc import CHECKPOINT_KIND, CpcConfig, CpcModel
+from serkit.models.checkpoint import RESUME_NAME, Checkpoint, load_checkpoint, load_resume_state
 from serkit.typing import PathLike
 
 log = logging.getLogger(__name__)
@@ -244,13 +246,26 @@ def evaluate_cpc(model: CpcModel, ds: SegmentDataset, *, batch_size: int, seed: 
     return {"loss": tot_l / max(tot_n, 1), "accuracy": tot_a / max(tot_n, 1)}
 
 
+def cpc_checkpoint(model: CpcModel, **extra: Any) -> Checkpoint:
+    """The typed checkpoint of a CPC model: ``model`` section = its :class:`CpcConfig`, no labels,
+    raw-wave input; ``extra`` keys (training state, history, provenance) are stored beside."""
+    return Checkpoint(config={"model": asdict(model.cfg), "features": {"name": "raw"}}, state_dict=model.state_dict(),
+                      label_names=[], input_dim=1, extra={"kind": CHECKPOINT_KIND, **extra})
+
+
+def save_cpc(path: PathLike, model: CpcModel, **extra: Any) -> Path:
+    """Write a CPC checkpoint atomically (:meth:`Checkpoint.save`); returns the path."""
+    return cpc_checkpoint(model, **extra).save(path)
+
+
 def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcConfig | None = None,
                  train: CpcTrainConfig | None = None, resume: bool = False, progress: bool = True,
                  audio: Sequence[str] = ()) -> dict:
     """Pretrain a CPC model on unlabelled audio.
 
-    Writes ``OUT/cpc.pt`` (latest, resumable: model, optimiser, RNG position), ``OUT/epoch_XXX.pt``
-    per epoch, ``OUT/history.json`` (per-epoch loss / accuracy, train and held-out),
+    Writes ``OUT/last.pt`` (latest, resumable: model, optimiser, position; every ``save_every``
+    steps and at each epoch end), ``OUT/checkpoint.pt`` (the encoder when the run ends),
+    ``OUT/epoch_XXX.pt`` (the encoder after each epoch), ``OUT/history.json`` (per-epoch loss / accuracy, train and held-out),
     ``OUT/steps.jsonl`` (per-step loss / accuracy) and ``OUT/config.json``.
 
     Args:
@@ -258,7 +273,8 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
         out_dir: output folder.
         cfg: CPC architecture (ignored on resume: the checkpoint's is used).
         train: optimisation settings.
-        resume: continue from ``OUT/cpc.pt``.
+        resume: continue from ``OUT/last.pt`` (or the ``OUT/cpc.pt`` of an older serkit); without
+            one, start from scratch (logged), as ``serkit train --resume`` does.
         progress: tqdm bar.
         audio: where ``sources`` came from (folders / manifests), recorded in ``config.json`` so
             a checkpoint's pretraining data can be told later.
@@ -267,24 +283,32 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
         ``{"history": [...], "steps": int, "checkpoint": path}``.
 
     Raises:
-        ConfigError: ``resume`` without a checkpoint, or an existing run without ``resume``.
+        ConfigError: an existing run in ``OUT`` without ``resume``.
+        CheckpointError: the state to resume from cannot be read.
     """
     cfg = cfg or CpcConfig()
     train = train or CpcTrainConfig()
     out = Path(out_dir)
-    ck_path = out / "cpc.pt"
+    last, final, legacy = out / RESUME_NAME, out / "checkpoint.pt", out / "cpc.pt"
     if train.num_threads:
         torch.set_num_threads(train.num_threads)
-    state = None
-    if resume:
-        if not ck_path.is_file():
-            raise ConfigError(f"--resume: {ck_path} not found; start a new run without --resume")
-        state = read_cpc_checkpoint(ck_path)
-        model = cpc_from_checkpoint(state)
-        cfg = model.cfg
+    state: Checkpoint | None
+    if resume and not last.is_file() and legacy.is_file():
+        state = load_checkpoint(legacy)  # a run of serkit before the typed checkpoint (upgraded on load)
     else:
-        if ck_path.exists():
-            raise ConfigError(f"{ck_path} exists; pass --resume to continue that run or choose another --out")
+        state = load_resume_state(out, resume=resume)
+    model: CpcModel
+    if state is not None:
+        built = state.build_model()
+        if not isinstance(built, CpcModel):
+            raise ConfigError(f"{out}: its training state is not a CPC pretraining run "
+                              f"(model {state.config.get('model', {}).get('name')!r}); choose another --out")
+        model, cfg = built, built.cfg
+    else:
+        existing = [p.name for p in (last, final, legacy) if p.exists()]
+        if existing and not resume:
+            raise ConfigError(f"{out} holds a pretraining run ({', '.join(existing)}); pass --resume to continue it "
+                              "or choose another --out")
         torch.manual_seed(train.seed)
         model = CpcModel(cfg)
     out.mkdir(parents=True, exist_ok=True)
@@ -297,15 +321,18 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
     epoch, batch_in_epoch, step = 0, 0, 0
     history: list[dict] = []
     if state is not None:
-        opt.load_state_dict(state["optimizer"])
-        epoch, batch_in_epoch, step = int(state["epoch"]), int(state["batch_in_epoch"]), int(state["step"])
-        history = json.loads(state["history"])
+        st = state.extra
+        opt.load_state_dict(st["optimizer"])
+        epoch, batch_in_epoch, step = int(st["epoch"]), int(st["batch_in_epoch"]), int(st["step"])
+        history = list(st.get("history") or [])
         if history and not history[-1].get("complete", True) and batch_in_epoch:
             history.pop()  # the partly done epoch gets one row when it completes
         # running sums of a partly done epoch, so its logged means cover all of its steps
-        resumed_sums = json.loads(state.get("epoch_sums", "null") or "null")
+        resumed_sums = st.get("epoch_sums")
+        resumed_rng = st.get("negatives_rng")  # absent in cpc.pt of older serkit: negatives reseeded
+        log.info("resumed %s at step %d (epoch %d, batch %d)", out, step, epoch + 1, batch_in_epoch)
     else:
-        resumed_sums = None
+        resumed_sums = resumed_rng = None
     ds = SegmentDataset(train_src, cfg.segment_seconds, train.seed)
     vds = SegmentDataset(valid_src, cfg.segment_seconds, train.seed + 1)
     n_batches = math.ceil(len(ds) / train.batch_size)
@@ -315,10 +342,10 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
 
     sums = {"loss": 0.0, "accuracy": 0.0, "n": 0, "seconds": 0.0}
 
-    def checkpoint(path: Path, ep: int, b: int) -> None:
+    def checkpoint(ep: int, b: int) -> None:
         partial = {**sums, "seconds": sums["seconds"] + time.time() - t0} if b else None
-        save_cpc(path, model, optimizer=opt.state_dict(), epoch=ep, batch_in_epoch=b, step=step,
-                 history=json.dumps(history), train=asdict(train), epoch_sums=json.dumps(partial))
+        save_cpc(last, model, optimizer=opt.state_dict(), epoch=ep, batch_in_epoch=b, step=step,
+                 history=history, train=asdict(train), epoch_sums=partial, negatives_rng=g.get_state())
 
     model.train()
     done = False
@@ -327,6 +354,9 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
             ds.epoch = epoch
             order = np.random.default_rng([train.seed, epoch]).permutation(len(ds))
             g = torch.Generator().manual_seed(train.seed * 100003 + epoch * 1009 + batch_in_epoch)
+            if resumed_rng is not None and batch_in_epoch:
+                g.set_state(resumed_rng)  # exact resume: the negatives continue where the run stopped
+            resumed_rng = None
             t0 = time.time()
             sums = dict(resumed_sums) if resumed_sums and batch_in_epoch else {"loss": 0.0, "accuracy": 0.0, "n": 0,
                                                                                 "seconds": 0.0}
@@ -356,7 +386,7 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
                     done = True
                     break
                 if train.save_every and step % train.save_every == 0:
-                    checkpoint(ck_path, epoch, batch_in_epoch)
+                    checkpoint(epoch, batch_in_epoch)
             bar.close()
             finished_epoch = batch_in_epoch >= n_batches
             row = {"epoch": epoch + 1, "steps": step, "complete": finished_epoch,
@@ -371,12 +401,14 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
             if finished_epoch:
                 epoch += 1
                 batch_in_epoch = 0
-            checkpoint(ck_path, epoch, batch_in_epoch)
+            checkpoint(epoch, batch_in_epoch)
             if finished_epoch:
-                checkpoint(out / f"epoch_{epoch:03d}.pt", epoch, 0)
+                save_cpc(out / f"epoch_{epoch:03d}.pt", model, step=step, epoch=epoch)
             (out / "history.json").write_text(json.dumps(history, indent=2))
-    return {"history": history, "steps": step, "checkpoint": str(ck_path)}
+    model.eval()
+    save_cpc(final, model, step=step, history=history, train=asdict(train), audio=[str(a) for a in audio])
+    return {"history": history, "steps": step, "checkpoint": str(final)}
 
 
-__all__ = ["AudioSource", "CpcTrainConfig", "collect_sources", "evaluate_cpc", "fixed_segment", "info_nce",
-           "pretrain_cpc", "sample_negative_indices"]
+__all__ = ["AudioSource", "CpcTrainConfig", "collect_sources", "cpc_checkpoint", "evaluate_cpc", "fixed_segment",
+           "info_nce", "pretrain_cpc", "sample_negative_indices", "save_cpc"]

@@ -36,7 +36,7 @@ from serkit.eval.report import Prediction
 from serkit.features.extract import UTTERANCE_LEVEL, extract_features
 from serkit.models import CLASSICAL, build_model
 from serkit.models.base import ModelOutput, count_parameters
-from serkit.models.checkpoint import Checkpoint, load_checkpoint
+from serkit.models.checkpoint import RESUME_NAME, Checkpoint, load_resume_state
 from serkit.models.ks_transformer import KsTransformerConfig
 from serkit.models.w2v2_ctc import greedy_ctc
 from serkit.train import distributed
@@ -521,8 +521,8 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
 
         if main:
             dump_yaml(cfg, out / "resolved.yaml")
-        if resume and (out / "last.pt").is_file():
-            st = load_checkpoint(out / "last.pt")  # on the CPU; load_state_dict copies to the device
+        st = load_resume_state(out, resume=resume)  # OUT/last.pt, on the CPU; load_state_dict copies to the device
+        if st is not None:
             model.load_state_dict(st.state_dict)
             opt.load_state_dict(st.extra["optimizer"])
             if sched is not None and st.extra.get("scheduler") is not None:
@@ -531,8 +531,6 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
             best_score = float(st.extra["best_score"])
             best_state, bad = st.extra.get("best_state"), int(st.extra["bad_epochs"])
             log.info("resumed %s at epoch %d", out, start_epoch)
-        elif resume:
-            log.warning("--resume: no %s; starting from scratch", out / "last.pt")
     net = distributed.wrap(model, info)  # DDP averages gradients over ranks; the model itself in one process
     logf = (out / "train.log").open("a", encoding="utf-8") if out is not None and main else None
     bar = tqdm(range(start_epoch, tc.epochs), desc=desc, disable=not progress, unit="epoch",
@@ -583,7 +581,7 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
             if out is not None and main:
                 checkpoint(optimizer=opt.state_dict(), scheduler=sched.state_dict() if sched is not None else None,
                            epoch=epoch, history=history, best_score=best_score, best_state=best_state,
-                           bad_epochs=bad).save(out / "last.pt")
+                           bad_epochs=bad).save(out / RESUME_NAME)
             if ds_va is not None and tc.patience > 0 and bad >= tc.patience:
                 log.info("early stop at epoch %d (best valid %s %.4f)", epoch, tc.monitor, best_score)
                 break
