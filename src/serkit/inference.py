@@ -68,7 +68,14 @@ from serkit.adapt import (
 from serkit.config import FeatureConfig, from_dict
 from serkit.data import audio
 from serkit.data.avd import AVD_NAMES, AvdStats, destandardise_avd
-from serkit.errors import AudioError, ConfigError, InferenceError, ModelNotFoundError, SerkitError
+from serkit.errors import (
+    AudioError,
+    CheckpointError,
+    ConfigError,
+    InferenceError,
+    ModelNotFoundError,
+    SerkitError,
+)
 from serkit.features.extract import UTTERANCE_LEVEL
 from serkit.models.checkpoint import find_checkpoint, load_checkpoint
 from serkit.models.ensemble import EnsembleConfig
@@ -385,8 +392,12 @@ class Predictor:
         device = kwargs.pop("device", None)
         text_from = kwargs.pop("text_from", None)
         ck = load_checkpoint(path)
-        from serkit.models import CLASSICAL
+        from serkit.models import CLASSICAL, PRETRAINED_ENCODERS
 
+        if ck.model_config.name in PRETRAINED_ENCODERS:
+            raise CheckpointError(f"{path}: a self-supervised {ck.model_config.name} encoder (serkit pretrain), not an "
+                                  f"emotion model; name it in a recipe (features.encoder: {path}) and train one with "
+                                  "serkit train or serkit evaluate --out DIR")
         if ck.model_config.name in CLASSICAL:
             backend: Any = _LinearBackend(ck.build_model())
         else:
