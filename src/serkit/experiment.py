@@ -217,19 +217,26 @@ def plan_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None,
         notes.append(f"partial run: only folds {[f.name for f in folds]} of the protocol's {n_all} (eval.only_folds)")
     X = None
     if cfg.model.name in CLASSICAL:
-        if cfg.features.name not in UTTERANCE_LEVEL:
-            raise ConfigError(f"model {cfg.model.name} needs utterance-level features "
-                              f"{list(UTTERANCE_LEVEL)}, got features.name={cfg.features.name}")
-        feats, errors = extract_features(utts, cfg.features, skip_errors=True, progress=progress)
-        if errors:
-            notes.append(f"{len(errors)} files skipped: " + "; ".join(list(errors.values())[:3]))
-        X = {u.id: x for u, x in zip(utts, feats, strict=True) if x is not None}
+        X = _classical_features(cfg, utts, notes, progress)
     members, member_X = None, None
     if cfg.model.name in FUSION:
         members, member_X = _plan_fusion(cfg, utts, notes, progress)
     return ExperimentPlan(cfg, utts, labels, folds, name, notes, cross, X, t0,
                           folds_total=n_all if len(folds) < n_all else None, members=members,
                           member_features=member_X)
+
+
+def _classical_features(cfg: ExperimentConfig, utts: list[Utterance], notes: list[str], progress: bool, *,
+                        who: str = "", note: str = "") -> dict[str, np.ndarray]:
+    """Utterance-level features of a classical model's recipe, by utterance id (files that fail are
+    skipped and named in ``notes``)."""
+    if cfg.features.name not in UTTERANCE_LEVEL:
+        raise ConfigError(f"{who}model {cfg.model.name} needs utterance-level features "
+                          f"{list(UTTERANCE_LEVEL)}, got features.name={cfg.features.name}")
+    feats, errors = extract_features(utts, cfg.features, skip_errors=True, progress=progress)
+    if errors:
+        notes.append(f"{note}{len(errors)} files skipped: " + "; ".join(list(errors.values())[:3]))
+    return {u.id: x for u, x in zip(utts, feats, strict=True) if x is not None}
 
 
 def _plan_fusion(cfg: ExperimentConfig, utts: list[Utterance], notes: list[str],
@@ -249,13 +256,7 @@ def _plan_fusion(cfg: ExperimentConfig, utts: list[Utterance], notes: list[str],
                               "of the same corpus and label set")
         cfgs.append(mc)
         if mc.model.name in CLASSICAL:
-            if mc.features.name not in UTTERANCE_LEVEL:
-                raise ConfigError(f"{m.recipe}: model {mc.model.name} needs utterance-level features "
-                                  f"{list(UTTERANCE_LEVEL)}, got features.name={mc.features.name}")
-            xs, errors = extract_features(utts, mc.features, skip_errors=True, progress=progress)
-            if errors:
-                notes.append(f"member {k}: {len(errors)} files skipped: " + "; ".join(list(errors.values())[:3]))
-            feats[k] = {u.id: x for u, x in zip(utts, xs, strict=True) if x is not None}
+            feats[k] = _classical_features(mc, utts, notes, progress, who=f"{m.recipe}: ", note=f"member {k}: ")
         seeds = f" x {m.seeds} seeds (probabilities averaged)" if m.seeds > 1 and mc.model.name not in CLASSICAL else ""
         norm = ", per-speaker standardised features" if mc.features.speaker_norm else ""
         desc.append(f"{k}: {mc.model.name} on {mc.features.name}{norm}{seeds} ({m.recipe}"

@@ -40,9 +40,6 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, info) -> int:
     import json
 
-    from serkit.data.splits import recipe_folds, recipe_protocol_name
-    from serkit.errors import UnknownKeyError
-    from serkit.eval.metrics import classification_scores
     from serkit.experiment import load_data
     from serkit.models import CLASSICAL
     from serkit.train.loop import fit, fit_predict
@@ -64,20 +61,35 @@ def _run(args: argparse.Namespace, info) -> int:
                           "validation_speakers": sorted({u.speaker for u in fitted.valid}),
                           "best_valid": res.checkpoint.extra.get("best_valid"), "last_epoch": last}, indent=2))
         return 0
-    folds = {f.name: f for f in recipe_folds(cfg, utts, all_folds=True)}
-    if args.fold not in folds:
-        raise UnknownKeyError("fold", args.fold, folds)
-    f = folds[args.fold]
-    by_id = {u.id: u for u in utts}
-    fo = fit_predict(cfg, [by_id[i] for i in f.train], [by_id[i] for i in f.test], labels=labels,
-                     out_dir=args.out, progress=progress, fold=f.name, resume=args.resume)
-    sc = classification_scores([p.true for p in fo.predictions], [p.pred for p in fo.predictions], labels)
-    if not info.is_main:
-        return 0
-    print(f"corpus={cfg.data.corpus} protocol={recipe_protocol_name(cfg)} fold={f.name} "
-          f"(1 of {len(folds)} folds; no std for a single fold): "
-          + " ".join(f"{m.upper()}={v:.4f}" for m, v in sc.items()))
+    f, n_folds, train, test = _one_fold(cfg, utts, args.fold)
+    fo = fit_predict(cfg, train, test, labels=labels, out_dir=args.out, progress=progress, fold=f.name,
+                     resume=args.resume)
+    if info.is_main:
+        _print_fold_scores(cfg, f.name, n_folds, fo.predictions, labels)
     return 0
+
+
+def _one_fold(cfg, utts, name: str):
+    """The recipe's fold ``name`` (by the one recipe -> folds rule): (fold, number of folds, train, test)."""
+    from serkit.data.splits import recipe_folds
+    from serkit.errors import UnknownKeyError
+
+    folds = {f.name: f for f in recipe_folds(cfg, utts, all_folds=True)}
+    if name not in folds:
+        raise UnknownKeyError("fold", name, folds)
+    f = folds[name]
+    by_id = {u.id: u for u in utts}
+    return f, len(folds), [by_id[i] for i in f.train], [by_id[i] for i in f.test]
+
+
+def _print_fold_scores(cfg, fold: str, n_folds: int, preds, labels) -> None:
+    from serkit.data.splits import recipe_protocol_name
+    from serkit.eval.metrics import classification_scores
+
+    sc = classification_scores([p.true for p in preds], [p.pred for p in preds], labels)
+    print(f"corpus={cfg.data.corpus} protocol={recipe_protocol_name(cfg)} fold={fold} "
+          f"(1 of {n_folds} folds; no std for a single fold): "
+          + " ".join(f"{m.upper()}={v:.4f}" for m, v in sc.items()))
 
 
 def _run_classical(args: argparse.Namespace, cfg, utts, labels, info, progress: bool) -> int:
@@ -85,9 +97,8 @@ def _run_classical(args: argparse.Namespace, cfg, utts, labels, info, progress: 
     training speakers and score its test speakers; the model goes to ``OUT/checkpoint.pt``."""
     import json
 
-    from serkit.data.splits import check_speaker_disjoint, recipe_folds, recipe_protocol_name
-    from serkit.errors import ConfigError, UnknownKeyError
-    from serkit.eval.metrics import classification_scores
+    from serkit.data.splits import check_speaker_disjoint
+    from serkit.errors import ConfigError
     from serkit.experiment import fit_classical
 
     if args.resume:
@@ -100,16 +111,8 @@ def _run_classical(args: argparse.Namespace, cfg, utts, labels, info, progress: 
                           "train_time_s": ck.extra["train_time_s"], "n_parameters": ck.extra["n_parameters"],
                           "labels": ck.label_names}, indent=2))
         return 0
-    folds = {f.name: f for f in recipe_folds(cfg, utts, all_folds=True)}
-    if args.fold not in folds:
-        raise UnknownKeyError("fold", args.fold, folds)
-    f = folds[args.fold]
-    by_id = {u.id: u for u in utts}
-    train, test = [by_id[i] for i in f.train], [by_id[i] for i in f.test]
+    f, n_folds, train, test = _one_fold(cfg, utts, args.fold)
     check_speaker_disjoint(train, test, fold=f.name, speaker_dependent=cfg.eval.speaker_dependent)
     _, preds = fit_classical(cfg, train, test, labels=labels, fold=f.name, out_dir=args.out, progress=progress)
-    sc = classification_scores([p.true for p in preds], [p.pred for p in preds], labels)
-    print(f"corpus={cfg.data.corpus} protocol={recipe_protocol_name(cfg)} fold={f.name} "
-          f"(1 of {len(folds)} folds; no std for a single fold): "
-          + " ".join(f"{m.upper()}={v:.4f}" for m, v in sc.items()))
+    _print_fold_scores(cfg, f.name, n_folds, preds, labels)
     return 0
