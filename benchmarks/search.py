@@ -35,8 +35,8 @@ import numpy as np
 SPACE: dict[str, tuple] = {
     "train.lr": ("log", 3e-4, 3e-3),
     "model.lstm_hidden": ("cat", (32, 64)),
-    "train.augment.freq_mask": ("cat", (0, 6, 10)),
-    "train.augment.time_mask": ("cat", (0, 20, 40)),
+    "model.dropout": ("cat", (0.2, 0.3, 0.4)),
+    "train.class_weighted": ("cat", (False, True)),
 }
 
 log = logging.getLogger("search")

@@ -81,7 +81,14 @@ def tiny_bert(tmp_path_factory) -> Path:
 
     d = tmp_path_factory.mktemp("tiny_bert")
     (d / "vocab.txt").write_text("\n".join(TINY_BERT_WORDS) + "\n")
-    BertTokenizerFast(vocab_file=str(d / "vocab.txt")).save_pretrained(d)
+    # transformers >= 5 takes the vocabulary as ``vocab`` and silently ignores ``vocab_file``
+    # (every word then became [UNK]); 4.x takes ``vocab_file``
+    tok = BertTokenizerFast(vocab={w: i for i, w in enumerate(TINY_BERT_WORDS)})
+    if tok.convert_tokens_to_ids("kids") != TINY_BERT_WORDS.index("kids"):
+        tok = BertTokenizerFast(vocab_file=str(d / "vocab.txt"))
+    if tok.tokenize("Kids are talking by the door") != ["kids", "are", "talking", "by", "the", "door"]:
+        raise RuntimeError("tiny BERT tokenizer does not use its vocabulary; check the transformers version")
+    tok.save_pretrained(d)
     import torch
 
     torch.manual_seed(0)

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from serkit.features.extract import UTTERANCE_LEVEL, extract_features
 from serkit.models import CLASSICAL, FUSION, build_model, model_config_from_dict
 from serkit.train.loop import TrainConfig
 from serkit.typing import PathLike
+
+if TYPE_CHECKING:
+    from serkit.models.checkpoint import Checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -214,19 +217,26 @@ def plan_experiment(cfg: ExperimentConfig, *, data_root: PathLike | None = None,
         notes.append(f"partial run: only folds {[f.name for f in folds]} of the protocol's {n_all} (eval.only_folds)")
     X = None
     if cfg.model.name in CLASSICAL:
-        if cfg.features.name not in UTTERANCE_LEVEL:
-            raise ConfigError(f"model {cfg.model.name} needs utterance-level features "
-                              f"{list(UTTERANCE_LEVEL)}, got features.name={cfg.features.name}")
-        feats, errors = extract_features(utts, cfg.features, skip_errors=True, progress=progress)
-        if errors:
-            notes.append(f"{len(errors)} files skipped: " + "; ".join(list(errors.values())[:3]))
-        X = {u.id: x for u, x in zip(utts, feats, strict=True) if x is not None}
+        X = _classical_features(cfg, utts, notes, progress)
     members, member_X = None, None
     if cfg.model.name in FUSION:
         members, member_X = _plan_fusion(cfg, utts, notes, progress)
     return ExperimentPlan(cfg, utts, labels, folds, name, notes, cross, X, t0,
                           folds_total=n_all if len(folds) < n_all else None, members=members,
                           member_features=member_X)
+
+
+def _classical_features(cfg: ExperimentConfig, utts: list[Utterance], notes: list[str], progress: bool, *,
+                        who: str = "", note: str = "") -> dict[str, np.ndarray]:
+    """Utterance-level features of a classical model's recipe, by utterance id (files that fail are
+    skipped and named in ``notes``)."""
+    if cfg.features.name not in UTTERANCE_LEVEL:
+        raise ConfigError(f"{who}model {cfg.model.name} needs utterance-level features "
+                          f"{list(UTTERANCE_LEVEL)}, got features.name={cfg.features.name}")
+    feats, errors = extract_features(utts, cfg.features, skip_errors=True, progress=progress)
+    if errors:
+        notes.append(f"{note}{len(errors)} files skipped: " + "; ".join(list(errors.values())[:3]))
+    return {u.id: x for u, x in zip(utts, feats, strict=True) if x is not None}
 
 
 def _plan_fusion(cfg: ExperimentConfig, utts: list[Utterance], notes: list[str],
@@ -246,13 +256,7 @@ def _plan_fusion(cfg: ExperimentConfig, utts: list[Utterance], notes: list[str],
                               "of the same corpus and label set")
         cfgs.append(mc)
         if mc.model.name in CLASSICAL:
-            if mc.features.name not in UTTERANCE_LEVEL:
-                raise ConfigError(f"{m.recipe}: model {mc.model.name} needs utterance-level features "
-                                  f"{list(UTTERANCE_LEVEL)}, got features.name={mc.features.name}")
-            xs, errors = extract_features(utts, mc.features, skip_errors=True, progress=progress)
-            if errors:
-                notes.append(f"member {k}: {len(errors)} files skipped: " + "; ".join(list(errors.values())[:3]))
-            feats[k] = {u.id: x for u, x in zip(utts, xs, strict=True) if x is not None}
+            feats[k] = _classical_features(mc, utts, notes, progress, who=f"{m.recipe}: ", note=f"member {k}: ")
         seeds = f" x {m.seeds} seeds (probabilities averaged)" if m.seeds > 1 and mc.model.name not in CLASSICAL else ""
         norm = ", per-speaker standardised features" if mc.features.speaker_norm else ""
         desc.append(f"{k}: {mc.model.name} on {mc.features.name}{norm}{seeds} ({m.recipe}"
@@ -281,13 +285,11 @@ def run_fold(plan: ExperimentPlan, index: int, *, out_dir: PathLike | None = Non
         return _run_fusion_fold(plan, index, out_dir=out_dir, progress=progress)
     if plan.features is not None:
         X = plan.features
-        tr = [i for i in f.train if i in X]
-        te = [i for i in f.test if i in X]
-        clf = build_model(cfg.model, seed=cfg.eval.seed)
-        clf.fit(np.stack([X[i] for i in tr]), [by_id[i].emotion for i in tr])
-        yp = clf.predict(np.stack([X[i] for i in te]))
-        preds = [Prediction(i, f.name, by_id[i].speaker, by_id[i].emotion, str(p)) for i, p in zip(te, yp, strict=True)]
-        return FoldRun(_fold_result(f.name, len(tr), [by_id[i] for i in te], preds, labels), preds)
+        tr = [by_id[i] for i in f.train if i in X]
+        te = [by_id[i] for i in f.test if i in X]
+        _, preds = fit_classical(cfg, tr, te, labels=labels, features=X, fold=f.name,
+                                 out_dir=Path(out_dir) / f"fold_{f.name}" if out_dir else None)
+        return FoldRun(_fold_result(f.name, len(tr), te, preds, labels), preds)
     from serkit.train.loop import fit_predict
 
     fold_dir = Path(out_dir) / f"fold_{f.name}" if out_dir else None
@@ -299,6 +301,67 @@ def run_fold(plan: ExperimentPlan, index: int, *, out_dir: PathLike | None = Non
     if cer is not None:  # CTC by-product (w2v2_ctc): character error rate of the transcripts
         r.scores["cer"] = cer
     return FoldRun(r, fo.predictions)
+
+
+def fit_classical(cfg: ExperimentConfig, train: Sequence[Utterance], test: Sequence[Utterance] = (), *,
+                  labels: Sequence[str], features: Mapping[str, np.ndarray] | None = None, fold: str = "",
+                  out_dir: PathLike | None = None, progress: bool = True) -> tuple[Checkpoint, list[Prediction]]:
+    """Fit a classical model (``linear_svm``) on utterance-level features; predict ``test``.
+
+    ``serkit evaluate`` runs this per fold (features extracted once for all folds) and
+    ``serkit train`` once. The fitted pipeline is kept as a :class:`Checkpoint` whose
+    ``state_dict`` holds the arrays of :class:`serkit.models.classical.LinearScorer`, written
+    to ``out_dir/checkpoint.pt`` (with ``resolved.yaml``) when ``out_dir`` is given, so that
+    :class:`serkit.inference.Predictor` can load it like any run folder.
+
+    Args:
+        cfg: the recipe (``features.name`` egemaps or compare).
+        train: training utterances (those whose features failed are left out).
+        test: utterances to predict.
+        labels: class names in report order.
+        features: ``{id: (D,)}`` already extracted (per-speaker standardised when the recipe
+            says so); None extracts them here over ``train`` and ``test`` together.
+        fold: fold name for the predictions.
+        out_dir: run folder to save the model in, or None.
+        progress: progress bar of the feature extraction.
+
+    Returns:
+        ``(checkpoint, predictions of test)``.
+
+    Raises:
+        ConfigError: frame-level features, or no training utterance with features.
+    """
+    from serkit.config import dump_yaml
+    from serkit.models.checkpoint import Checkpoint
+    from serkit.models.classical import LinearScorer
+
+    if cfg.features.name not in UTTERANCE_LEVEL:
+        raise ConfigError(f"model {cfg.model.name} needs utterance-level features {list(UTTERANCE_LEVEL)}, "
+                          f"got features.name={cfg.features.name}")
+    if features is None:
+        both = [*train, *test]
+        feats, _ = extract_features(both, cfg.features, skip_errors=True, progress=progress)
+        features = {u.id: x for u, x in zip(both, feats, strict=True) if x is not None}
+    tr = [u for u in train if u.id in features and u.emotion is not None]
+    if not tr:
+        raise ConfigError(f"no training utterance of {cfg.data.corpus} has features and a label; check the manifest")
+    te = [u for u in test if u.id in features]
+    t0 = time.time()
+    clf = build_model(cfg.model, seed=cfg.eval.seed)
+    clf.fit(np.stack([features[u.id] for u in tr]), [u.emotion for u in tr])
+    seen = {str(c) for c in clf.named_steps["svm"].classes_}
+    names = [c for c in labels if c in seen] + sorted(seen - set(labels))
+    scorer = LinearScorer.from_pipeline(clf, names)
+    ck = Checkpoint(config=cfg.to_dict(), state_dict=scorer.state_dict(), label_names=names,
+                    input_dim=scorer.input_dim,
+                    extra={"n_parameters": int(scorer.coef.size + scorer.intercept.size), "n_train": len(tr),
+                           "train_time_s": round(time.time() - t0, 3)})
+    if out_dir is not None:
+        ck.save(Path(out_dir) / "checkpoint.pt")
+        dump_yaml(cfg, Path(out_dir) / "resolved.yaml")
+    yp = clf.predict(np.stack([features[u.id] for u in te])) if te else []
+    preds = [Prediction(u.id, fold, u.speaker, u.emotion, str(p)) for u, p in zip(te, yp, strict=True)]
+    return ck, preds
 
 
 def _run_fusion_fold(plan: ExperimentPlan, index: int, *, out_dir: PathLike | None, progress: bool) -> FoldRun:
@@ -332,7 +395,7 @@ def _run_fusion_fold(plan: ExperimentPlan, index: int, *, out_dir: PathLike | No
         raise ConfigError(f"fold {f.name}: no labelled development utterance scored by every member; "
                           "raise model.valid_fraction")
     fusion = ScoreFusion(fc).fit([np.stack([d[i] for i in dev_ids]) for d in dev_s],
-                                 [idx[by_id[i].emotion] for i in dev_ids])
+                                 [idx[str(by_id[i].emotion)] for i in dev_ids])
     probs = fusion.predict_proba([np.stack([t[i] for i in test_ids]) for t in test_s])
     preds = []
     for i, p in zip(test_ids, probs, strict=True):
@@ -346,6 +409,7 @@ def _run_fusion_fold(plan: ExperimentPlan, index: int, *, out_dir: PathLike | No
         y = [by_id[i].emotion for i in ids]
         return classification_scores(y, [labels[int(np.argmax(scores[i]))] for i in ids], labels)["ua"]
 
+    assert fusion.weights_ is not None  # set by fit
     r.extra.update({"fusion_weights": dict(zip(names, (float(w) for w in fusion.weights_), strict=True)),
                     "dev_speakers": sorted({u.speaker for u in dev}), "n_dev": len(dev_ids),
                     "member_dev_ua": {n: member_ua(d, dev_ids) for n, d in zip(names, dev_s, strict=True)},

@@ -14,6 +14,17 @@ Result of one file (``predict_file``), also the JSON line of ``serkit predict --
      "segments": [{"start": 0.2, "end": 2.9, "label": "angry", "scores": {...}}, ...],
      "arousal": 0.4, "valence": -0.2, "dominance": 0.3}   # A/V/D only when the model has them
 
+Models that read a transcript with the audio (the KS-Transformer with ``modalities`` ``text`` or
+``both``) take it as ``text=`` (one per file: every speech segment of the file is paired with
+it), or from a CTC model (``text_from="ctc:RUN_DIR"``: each segment is transcribed by that
+model's greedy CTC head first). Their results add ``text`` (the transcript read) and
+``text_source`` (``given`` or ``ctc``); segments transcribed by CTC carry their own ``text``. A
+file without a transcript is an error naming the file and the three ways to give one.
+
+Classical models (``linear_svm`` on eGeMAPS / ComParE functionals, saved by ``serkit train``)
+score each speech segment's functionals; their ``scores`` are the softmax of the SVM margins, not
+calibrated probabilities, and the result says so with ``"score_kind": "svm_margin_softmax"``.
+
 No speech is not an emotion: segments the segmenter finds no speech in (silence, noise; see
 :mod:`serkit.vad` for the VAD and the speech check) are not classified, and a file without any
 speech gives ``{"file": ..., "duration": ..., "label": null, "no_speech": true, "segments": []}``
@@ -57,8 +68,17 @@ from serkit.adapt import (
 from serkit.config import FeatureConfig, from_dict
 from serkit.data import audio
 from serkit.data.avd import AVD_NAMES, AvdStats, destandardise_avd
-from serkit.errors import AudioError, ConfigError, InferenceError, ModelNotFoundError, SerkitError
+from serkit.errors import (
+    AudioError,
+    CheckpointError,
+    ConfigError,
+    InferenceError,
+    ModelNotFoundError,
+    SerkitError,
+)
+from serkit.features.extract import UTTERANCE_LEVEL
 from serkit.models.checkpoint import find_checkpoint, load_checkpoint
+from serkit.models.ensemble import EnsembleConfig
 from serkit.models.ks_transformer import KsTransformerConfig
 from serkit.typing import PathLike
 from serkit.vad import Segment, SegmentConfig, Segmenter, segment_blocks
@@ -68,6 +88,8 @@ log = logging.getLogger(__name__)
 #: names accepted by :meth:`Predictor.load` besides paths
 BUNDLED = ("default",)
 DIGITS = 5
+#: ``score_kind`` of classical models' results (their scores are not probabilities)
+SVM_SCORE_KIND = "svm_margin_softmax"
 
 
 def result_json(result: dict[str, Any]) -> str:
@@ -156,15 +178,21 @@ class _TorchBackend:
 
     def __call__(self, x: np.ndarray, lengths: np.ndarray, *,
                  norm_stats: tuple[np.ndarray, np.ndarray] | None = None,
+                 text: tuple[np.ndarray, np.ndarray] | None = None,
                  rep: tuple[Any, ...] | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Probabilities (and A/V/D); ``rep = (level, fn)`` maps the representation at ``level`` by ``fn``
         (numpy ``(B, D) -> (B, D)``) before the model's remaining layers (speaker adaptation); ``rep = (level,
-        fn, head)`` classifies ``fn(h)`` with the linear ``head`` (``weight``, ``bias``) instead."""
+        fn, head)`` classifies ``fn(h)`` with the linear ``head`` (``weight``, ``bias``) instead;
+        ``text = (features (B, L, D), lengths (B,))`` feeds models that read transcripts."""
         t = self.torch
         with t.inference_mode():
-            kw = {} if norm_stats is None else {"norm_stats": (t.from_numpy(norm_stats[0]), t.from_numpy(norm_stats[1]))}
+            kw: dict[str, Any] = {} if norm_stats is None else {
+                "norm_stats": (t.from_numpy(norm_stats[0]), t.from_numpy(norm_stats[1]))}
             if self.device.type != "cpu":
                 kw = {k: tuple(v.to(self.device) for v in vs) for k, vs in kw.items()}
+            if text is not None:  # multimodal models: token features (B, L, D) and their lengths (B,)
+                kw["text"] = t.from_numpy(text[0]).to(self.device)
+                kw["text_lengths"] = t.from_numpy(text[1]).to(self.device)
             xt, lt = t.from_numpy(x).to(self.device), t.from_numpy(lengths).to(self.device)
             if rep is None:
                 out = self.model(xt, lt, **kw)
@@ -183,6 +211,49 @@ class _TorchBackend:
 
                 self.last_ctc = greedy_ctc(*out.aux["ctc"])
         return probs, avd
+
+
+class _LinearBackend:
+    """Runs a classical model (:class:`serkit.models.classical.LinearScorer`) on utterance-level
+    feature vectors ``(B, D)``; returns (softmax of the margins (B, C), None)."""
+
+    kind = "linear"
+
+    def __init__(self, scorer) -> None:
+        self.scorer = scorer
+        self.takes_norm_stats = False
+        self.last_ctc = None
+
+    def input_stats(self) -> None:
+        """Classical models take no speaker statistics (their scaler is part of the model)."""
+        return None
+
+    def __call__(self, x: np.ndarray, lengths: np.ndarray | None = None) -> tuple[np.ndarray, None]:
+        m = self.scorer.decision_function(x)  # (B, C)
+        e = np.exp(m - m.max(-1, keepdims=True))
+        return (e / e.sum(-1, keepdims=True)).astype(np.float32), None
+
+
+def text_model_config(model_config: Any) -> KsTransformerConfig | None:
+    """The config of the part of a model that reads transcripts, or None for audio-only models.
+
+    A KS-Transformer with ``modalities`` ``text`` or ``both`` reads them; an ensemble reads them
+    when a member does (members must then share one text encoder).
+
+    Raises:
+        ConfigError: ensemble members with different text encoders or token limits.
+    """
+    if isinstance(model_config, KsTransformerConfig):
+        return model_config if model_config.text_encoder and model_config.modalities != "audio" else None
+    if isinstance(model_config, EnsembleConfig):
+        from serkit.models import model_config_from_dict
+
+        found = [c for c in (text_model_config(model_config_from_dict(m)) for m in model_config.members) if c]
+        if len({(c.text_encoder, c.max_text_tokens) for c in found}) > 1:
+            raise ConfigError("ensemble members read transcripts with different text encoders "
+                              f"{sorted({str(c.text_encoder) for c in found})}; merge members that share one")
+        return found[0] if found else None
+    return None
 
 
 class _OnnxBackend:
@@ -249,25 +320,35 @@ class Predictor:
         transcribe: add each segment's greedy CTC transcript (``"text"``) and the file's joined
             text; needs a model with a CTC head (e.g. ``w2v2_ctc`` trained with
             ``train.loss_weights.ctc > 0``) run by torch.
+        text_model: the config of the model's text path (:func:`text_model_config`), for models
+            that read a transcript with the audio; None for audio-only models.
+        text_from: a Predictor with a CTC head (``transcribe=True``) whose segment transcripts
+            feed ``text_model`` when no transcript is given.
         adapt_reference: the checkpoint's representation reference for speaker adaptation
             (:func:`serkit.adapt.add_reference`), or None.
 
     Raises:
-        ConfigError: ``transcribe`` with a model that has no CTC head (or an ONNX model).
+        ConfigError: ``transcribe`` with a model that has no CTC head (or an ONNX model);
+            utterance-level features with a neural model or frame-level ones with a classical one.
     """
 
     def __init__(self, backend, features: FeatureConfig, label_names: Sequence[str], *,
                  avd_stats: AvdStats | None = None, segment: SegmentConfig | None = None,
                  batch_size: int = 16, threads: int | None = None, name: str = "model",
                  vocab: dict[str, Any] | None = None, transcribe: bool = False,
+                 text_model: KsTransformerConfig | None = None, text_from: Predictor | None = None,
                  adapt_reference: dict[str, Any] | None = None) -> None:
         if transcribe and (not vocab or getattr(backend, "kind", "") != "torch"):
             raise ConfigError(f"{name}: --transcribe needs a torch checkpoint of a model with a CTC head "
                               "(w2v2_ctc trained with train.loss_weights.ctc > 0, e.g. "
                               "configs/cai2021/emodb_scratch_w2v2.yaml); this model has none")
-        if features.name in ("egemaps", "compare"):
+        linear = getattr(backend, "kind", "") == "linear"
+        if features.name in UTTERANCE_LEVEL and not linear:
             raise ConfigError(f"features.name={features.name} gives one vector per utterance; the Predictor "
                               "needs frame-level features (logmel, mfcc, ...) or raw waves")
+        if linear and features.name not in UTTERANCE_LEVEL:
+            raise ConfigError(f"{name}: a classical model needs utterance-level features {list(UTTERANCE_LEVEL)}, "
+                              f"its checkpoint says features.name={features.name}")
         if features.speaker_norm:
             log.warning("%s was trained with per-speaker feature standardisation, which single files "
                         "cannot provide; predictions use unnormalised features", name)
@@ -287,6 +368,15 @@ class Predictor:
             self.vocab = CharVocab.from_dict(vocab)
         self.batch_size = batch_size
         self.name = name
+        self.text_model = text_model
+        self.text_from = text_from
+        if text_from is not None and text_model is None:
+            raise ConfigError(f"{name}: --text-from gives transcripts, but this model reads none (only a "
+                              "ks_transformer with modalities text or both does); drop --text-from")
+        if text_from is not None and text_from.vocab is None:
+            raise ConfigError(f"{text_from.name}: --text-from ctc:RUN_DIR needs a model with a CTC head "
+                              "(w2v2_ctc trained with train.loss_weights.ctc > 0, e.g. "
+                              "configs/cai2021/emodb_scratch_w2v2.yaml)")
         self.adapt_reference = adapt_reference
 
     # ----------------------------------------------------------------- construction
@@ -297,23 +387,41 @@ class Predictor:
         Args:
             path: ``.pt`` file holding ``{config, state_dict, label_names, input_dim, ...}``, or
                 a run folder with ``model.pt`` / ``checkpoint.pt``.
-            **kwargs: ``segment``, ``batch_size``, ``threads`` (see the class), and ``device``
-                (``"cpu"`` by default, ``"cuda"`` on a GPU worker).
+            **kwargs: ``segment``, ``batch_size``, ``threads`` (see the class), ``device``
+                (``"cpu"`` by default, ``"cuda"`` on a GPU worker), and ``text_from``
+                (``"ctc:RUN_DIR"`` or a CTC Predictor) for models that read a transcript.
 
         Raises:
             CheckpointError: no checkpoint there, or not a serkit checkpoint (a ModelNotFoundError).
         """
         device = kwargs.pop("device", None)
+        text_from = kwargs.pop("text_from", None)
         ck = load_checkpoint(path)
-        if isinstance(ck.model_config, KsTransformerConfig) and ck.model_config.text_encoder:
-            raise ConfigError(f"{path}: model {ck.model_config.name} with text_encoder={ck.model_config.text_encoder} "
-                              "needs a transcript of every recording, which serkit predict does not have. Score it "
-                              "with serkit evaluate RECIPE (the manifest's text column supplies the transcripts), "
-                              "or train the audio-only variant (e.g. configs/chen2022/emodb_audio.yaml) and pass "
-                              "that run to --model")
-        return cls(_TorchBackend(ck.build_model(), temperature=ck.temperature, device=device), ck.features, ck.label_names,
-                   avd_stats=ck.avd_stats, name=str(path), vocab=ck.vocab,
+        from serkit.models import CLASSICAL, PRETRAINED_ENCODERS
+
+        if ck.model_config.name in PRETRAINED_ENCODERS:
+            raise CheckpointError(f"{path}: a self-supervised {ck.model_config.name} encoder (serkit pretrain), not an "
+                                  f"emotion model; name it in a recipe (features.encoder: {path}) and train one with "
+                                  "serkit train or serkit evaluate --out DIR")
+        if ck.model_config.name in CLASSICAL:
+            backend: Any = _LinearBackend(ck.build_model())
+        else:
+            backend = _TorchBackend(ck.build_model(), temperature=ck.temperature, device=device)
+        if isinstance(text_from, str | Path):
+            text_from = cls._ctc_predictor(text_from, kwargs)
+        return cls(backend, ck.features, ck.label_names, avd_stats=ck.avd_stats, name=str(path), vocab=ck.vocab,
+                   text_model=text_model_config(ck.model_config), text_from=text_from,
                    adapt_reference=ck.extra.get(REFERENCE_KEY), **kwargs)
+
+    @classmethod
+    def _ctc_predictor(cls, source: PathLike, kwargs: dict[str, Any]) -> Predictor:
+        """The CTC Predictor of a ``text_from`` setting: ``ctc:RUN_DIR`` (or the path alone)."""
+        spec = str(source)
+        path = spec[4:] if spec.startswith("ctc:") else spec
+        if not path.strip():
+            raise ConfigError(f"--text-from must be ctc:RUN_DIR (a w2v2_ctc run with a CTC head), got {spec!r}")
+        kw = {k: v for k, v in kwargs.items() if k in ("segment", "batch_size", "threads")}
+        return cls.from_checkpoint(find_checkpoint(path), transcribe=True, **kw)
 
     @classmethod
     def from_onnx(cls, path: PathLike, *, threads: int | None = None, **kwargs: Any) -> Predictor:
@@ -325,6 +433,8 @@ class Predictor:
             **kwargs: ``segment``, ``batch_size`` (see the class).
         """
         kwargs.pop("device", None)  # ONNX Runtime runs on the CPU provider
+        if kwargs.pop("text_from", None) is not None:
+            raise ConfigError(f"{path}: an ONNX export reads audio only; --text-from needs a torch checkpoint")
         b = _OnnxBackend(Path(path), threads=threads)
         kwargs["threads"] = threads
         m = b.meta
@@ -337,7 +447,8 @@ class Predictor:
 
         Args:
             name_or_path: ``"default"`` (or None) for the model shipped with serkit, else a path.
-            **kwargs: ``segment``, ``batch_size``, ``threads`` (ONNX only).
+            **kwargs: ``segment``, ``batch_size``, ``threads``, ``transcribe``, ``text_from``
+                (see :meth:`from_checkpoint`).
 
         Raises:
             ModelNotFoundError: unknown name or path; the message lists the bundled names.
@@ -353,6 +464,48 @@ class Predictor:
             return cls.from_onnx(p, **kwargs)
         return cls.from_checkpoint(p, **kwargs)
 
+    # ----------------------------------------------------------------- model facts
+    @property
+    def needs_text(self) -> bool:
+        """The model reads a transcript with the audio (give ``text=`` or build with ``text_from``)."""
+        return self.text_model is not None
+
+    @property
+    def has_avd(self) -> bool:
+        """The model predicts arousal, valence and dominance (results carry those fields)."""
+        return self.avd_stats is not None or "avd" in getattr(self.backend, "outputs", ())
+
+    def _check_text(self, text: str | None, file: PathLike | None) -> None:
+        """Raise if this model needs a transcript for ``file`` and has no way to get one."""
+        if not self.needs_text or self.text_from is not None or (text is not None and str(text).strip()):
+            return
+        cfg = self.text_model
+        what = "an empty transcript" if text is not None else "no transcript"
+        hint = ""
+        if cfg is not None and cfg.transcripts.startswith("ctc:"):
+            hint = f" (it was trained with model.transcripts={cfg.transcripts}: --text-from {cfg.transcripts} matches that)"
+        where = str(file) if file is not None else "signal"
+        raise InferenceError(
+            f"{where}: model {self.name} ({cfg.name if cfg else '?'}, modalities={cfg.modalities if cfg else '?'}) "
+            f"reads a transcript with the audio and got {what}; give one with --text \"...\" (one file), a "
+            "CSV or JSONL manifest with path and text columns (serkit predict manifest.csv), or --text-from "
+            f"ctc:RUN_DIR to transcribe the audio with a CTC model{hint}; in Python: predict_file(path, "
+            "text=...) or Predictor.load(model, text_from='ctc:RUN_DIR')")
+
+    def _text_features(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Padded token features ``(B, L, D)`` and lengths ``(B,)`` of one batch of transcripts."""
+        from serkit.features.text import encode_for_prediction
+
+        cfg = self.text_model
+        if cfg is None or cfg.text_encoder is None:
+            raise ConfigError(f"{self.name}: this model reads no transcripts")
+        feats = encode_for_prediction(texts, encoder=cfg.text_encoder, max_tokens=cfg.max_text_tokens)
+        lens = np.array([len(f) for f in feats], dtype=np.int64)
+        pad = np.zeros((len(feats), int(lens.max()), feats[0].shape[1]), dtype=np.float32)
+        for i, f in enumerate(feats):
+            pad[i, : len(f)] = f
+        return pad, lens
+
     # ----------------------------------------------------------------- core
     def _features(self, x: np.ndarray) -> np.ndarray:
         from serkit.features.extract import compute_features
@@ -360,10 +513,29 @@ class Predictor:
         return compute_features(x, self.features)
 
     def _classify(self, segs: Sequence[Segment], stats: SpeakerStats | None = None,
-                  feats: Sequence[np.ndarray] | None = None) -> list[dict[str, Any]]:
-        """Scores of a few segments in one padded forward pass (with a speaker's statistics if given)."""
+                  feats: Sequence[np.ndarray] | None = None, text: str | None = None) -> list[dict[str, Any]]:
+        """Scores of a few segments in one padded forward pass (with a speaker's statistics if given).
+
+        ``text``: the transcript paired with every segment (models that read one); without it
+        such a model gets each segment's CTC transcript from ``text_from``.
+        """
         if feats is None:
             feats = [self._features(s.samples) for s in segs]
+        texts: list[str] | None = None
+        if self.needs_text:
+            if text is not None and str(text).strip():
+                texts = [str(text).strip()] * len(segs)
+            elif self.text_from is not None:
+                texts = [r.get("text", "") for r in self.text_from._classify(segs)]
+            else:
+                self._check_text(text, None)
+        if getattr(self.backend, "kind", "") == "linear":  # one functionals vector (D,) per segment
+            probs, _ = self.backend(np.stack(feats).astype(np.float32))
+            out = []
+            for i, s in enumerate(segs):
+                out.append({"start": s.start, "end": s.end, "label": self.label_names[int(np.argmax(probs[i]))],
+                            "scores": {c: round(float(v), DIGITS) for c, v in zip(self.label_names, probs[i], strict=False)}})
+            return out
         norm_stats: tuple[np.ndarray, np.ndarray] | None = None
         rep: tuple[Any, ...] | None = None
         if stats is not None and stats.level != "input":
@@ -382,10 +554,14 @@ class Predictor:
         pad = np.zeros(shape, dtype=np.float32)
         for i, f in enumerate(feats):
             pad[i, : len(f)] = f
+        kw: dict[str, Any] = {}
+        if norm_stats is not None:
+            kw["norm_stats"] = norm_stats
         if rep is not None:
-            probs, avd = self.backend(pad, lens, rep=rep)
-        else:
-            probs, avd = self.backend(pad, lens) if norm_stats is None else self.backend(pad, lens, norm_stats=norm_stats)
+            kw["rep"] = rep
+        if texts is not None:
+            kw["text"] = self._text_features(texts)
+        probs, avd = self.backend(pad, lens, **kw)
         out = []
         for i, s in enumerate(segs):
             r: dict[str, Any] = {"start": s.start, "end": s.end}
@@ -396,6 +572,8 @@ class Predictor:
                 r.update(self._avd(avd[i]))
             if self.vocab is not None and self.backend.last_ctc is not None:
                 r["text"] = self.vocab.decode_ctc(self.backend.last_ctc[i])
+            elif texts is not None and text is None:  # transcribed by text_from: each segment its own
+                r["text"] = texts[i]
             out.append(r)
         return out
 
@@ -404,17 +582,29 @@ class Predictor:
         return {k: round(float(x), DIGITS) for k, x in zip(AVD_NAMES, v, strict=False)}
 
     def _segments(self, blocks: Iterable[np.ndarray], segmenter: Segmenter,
-                  stats: SpeakerStats | None = None) -> Iterator[dict[str, Any]]:
+                  stats: SpeakerStats | None = None, text: str | None = None) -> Iterator[dict[str, Any]]:
         """Classified speech segments, in batches, as they close (no speech: nothing is classified)."""
         pending: list[Segment] = []
         for b in blocks:
             pending += segmenter.push(b)
             if len(pending) >= self.batch_size:
-                yield from self._classify(pending, stats)
+                yield from self._classify(pending, stats, text=text)
                 pending = []
         pending += segmenter.flush()
         if pending:
-            yield from self._classify(pending, stats)
+            yield from self._classify(pending, stats, text=text)
+
+    def _result_notes(self, text: str | None) -> dict[str, Any]:
+        """Fields every result of this model adds: what its scores are, which transcript it read."""
+        out: dict[str, Any] = {}
+        if getattr(self.backend, "kind", "") == "linear":
+            out["score_kind"] = SVM_SCORE_KIND
+        if self.needs_text:
+            given = text is not None and bool(str(text).strip())
+            out["text_source"] = "given" if given else "ctc"
+            if given:
+                out["text"] = str(text).strip()
+        return out
 
     def _aggregate(self, segs: list[dict[str, Any]], duration: float) -> dict[str, Any]:
         out: dict[str, Any] = {"duration": round(duration, 3)}
@@ -428,7 +618,7 @@ class Predictor:
             out["label"] = self.label_names[int(np.argmax(p))]
             out["scores"] = {c: round(float(v), DIGITS) for c, v in zip(self.label_names, p, strict=False)}
         out["segments"] = segs
-        if "text" in segs[0]:  # --transcribe: the segments' transcripts in time order
+        if "text" in segs[0]:  # --transcribe / --text-from: the segments' transcripts in time order
             out["text"] = " ".join(s["text"] for s in segs if s["text"])
         if "arousal" in segs[0]:
             for k in AVD_NAMES:
@@ -437,7 +627,7 @@ class Predictor:
 
     # ----------------------------------------------------------------- public
     def predict_signal(self, x: np.ndarray, sample_rate: int = audio.SAMPLE_RATE, *,
-                       stats: SpeakerStats | None = None) -> dict[str, Any]:
+                       stats: SpeakerStats | None = None, text: str | None = None) -> dict[str, Any]:
         """Predict one in-memory signal.
 
         Args:
@@ -445,20 +635,28 @@ class Predictor:
             sample_rate: its rate in Hz (resampled to 16 kHz).
             stats: a speaker's statistics to normalise with (see :meth:`speaker_stats`); the
                 caller checks :meth:`adaptation` first.
+            text: its transcript, for models that read one (:attr:`needs_text`); ignored by
+                audio-only models.
 
         Returns:
-            ``{duration, label, scores, segments[, arousal, valence, dominance]}``.
+            ``{duration, label, scores, segments[, arousal, valence, dominance][, text, text_source]}``.
 
         Raises:
             AudioError: empty, too short or non-finite signal.
+            InferenceError: the model needs a transcript and none was given (nor ``text_from``).
         """
+        self._check_text(text, None)
         y = audio.resample(audio.to_mono_float32(np.asarray(x)), int(sample_rate))
         audio.check_signal(y)
-        segs = list(self._segments([y], Segmenter(self.segment), stats))
-        return self._aggregate(segs, y.size / audio.SAMPLE_RATE)
+        segs = list(self._segments([y], Segmenter(self.segment), stats, text=self._given(text)))
+        return {**self._aggregate(segs, y.size / audio.SAMPLE_RATE), **self._result_notes(text)}
+
+    def _given(self, text: str | None) -> str | None:
+        """The transcript a text model is given (None: none given, or the model reads none)."""
+        return str(text).strip() if self.needs_text and text is not None and str(text).strip() else None
 
     def predict_file(self, path: PathLike, *, block_seconds: float = FILE_BLOCK_SECONDS,
-                     stats: SpeakerStats | None = None) -> dict[str, Any]:
+                     stats: SpeakerStats | None = None, text: str | None = None) -> dict[str, Any]:
         """Predict one audio file of any length (read block-wise; memory flat in its length).
 
         Args:
@@ -466,17 +664,21 @@ class Predictor:
             block_seconds: read size in seconds.
             stats: a speaker's statistics to normalise with (see :meth:`speaker_stats`); the
                 result then carries no adaptation fields (those come from :meth:`predict_batch`).
+            text: the file's transcript, for models that read one (:attr:`needs_text`): every
+                speech segment of the file is paired with it. Ignored by audio-only models.
 
         Returns:
-            ``{file, duration, label, scores, segments[, arousal, valence, dominance]}``.
+            ``{file, duration, label, scores, segments[, arousal, valence, dominance][, text, text_source]}``.
 
         Raises:
             AudioError: unreadable, empty, too short or corrupt file.
+            InferenceError: the model needs a transcript and none was given (nor ``text_from``).
         """
-        return self.predict_blocks(audio.stream(path, block_seconds=block_seconds), file=path, stats=stats)
+        self._check_text(text, path)
+        return self.predict_blocks(audio.stream(path, block_seconds=block_seconds), file=path, stats=stats, text=text)
 
     def predict_blocks(self, blocks: Iterable[np.ndarray], *, file: PathLike,
-                       stats: SpeakerStats | None = None) -> dict[str, Any]:
+                       stats: SpeakerStats | None = None, text: str | None = None) -> dict[str, Any]:
         """Predict one file from its decoded blocks (as :func:`serkit.data.audio.stream` yields them).
 
         :meth:`predict_file` is this over ``audio.stream(file)``; a pipeline that decodes in
@@ -487,20 +689,23 @@ class Predictor:
             blocks: ``(S_block,)`` float32 blocks at 16 kHz.
             file: the file they came from (named in the result and in errors).
             stats: a speaker's statistics (see :meth:`predict_file`).
+            text: the file's transcript (see :meth:`predict_file`).
 
         Returns:
-            ``{file, duration, label, scores, segments[, arousal, valence, dominance]}``.
+            ``{file, duration, label, scores, segments[, arousal, valence, dominance][, text, text_source]}``.
 
         Raises:
             AudioError: the blocks hold less than the minimum duration.
+            InferenceError: the model needs a transcript and none was given (nor ``text_from``).
         """
+        self._check_text(text, file)
         seg = Segmenter(self.segment)
-        segs = list(self._segments(blocks, seg, stats))
+        segs = list(self._segments(blocks, seg, stats, text=self._given(text)))
         duration = seg.total_samples / audio.SAMPLE_RATE
         if duration < audio.MIN_DURATION:
             raise AudioError(file, f"is {duration:.3f} s long, shorter than the {audio.MIN_DURATION:g} s minimum",
                              f"give at least {audio.MIN_DURATION:g} s of speech")
-        return {"file": str(file), **self._aggregate(segs, duration)}
+        return {"file": str(file), **self._aggregate(segs, duration), **self._result_notes(text)}
 
     # ----------------------------------------------------------------- speaker adaptation
     def adapt_level(self, config: AdaptConfig | None = None) -> tuple[str, bool]:
@@ -644,15 +849,15 @@ class Predictor:
             out["reason"] = why
         return out
 
-    def _predict_safe(self, p: PathLike, stats: SpeakerStats | None = None) -> dict[str, Any]:
+    def _predict_safe(self, p: PathLike, stats: SpeakerStats | None = None, text: str | None = None) -> dict[str, Any]:
         try:
-            return self.predict_file(p, stats=stats)
+            return self.predict_file(p, stats=stats, text=text)
         except FILE_ERRORS as e:
             log.debug("failed on %s", p, exc_info=True)
             return error_record(p, e)
 
     def predict_batch(self, paths: Iterable[PathLike], *, speakers: Any = None,
-                      adapt: AdaptConfig | None = None) -> Iterator[dict[str, Any]]:
+                      adapt: AdaptConfig | None = None, texts: Any = None) -> Iterator[dict[str, Any]]:
         """Predict many files; a file that fails yields ``{file, error}`` and the rest go on.
 
         Args:
@@ -664,23 +869,34 @@ class Predictor:
                 adapted). Each speaker's statistics come from the speech of all its files, read
                 once before its first file is predicted; a bad file is left out of them.
             adapt: adaptation settings (minimum speech).
+            texts: transcripts for models that read one (:attr:`needs_text`): a mapping file ->
+                transcript (e.g. a manifest's text column) or one transcript (or None) per file.
+                A text model's file without one is an error line (unless ``text_from``).
 
         Yields:
             one result dict per file, in input order; with ``speakers``, each also has
             ``speaker``, ``adapted``, ``speaker_seconds`` and, when not adapted, ``reason``.
         """
-        if speakers is None:
-            for p in paths:
-                yield self._predict_safe(p)
-            return
         paths = list(paths)
+        if texts is None:
+            text_of: list[str | None] = [None] * len(paths)
+        elif hasattr(texts, "get"):
+            text_of = [texts.get(str(p)) for p in paths]
+        else:
+            text_of = list(texts)
+            if len(text_of) != len(paths):
+                raise ConfigError(f"texts has {len(text_of)} transcripts for {len(paths)} files; give one per file")
+        if speakers is None:
+            for p, t in zip(paths, text_of, strict=True):
+                yield self._predict_safe(p, text=t)
+            return
         names = resolve_speakers(paths, speakers)
         members = groups_of(names)
         done: dict[str, int] = {}
         cache: dict[str, tuple[SpeakerStats | None, dict[str, Any]]] = {}
-        for p, g in zip(paths, names, strict=True):
+        for p, g, t in zip(paths, names, text_of, strict=True):
             if g is None:
-                r = self._predict_safe(p)
+                r = self._predict_safe(p, text=t)
                 if "error" not in r:
                     r.update(speaker=None, adapted=False, speaker_seconds=0.0, reason="no speaker given for this file")
                 yield r
@@ -690,7 +906,7 @@ class Predictor:
                     self.speaker_stats([paths[j] for j in members[g]], speaker=g, errors={}, config=adapt)
                 cache[g] = (st, self.adaptation(st, g, config=adapt))
             st, info = cache[g]
-            r = self._predict_safe(p, st if info["adapted"] else None)
+            r = self._predict_safe(p, st if info["adapted"] else None, t)
             if "error" not in r:
                 r.update(info)
             yield r
@@ -698,8 +914,8 @@ class Predictor:
             if done[g] == len(members[g]):
                 del cache[g]  # memory stays flat in the number of speakers
 
-    def predict_stream(self, blocks: Iterable[np.ndarray], *,
-                       adapt: AdaptConfig | bool | None = None) -> Iterator[dict[str, Any]]:
+    def predict_stream(self, blocks: Iterable[np.ndarray], *, adapt: AdaptConfig | bool | None = None,
+                       text: str | None = None) -> Iterator[dict[str, Any]]:
         """Predict a live stream: yield one dict per segment (window) as soon as it closes.
 
         Args:
@@ -708,18 +924,22 @@ class Predictor:
             adapt: treat the stream as one speaker and normalise with running statistics of its
                 speech so far (this window included); ``True`` for the default settings. Windows
                 before ``min_seconds`` of speech are not adapted and say so.
+            text: a transcript paired with every window, for models that read one (else each
+                window's CTC transcript from ``text_from``).
 
         Yields:
             ``{start, end, label, scores[, arousal, ...]}`` per segment, in time order; with
             ``adapt``, also ``adapted``, ``speaker_seconds`` and, when not adapted, ``reason``.
         """
+        self._check_text(text, "stream")
+        given = self._given(text)
         segmenter = Segmenter(self.segment)
         cfg = AdaptConfig() if adapt is True else (adapt or None)
         acc = RunningStats() if cfg is not None else None
 
         def classify(closed: list[Segment]) -> list[dict[str, Any]]:
             if acc is None or cfg is None:
-                return self._classify(closed)
+                return self._classify(closed, text=given)
             feats = [self._features(s.samples) for s in closed]
             level, match_std = self.adapt_level(cfg)
             if level == "input" or not self.adaptation_unsupported(cfg):
@@ -730,7 +950,7 @@ class Predictor:
             if not info["adapted"] and acc.seconds < cfg.min_seconds and not self.adaptation_unsupported(cfg):
                 info["reason"] = (f"only {acc.seconds:.1f} s of speech so far; adaptation starts after "
                                   f"{cfg.min_seconds:g} s")
-            out = self._classify(closed, st if info["adapted"] else None, feats)
+            out = self._classify(closed, st if info["adapted"] else None, feats, text=given)
             return [{**r, **info} for r in out]
 
         for b in blocks:
@@ -746,7 +966,8 @@ def predict_utterances(predictor: Predictor, utts: Sequence[Any]) -> list[dict[s
     """Run a Predictor end to end over manifest utterances, as ``serkit predict`` runs files.
 
     Whole-file utterances go through :meth:`Predictor.predict_file`; a ``start`` / ``duration``
-    segment of a longer recording is read and given to :meth:`Predictor.predict_signal`. A bad
+    segment of a longer recording is read and given to :meth:`Predictor.predict_signal`. Each
+    utterance's manifest transcript (``text``) goes with it, for models that read one. A bad
     utterance gives ``{"id", "error"}`` and the rest go on.
 
     Args:
@@ -762,9 +983,9 @@ def predict_utterances(predictor: Predictor, utts: Sequence[Any]) -> list[dict[s
     for u in utts:
         try:
             if not u.start and u.duration is None:
-                r = predictor.predict_file(u.path)
+                r = predictor.predict_file(u.path, text=u.text)
             else:
-                r = predictor.predict_signal(load_utterance(u))
+                r = predictor.predict_signal(load_utterance(u), text=u.text)
         except (SerkitError, OSError, ValueError, RuntimeError) as e:
             r = {"error": str(e) if isinstance(e, SerkitError) else f"{u.path}: {type(e).__name__}: {e}"}
         out.append({"id": u.id, **r})

@@ -6,6 +6,9 @@ Examples:
   serkit predict 'calls/**/*.flac' --model runs/my_run --format csv
   serkit predict my.wav --top-k 3                    # the three most likely labels
   arecord -f S16_LE -r 16000 | serkit predict -      # one line per speech window as it arrives
+  serkit predict a.wav --model runs/ks_both --text "Kids are talking by the door"
+  serkit predict manifest.csv --model runs/ks_both   # CSV columns path,text (or JSONL rows)
+  serkit predict a.wav --model runs/ks_both --text-from ctc:runs/w2v2_ctc
 
 Output (--format):
   table  one row per file: file, seconds, label and p(label), the probability of that label
@@ -15,10 +18,27 @@ Output (--format):
          probability), segments (start, end, label, scores), plus arousal, valence, dominance
          when the model predicts them.
   csv    file, duration, label, p_<class> for every class, error; with --segments one row
-         per segment (file, start, end, label, p_<class>..., error).
+         per segment (file, start, end, label, p_<class>..., error). Models that read a
+         transcript add a text column, dimensional models arousal, valence, dominance.
 A file that fails gives an error line ({"file", "error"} in JSON, the error column in CSV); the
 others go on and the exit code is 1. A file without speech has the label "(no speech)" in the
 table and CSV.
+
+Dimensional models (e.g. cpc_ccc with model.tasks [emotion, avd], Li et al. 2021) add arousal,
+valence and dominance on the training corpus' scale (the checkpoint's avd_stats undo the
+training standardisation): JSON fields, CSV and table columns.
+
+Transcripts (models that read text with the audio: ks_transformer with model.modalities text or
+both, Chen et al. 2022): --text "..." for one file, a text column of a CSV or JSONL manifest
+given as PATH (each row's path and text), or --text-from ctc:RUN_DIR to transcribe each speech
+segment with a CTC model first (e.g. a w2v2_ctc run of configs/cai2021/emodb_scratch_w2v2.yaml);
+a given transcript wins over --text-from. Every speech segment of a file is paired with the
+file's transcript. JSON adds text and text_source (given or ctc). A file without one is an
+error line naming it and these fixes. Audio-only models ignore manifest transcripts.
+
+Classical models (linear_svm on egemaps/compare functionals, saved by serkit train) score each
+speech segment's functionals; their scores are the softmax of the SVM margins, not calibrated
+probabilities (JSON "score_kind": "svm_margin_softmax").
 
 Stdin (-): a WAV stream is classified while it arrives; FLAC, OGG and MP3 are decoded once the
 input ends; input without a recognised header is read as raw 16-bit mono PCM at --rate (a
@@ -40,6 +60,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from serkit.data.manifest import AVD as AVD_NAMES
 
 FORMATS = ("table", "json", "csv")
 NO_SPEECH = "(no speech)"
@@ -69,6 +91,13 @@ def add_parser(sub) -> None:
                    help="also print the greedy CTC transcript (models with a CTC head, e.g. w2v2_ctc; "
                         "json/csv field 'text')")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar (shown with --out)")
+    t = p.add_argument_group("transcripts (models that read text with the audio, e.g. ks_transformer "
+                             "with modalities text or both)")
+    t.add_argument("--text", default=None, metavar="TEXT",
+                   help="transcript of the one input file (or of the stream on stdin)")
+    t.add_argument("--text-from", default=None, metavar="ctc:RUN_DIR",
+                   help="transcribe each speech segment with this CTC model (w2v2_ctc with a CTC head) "
+                        "where no transcript is given")
     g = p.add_argument_group("speaker adaptation (each speaker's own unlabelled speech sets the input statistics)")
     g.add_argument("--speaker-from", choices=("folder", "file"), default=None,
                    help="folder: each file's parent folder is one speaker; file: each file is one long "
@@ -115,9 +144,46 @@ def expand_inputs(paths: list[str]) -> list[tuple[str, str | None]]:
     return out
 
 
+def input_texts(paths: list[str]) -> dict[str, str]:
+    """Transcripts the inputs give: the ``text`` of the rows of CSV / JSONL manifests among
+    ``paths``, by absolute audio path (files without one are left out)."""
+    from serkit.data.manifest import read_path_texts
+
+    out: dict[str, str] = {}
+    for p in paths:
+        q = Path(p)
+        if q.is_file() and q.suffix.lower() in (".csv", ".jsonl"):
+            out.update({f: t for f, t in read_path_texts(q).items() if t})
+    return out
+
+
+def _texts(args: argparse.Namespace, pred, items: list[tuple[str, str | None]]) -> dict[str, str] | None:
+    """The transcript of each file (``--text`` or manifest columns), checked against the model.
+
+    Raises:
+        ConfigError: ``--text`` with several files, or with a model that reads no text.
+    """
+    from serkit.errors import ConfigError
+
+    text = getattr(args, "text", None)
+    if text is not None:
+        if not pred.needs_text:
+            raise ConfigError(f"--text given, but model {args.model} reads audio only; drop --text, or pass a "
+                              "ks_transformer run trained with model.modalities text or both")
+        files = [f for f, e in items if e is None]
+        if len(files) != 1 or len(args.paths) != 1 or Path(args.paths[0]).suffix.lower() in (".csv", ".jsonl"):
+            raise ConfigError(f"--text is the transcript of one file, got {len(files)} inputs; give several "
+                              "files' transcripts in a CSV manifest (columns path,text) passed as PATH")
+        return {files[0]: text}
+    if not pred.needs_text:
+        return None
+    found = input_texts(args.paths)
+    return {**found, **{str(Path(f).resolve()): t for f, t in found.items()}} if found else None
+
+
 def _results(pred, items: list[tuple[str, str | None]], **kwargs: Any) -> Iterator[dict[str, Any]]:
     """Results in input order: inputs that gave no file are error lines, the files go through one
-    ``predict_batch`` call (``kwargs``: its speaker-adaptation arguments)."""
+    ``predict_batch`` call (``kwargs``: its speaker-adaptation and ``texts`` arguments)."""
     batch = pred.predict_batch([f for f, e in items if e is None], **kwargs)
     for f, e in items:
         yield {"file": f, "error": e} if e is not None else next(batch)
@@ -127,9 +193,10 @@ class _Writer:
     """Writes results as a table, JSON lines (``inference.result_json``) or CSV (``csv`` module)."""
 
     def __init__(self, fmt: str, stream, labels: list[str], *, segments: bool, transcribe: bool = False,
-                 top_k: int = 1) -> None:
+                 top_k: int = 1, avd: bool = False) -> None:
         self.fmt, self.f, self.labels, self.segments = fmt, stream, labels, segments
         self.transcribe = transcribe
+        self.avd = avd
         self.top_k = max(1, min(top_k, len(labels) or 1))
         self.csv = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
         self.header_done = False
@@ -145,6 +212,18 @@ class _Writer:
 
     def _probs(self, scores: dict[str, float]) -> list[str]:
         return [f"{scores[c]:.4f}" if c in scores else "" for c in self.labels]
+
+    def _avd_cells(self, r: dict[str, Any]) -> list[str]:
+        """CSV cells arousal, valence, dominance (dimensional models only; empty where absent)."""
+        if not self.avd:
+            return []
+        return [f"{r[k]:.4f}" if isinstance(r.get(k), int | float) else "" for k in AVD_NAMES]
+
+    def _avd_text(self, r: dict[str, Any]) -> str:
+        """Table tail of dimensional models."""
+        if not self.avd:
+            return ""
+        return "".join(f" {r[k]:>9.3f}" if isinstance(r.get(k), int | float) else f" {'-':>9}" for k in AVD_NAMES)
 
     def _label(self, r: dict[str, Any]) -> str:
         if r.get("no_speech"):
@@ -173,10 +252,11 @@ class _Writer:
             first = ["start", "end"] if stream_mode else (["file", "start", "end"] if self.segments
                                                           else ["file", "duration"])
             self._row(first + ["label"] + [f"p_{c}" for c in self.labels] + ([] if stream_mode else ["error"])
-                      + (["text"] if self.transcribe else []))
+                      + (["text"] if self.transcribe else []) + (list(AVD_NAMES) if self.avd else []))
         elif self.fmt == "table":
             lead = f"{'start':>8} {'end':>8}" if stream_mode else f"{'file':<40} {'seconds':>8}"
-            self._line(f"{lead}  {self._top_header()}")
+            avd = "".join(f" {k:>9}" for k in AVD_NAMES) if self.avd else ""
+            self._line(f"{lead}  {self._top_header()}{avd}")
 
     def file(self, r: dict[str, Any]) -> None:
         """One file's result (or error line)."""
@@ -189,13 +269,15 @@ class _Writer:
         if "error" in r:
             if self.fmt == "csv":
                 key = [r["file"], "", ""] if self.segments else [r["file"], ""]
-                self._row(key + [""] + [""] * len(self.labels) + [r["error"]] + ([""] if self.transcribe else []))
+                self._row(key + [""] + [""] * len(self.labels) + [r["error"]] + ([""] if self.transcribe else [])
+                          + ([""] * len(AVD_NAMES) if self.avd else []))
             else:
                 self._line(f"{_short(r['file']):<40} {'':>8}  ERROR: {r['error']}")
             return
         rows = [r]
         if self.segments:
-            rows = [{"file": r["file"], **s} for s in r.get("segments") or []] or [
+            keep = {"text": r["text"]} if "text" in r else {}  # a given transcript: every segment read it
+            rows = [{"file": r["file"], **keep, **s} for s in r.get("segments") or []] or [
                 {"file": r["file"], "start": None, "end": None, "label": None, "no_speech": True}]
         for row in rows:
             text = row.get("text", "")
@@ -203,12 +285,12 @@ class _Writer:
                 key = [row["file"], _num(row.get("start")), _num(row.get("end"))] if self.segments \
                     else [row["file"], _num(row.get("duration"))]
                 self._row(key + [self._label(row)] + self._probs(row.get("scores") or {}) + [""]
-                          + ([text] if self.transcribe else []))
+                          + ([text] if self.transcribe else []) + self._avd_cells(row))
             else:
                 when = (f"{row['start']:>4.1f}-{row['end']:<4.1f}" if row.get("start") is not None else f"{'':>8}") \
                     if self.segments else f"{row['duration']:>8.2f}"
                 tail = f"  {text!r}" if self.transcribe else ""
-                self._line(f"{_short(row['file']):<40} {when}  {self._top(row)}{tail}")
+                self._line(f"{_short(row['file']):<40} {when}  {self._top(row)}{self._avd_text(row)}{tail}")
 
     def window(self, w: dict[str, Any]) -> None:
         """One window of a stream."""
@@ -219,10 +301,10 @@ class _Writer:
             self._line(result_json(w))
         elif self.fmt == "csv":
             self._row([_num(w["start"]), _num(w["end"]), self._label(w)] + self._probs(w.get("scores") or {})
-                      + ([w.get("text", "")] if self.transcribe else []))
+                      + ([w.get("text", "")] if self.transcribe else []) + self._avd_cells(w))
         else:
             tail = f"  {w.get('text', '')!r}" if self.transcribe else ""
-            self._line(f"{w['start']:>8.2f} {w['end']:>8.2f}  {self._top(w)}{tail}")
+            self._line(f"{w['start']:>8.2f} {w['end']:>8.2f}  {self._top(w)}{self._avd_text(w)}{tail}")
 
 
 def _num(v: float | None) -> str:
@@ -260,10 +342,14 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("'-' (stdin) cannot be mixed with files; run serkit predict - on its own")
     if args.top_k < 1:
         raise ConfigError(f"--top-k must be at least 1, got {args.top_k}")
-    kw = {"transcribe": True} if getattr(args, "transcribe", False) else {}
+    kw: dict[str, Any] = {"transcribe": True} if getattr(args, "transcribe", False) else {}
+    if getattr(args, "text_from", None):
+        kw["text_from"] = args.text_from
     if getattr(args, "engine", "local") == "ray":
         from serkit.cli.engine import run_ray_predict
 
+        if getattr(args, "text", None) is not None:
+            raise ConfigError("--text is not passed to --engine ray; use --engine local, or --text-from ctc:RUN_DIR")
         return run_ray_predict(args, expand_inputs(args.paths),
                                {"segment": SegmentConfig(vad=not args.no_vad, max_window=args.max_window), **kw})
     pred = Predictor.load(args.model, segment=SegmentConfig(vad=not args.no_vad, max_window=args.max_window),
@@ -271,18 +357,20 @@ def _run(args: argparse.Namespace) -> int:
     out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout  # noqa: SIM115
     try:
         speakers, adapt = _adaptation(args)
-        w = _Writer(args.format, out, pred.label_names, segments=args.segments, transcribe=bool(kw),
-                    top_k=args.top_k)
+        w = _Writer(args.format, out, pred.label_names, segments=args.segments,
+                    transcribe=bool(kw.get("transcribe")) or pred.needs_text, top_k=args.top_k, avd=pred.has_avd)
         if args.paths == ["-"]:
-            for win in pred.predict_stream(_stdin_blocks(args.rate), adapt=adapt if speakers else None):
+            for win in pred.predict_stream(_stdin_blocks(args.rate), adapt=adapt if speakers else None,
+                                           text=getattr(args, "text", None)):
                 w.window(win)
             return 0
         items = expand_inputs(args.paths)
+        texts = _texts(args, pred, items)
         failed = 0
         from tqdm.auto import tqdm
 
         show = args.out is not None and len(items) > 1 and not getattr(args, "no_progress", False)
-        for r in tqdm(_results(pred, items, speakers=speakers, adapt=adapt), total=len(items), desc="predict", unit="file", disable=not show):
+        for r in tqdm(_results(pred, items, speakers=speakers, adapt=adapt, texts=texts), total=len(items), desc="predict", unit="file", disable=not show):
             failed += "error" in r
             w.file(r)
         if failed:

@@ -159,32 +159,71 @@ def summary(utterances: Sequence[Utterance]) -> dict[str, Any]:
 
 
 #: suffixes of file lists accepted where audio files are expected (``serkit predict SOURCE``)
-PATH_LIST_SUFFIXES = (".jsonl", ".txt", ".lst")
+PATH_LIST_SUFFIXES = (".jsonl", ".csv", ".txt", ".lst")
+#: column names a CSV manifest may give its audio paths under, in order of preference
+CSV_PATH_COLUMNS = ("path", "file")
 
 
 def read_path_list(path: PathLike) -> list[str]:
-    """Audio files named by a manifest: a JSONL manifest (its rows' ``path``, each file once,
-    in order) or a text file with one path per line (``#`` starts a comment). Relative paths
-    resolve against the list's folder.
+    """Audio files named by a manifest: a JSONL manifest (its rows' ``path``), a CSV manifest
+    (column ``path`` or ``file``), or a text file with one path per line (``#`` starts a
+    comment); each file once, in order. Relative paths resolve against the list's folder.
 
     Raises:
-        ManifestError: unreadable line, or a JSON row without ``path``.
+        ManifestError: unreadable line, or a row without a path.
     """
+    return list(read_path_texts(path))
+
+
+def read_path_texts(path: PathLike) -> dict[str, str | None]:
+    """Audio files named by a manifest (see :func:`read_path_list`) with their transcripts.
+
+    The transcript is the row's ``text`` (JSONL key or CSV column), None where there is none; a
+    file named by several rows (segments of one recording) gets their distinct texts joined in
+    row order.
+
+    Returns:
+        ``{absolute path: transcript or None}`` in manifest order.
+
+    Raises:
+        ManifestError: unreadable line, or a row without a path.
+    """
+    import csv
+
     p = Path(path)
-    out: dict[str, None] = {}
-    with p.open(encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            if p.suffix == ".jsonl":
-                try:
-                    a = json.loads(line).get("path")
-                except (json.JSONDecodeError, AttributeError):
-                    raise ManifestError(f"{p}:{i}: not a JSON object; expected one row per line with a 'path'") from None
+    rows: list[tuple[str, str | None]] = []
+    with p.open(encoding="utf-8", newline="") as f:
+        if p.suffix.lower() == ".csv":
+            reader = csv.DictReader(f)
+            cols = [c for c in CSV_PATH_COLUMNS if c in (reader.fieldnames or [])]
+            if not cols:
+                raise ManifestError(f"{p}: CSV manifest has no {' or '.join(CSV_PATH_COLUMNS)} column (header "
+                                    f"{reader.fieldnames}); add a header line such as path,text")
+            for i, r in enumerate(reader, 2):
+                a = (r.get(cols[0]) or "").strip()
                 if not a:
-                    raise ManifestError(f"{p}:{i}: row has no 'path'; expected {{\"path\": \"audio.wav\", ...}}")
-            else:
-                a = line
-            out[str(a) if Path(a).is_absolute() else str((p.parent / a).resolve())] = None
-    return list(out)
+                    raise ManifestError(f"{p}:{i}: row has no {cols[0]!r}; every row names one audio file")
+                rows.append((a, r.get("text")))
+        else:
+            for i, line in enumerate(f, 1):
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                if p.suffix == ".jsonl":
+                    try:
+                        row = json.loads(line)
+                        a = row.get("path")
+                    except (json.JSONDecodeError, AttributeError):
+                        raise ManifestError(f"{p}:{i}: not a JSON object; expected one row per line with a 'path'") from None
+                    if not a:
+                        raise ManifestError(f"{p}:{i}: row has no 'path'; expected {{\"path\": \"audio.wav\", ...}}")
+                    rows.append((str(a), row.get("text")))
+                else:
+                    rows.append((line, None))
+    out: dict[str, list[str]] = {}
+    for a, t in rows:
+        texts = out.setdefault(str(a) if Path(a).is_absolute() else str((p.parent / a).resolve()), [])
+        t = (t or "").strip()
+        if t and t not in texts:
+            texts.append(t)
+    return {a: " ".join(ts) if ts else None for a, ts in out.items()}

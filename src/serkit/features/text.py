@@ -211,6 +211,37 @@ def encode_texts(texts: Sequence[str | None], *, encoder: str = DEFAULT_ENCODER,
     return [feats[t] for t in final]
 
 
+def encode_for_prediction(texts: Sequence[str], *, encoder: str = DEFAULT_ENCODER,
+                          max_tokens: int = 20) -> list[np.ndarray]:
+    """Token features of the transcripts paired with audio at prediction time (no disk cache).
+
+    :class:`serkit.inference.Predictor` calls this once per batch of speech segments. Unlike
+    :func:`encode_texts` nothing is written to disk (users' transcripts stay in memory), and an
+    empty transcript is allowed: a CTC model may hear no words in a segment, which then gives
+    the encoder's special tokens only (e.g. ``[CLS] [SEP]``).
+
+    Args:
+        texts: one transcript per segment.
+        encoder: ``"minilm"`` or a local Hugging Face folder (the model's ``text_encoder``).
+        max_tokens: tokens kept per transcript (the model's ``max_text_tokens``).
+
+    Returns:
+        ``(L_i, D)`` float32 arrays in input order, ``1 <= L_i <= max_tokens``.
+
+    Raises:
+        ModelNotFoundError: the encoder cannot be found locally.
+        MissingDependencyError: transformers (or the MiniLM package) is not installed.
+    """
+    if not texts:
+        return []
+    tok, model = load_text_encoder(str(resolve_encoder(encoder)))
+    out = _encode_batch([str(t).strip() for t in texts], tok, model, max_tokens)
+    for i, x in enumerate(out):
+        if len(x) == 0:  # an encoder without special tokens on an empty text: one zero token
+            out[i] = np.zeros((1, x.shape[-1]), np.float32)
+    return out
+
+
 def text_tokens(texts: Sequence[str], *, encoder: str = DEFAULT_ENCODER, max_tokens: int = 20) -> list[list[str]]:
     """The tokens :func:`encode_texts` gives one feature row each (for labelling plots)."""
     folder = resolve_encoder(encoder)
@@ -293,5 +324,5 @@ def text_features_for(utts: Sequence[Any], *, encoder: str, transcripts: str = "
                         fallback=fallback, ids=[u.id for u in utts])
 
 
-__all__ = ["DEFAULT_ENCODER", "TextCache", "Transcriber", "encode_texts", "load_text_encoder", "minilm_dir",
+__all__ = ["DEFAULT_ENCODER", "TextCache", "Transcriber", "encode_for_prediction", "encode_texts", "load_text_encoder", "minilm_dir",
            "parse_transcripts", "resolve_encoder", "text_features_for", "text_tokens", "transcripts_for"]

@@ -105,9 +105,19 @@ class Checkpoint:
 
         return len(CharVocab.from_dict(self.vocab))
 
-    def build_model(self) -> torch.nn.Module:
-        """Rebuild the model from the config alone and load the weights (eval mode)."""
-        from serkit.models import build_model
+    def build_model(self) -> Any:
+        """Rebuild the model from the config alone and load the weights (eval mode).
+
+        Returns:
+            an ``nn.Module``; for classical models (``linear_svm``) the fitted
+            :class:`serkit.models.classical.LinearScorer`.
+        """
+        from serkit.models import CLASSICAL, build_model
+
+        if self.model_config.name in CLASSICAL:
+            from serkit.models.classical import LinearScorer
+
+            return LinearScorer.from_state_dict(self.state_dict)
 
         model = build_model(self.model_config, input_dim=self.input_dim, num_classes=len(self.label_names),
                             vocab_size=self.vocab_size)
