@@ -69,6 +69,9 @@ PROTOCOLS = {
     "emodb_to_ravdess": "EmoDB → RAVDESS 01-20",
     "ravdess_to_emodb": "RAVDESS 01-20 → EmoDB",
 }
+#: panel titles of the plot
+SHORT = {"dev": "dev speakers (selection only)", "heldout": "held-out speakers", "emodb_to_ravdess": "EmoDB → RAVDESS",
+         "ravdess_to_emodb": "RAVDESS → EmoDB"}
 BUDGETS = (10.0, 30.0, 60.0, 120.0)
 DRAWS = (0, 1, 2)
 SVM_C = 0.01
@@ -363,18 +366,19 @@ def plot(results: list[dict], path: Path) -> None:
             xs = [r["budgets"][k]["seconds"] for k in keys]
             ys = [r["budgets"][k]["ua"] for k in keys]
             err = [r["budgets"][k].get("ua_std", 0.0) for k in keys]
-            line = ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=f"{r['system']} adapted")
-            ax.axhline(r["ua_per_file"], ls="--", color=line[0].get_color(), alpha=0.7,
-                       label=f"{r['system']} per file")
+            at = r.get("adapt_level", "input (z-score)" if r["system"].startswith("ComParE") else "input")
+            line = ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=f"{r['system']}, {at}")
+            ax.axhline(r["ua_per_file"], ls="--", color=line[0].get_color(), alpha=0.5)
         ax.set_xscale("log")
         ax.set_xticks([10, 30, 60, 120], labels=["10", "30", "60", "120"])
         ax.minorticks_off()
-        ax.set_title(PROTOCOLS[proto], fontsize=9)
+        ax.set_title(SHORT[proto], fontsize=9)
+        ax.legend(fontsize=6, loc="lower right")
         ax.set_xlabel("seconds of the speaker's speech (VAD)")
         ax.axhline(1 / 6, color="grey", lw=0.8, ls=":")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("UA (6 classes; chance 0.167 dotted)")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.suptitle("UA adapted (solid) vs one file at a time (dashed, same colour)", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
