@@ -58,15 +58,20 @@ ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Speaker adaptation"
 TEST_SPEAKERS = ("emodb_03", "emodb_08", "ravdess_01", "ravdess_02", "ravdess_03", "ravdess_04")
 DEV_SPEAKERS = ("emodb_09", "emodb_10", "ravdess_05", "ravdess_06", "ravdess_07", "ravdess_08")
-#: how a serkit model is adapted (--model ...=LEVEL): AdaptConfig(level, match_std)
-LEVEL_SPECS = {"auto": ("auto", None), "input": ("input", None), "pooled": ("pooled", False),
-               "pooled+std": ("pooled", True), "embedding": ("embedding", False), "embedding+std": ("embedding", True)}
+#: how a serkit model is adapted (--model ...=LEVEL): AdaptConfig(level, match_std, head)
+LEVEL_SPECS = {"auto": ("auto", None, None), "input": ("input", None, None), "pooled": ("pooled", False, False),
+               "pooled+std": ("pooled", True, False), "embedding": ("embedding", False, False),
+               "embedding+std": ("embedding", True, False), "pooled+head": ("pooled", None, True),
+               "embedding+head": ("embedding", None, True)}
 PROTOCOLS = {
     "dev": "development speakers (EmoDB 09, 10 + RAVDESS 05-08; trained on 18 others, test speakers removed)",
     "heldout": "held-out speakers (EmoDB 03, 08 + RAVDESS 01-04; trained on the other 24)",
     "emodb_to_ravdess": "EmoDB → RAVDESS 01-20",
     "ravdess_to_emodb": "RAVDESS 01-20 → EmoDB",
 }
+#: panel titles of the plot
+SHORT = {"dev": "dev speakers (selection only)", "heldout": "held-out speakers", "emodb_to_ravdess": "EmoDB → RAVDESS",
+         "ravdess_to_emodb": "RAVDESS → EmoDB"}
 BUDGETS = (10.0, 30.0, 60.0, 120.0)
 DRAWS = (0, 1, 2)
 SVM_C = 0.01
@@ -261,7 +266,12 @@ def to_markdown(results: list[dict], cmd: str, meta: dict) -> str:
              "`serkit.adapt`), used at the level in the column *adapted at*: `input` = the model-input features are "
              "normalised with the speaker's per-bin mean and std; `embedding` = the speaker's mean of the "
              "segment-level embedding the classifier reads is moved onto the training speakers' mean (`+std`: "
-             "its std mapped too); `pooled` = the same on the statistics-pooling output. serkit models run end to end through `Predictor` (VAD, "
+             "its std mapped too); `pooled` = the same on the statistics-pooling output; `+head` = the representation is "
+             "standardised by the speaker's own mean and std and classified by a logistic-regression head fitted on the "
+             "training speakers' representations, each standardised by its own speaker (the matching per-speaker "
+             "normalisation, without retraining the network; `serkit.adapt.fit_head`, C = 0.1 fixed). The training "
+             "reference is stored in the checkpoint by `python -m serkit.adapt CHECKPOINT --level embedding --head`. "
+             "serkit models run end to end through `Predictor` (VAD, "
              "segments, duration-weighted file scores); the SVM peer is openSMILE ComParE_2016 functionals + "
              f"linear SVM (C = {SVM_C}, balanced class weights) with per-speaker standardisation of training and test "
              "speakers. UA = unweighted average recall over the six shared classes (common6: angry, disgust, fear, "
@@ -277,6 +287,30 @@ def to_markdown(results: list[dict], cmd: str, meta: dict) -> str:
              "`speaker`, `adapted`, `speaker_seconds` (the speech the statistics came from) and, when not adapted, "
              "`reason`.",
              "",
+             "**How the default variant was chosen (development speakers only).** The variants were scored on the model "
+             "card's dev split (a v0.2-recipe model trained on the 18 non-dev, non-test speakers; the 6 dev speakers' "
+             "277 files; rows *development speakers* below) with a criterion declared before the first run: "
+             "C = ½ UA adapted with all of a speaker's files + ½ UA from 30 s of its speech (3 draws). First five "
+             "variants: input 0.558, pooled 0.665, pooled+std 0.669, embedding 0.643, embedding+std 0.677 (chosen). "
+             "After the first test figures of embedding+std were seen (cross-corpus gains below the +0.08 issue 13 asks "
+             "for), the two `+head` variants were added and scored on the same dev split with the same criterion: "
+             "pooled+head 0.691, **embedding+head 0.720**, which is now the default (`AdaptConfig(level=\"auto\")` "
+             "reads it from the checkpoint). On the dev split adaptation from about 10 s of speech lost UA (0.556 vs "
+             "0.595 per file) and from about 30 s gained (0.699), so the default minimum is 30 s. No test speaker and "
+             "no cross-corpus test set took part in any of these choices. The cross-corpus rows show that this "
+             "within-corpus choice does not carry over: there embedding+std gains more than the chosen embedding+head, "
+             "and neither reaches +0.08. The `input` rows of the v0.2 recipe across corpora (per file 0.362 / 0.294) "
+             "come from the previous session's cross-corpus models (their files are gone); the other v0.2 rows of "
+             "those protocols from models retrained with the same recipe and seed (per file 0.361 / 0.310).",
+             "",
+             "**When it helps and when it hurts.** It helps when a speaker's recordings cover a mix of emotions "
+             "like the training speakers' (acted corpora: every speaker acts every emotion): on held-out speakers of "
+             "the training corpora +0.11 UA from all of a speaker's files. It removes what the speaker's files have in "
+             "common, so a speaker who sounds the same in every file (one calm narrator below; an agent who is always "
+             "neutral) has that removed too and gets labels spread over the classes. Across corpora the gain is "
+             "small (+0.004 / +0.025). With less than about 30 s of speech it loses UA; below the minimum "
+             "`serkit predict` does not adapt and says so.",
+             "",
              "| system | adapted at | protocol | test files (speakers) | UA per file | UA adapted (all of a speaker's "
              "files) | gain |",
              "|---|---|---|---|---:|---:|---:|"]
@@ -287,7 +321,7 @@ def to_markdown(results: list[dict], cmd: str, meta: dict) -> str:
                      f"{r['ua_per_file']:.3f} | {r['ua_adapted_all']:.3f} | {gain:+.3f} |")
     lines += ["", "UA against the seconds of a speaker's speech the statistics come from (whole files drawn at random "
               f"until the budget is reached; mean ± std over {len(DRAWS)} draws; in brackets the mean seconds "
-              "actually used per speaker). Below 10 s of speech `serkit predict` does not adapt "
+              f"actually used per speaker). Below {AdaptConfig().min_seconds:g} s of speech `serkit predict` does not adapt "
               "(`\"adapted\": false`).", "",
               "| system | adapted at | protocol | per file | " + " | ".join(f"{b:g} s" for b in BUDGETS) + " | all |",
               "|---|---|---|---:|" + "---:|" * (len(BUDGETS) + 1)]
@@ -332,18 +366,19 @@ def plot(results: list[dict], path: Path) -> None:
             xs = [r["budgets"][k]["seconds"] for k in keys]
             ys = [r["budgets"][k]["ua"] for k in keys]
             err = [r["budgets"][k].get("ua_std", 0.0) for k in keys]
-            line = ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=f"{r['system']} adapted")
-            ax.axhline(r["ua_per_file"], ls="--", color=line[0].get_color(), alpha=0.7,
-                       label=f"{r['system']} per file")
+            at = r.get("adapt_level", "input (z-score)" if r["system"].startswith("ComParE") else "input")
+            line = ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=f"{r['system']}, {at}")
+            ax.axhline(r["ua_per_file"], ls="--", color=line[0].get_color(), alpha=0.5)
         ax.set_xscale("log")
         ax.set_xticks([10, 30, 60, 120], labels=["10", "30", "60", "120"])
         ax.minorticks_off()
-        ax.set_title(PROTOCOLS[proto], fontsize=9)
+        ax.set_title(SHORT[proto], fontsize=9)
+        ax.legend(fontsize=6, loc="lower right")
         ax.set_xlabel("seconds of the speaker's speech (VAD)")
         ax.axhline(1 / 6, color="grey", lw=0.8, ls=":")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("UA (6 classes; chance 0.167 dotted)")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.suptitle("UA adapted (solid) vs one file at a time (dashed, same colour)", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -397,10 +432,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     priors = []
     if a.ljspeech:
         name, ck, *lv = a.ljspeech.split("=", 2)
-        level, match_std = LEVEL_SPECS[lv[0] if lv else "auto"]
+        level, match_std, head = LEVEL_SPECS[lv[0] if lv else "auto"]
         files = [str(f) for f in sorted((Path(a.data_root) / "ljspeech" / "wavs").glob("*.flac"))]
         priors.append(ljspeech_prior(name, Predictor.load(ck, threads=1), files,
-                                     AdaptConfig(level=level, match_std=match_std)))
+                                     AdaptConfig(level=level, match_std=match_std, head=head)))
     if not a.no_svm:
         feats, _ = extract_features(utts, FeatureConfig(name="compare"), skip_errors=True, desc="ComParE")
         keep = [i for i, f in enumerate(feats) if f is not None]
@@ -417,15 +452,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         pred = Predictor.load(ck, threads=1)
         tr, te = split(utts, proto)
         tu = [utts[i] for i in te]
-        level, match_std = LEVEL_SPECS[lv]
-        cfg = AdaptConfig(level=level, match_std=match_std)
+        level, match_std, head = LEVEL_SPECS[lv]
+        cfg = AdaptConfig(level=level, match_std=match_std, head=head)
         results.append(run_system(
             name, proto, utts, tr, te, labels, seconds,
             lambda adapt, sub, pred=pred, tu=tu, cfg=cfg: model_predictions(pred, tu, adapt=cfg if adapt else None,
                                                                             subsets=sub), a.budgets))
         results[-1]["checkpoint"] = ck
         lvl, ms = pred.adapt_level(cfg)
-        results[-1]["adapt_level"] = lvl + ("+std" if ms and lvl != "input" else "")
+        results[-1]["adapt_level"] = lvl + ("+head" if pred.adapt_head(cfg) else "+std" if ms and lvl != "input" else "")
     import os
 
     cmd = "python benchmarks/adaptation.py " + " ".join(f'--model "{m}"' for m in a.model) + \

@@ -104,7 +104,7 @@ def test_too_little_speech_falls_back_and_says_why(predictor, speakers):
     res = list(predictor.predict_batch(speakers, speakers="file"))  # default minimum: 10 s
     plain = list(predictor.predict_batch(speakers))
     for r, p in zip(res, plain, strict=True):
-        assert r["adapted"] is False and "adaptation needs at least 10 s" in r["reason"]
+        assert r["adapted"] is False and "adaptation needs at least 30 s" in r["reason"]
         assert r["speaker"] == r["file"] and r["speaker_seconds"] < 2.0
         assert r["scores"] == p["scores"]  # the fallback is exactly the unadapted prediction
 
@@ -375,3 +375,15 @@ def test_add_reference_needs_one_fold_and_representations(tmp_path, model):
         reference_from([])
     with pytest.raises(ConfigError, match="adaptation level"):
         AdaptConfig(level="logits")
+
+
+def test_speaker_normalised_head(ref_predictor, speakers):
+    """head=True: the speaker-standardised embedding is classified by the reference's fitted head."""
+    head = AdaptConfig(min_seconds=1.0, level="embedding", head=True)
+    assert ref_predictor.adapt_head(head) and not ref_predictor.adapt_head(AdaptConfig(level="input", head=True))
+    res = list(ref_predictor.predict_batch(speakers, speakers="folder", adapt=head))
+    std = list(ref_predictor.predict_batch(speakers, speakers="folder", adapt=EMB))
+    assert all(r["adapted"] for r in res) and any(a["scores"] != b["scores"] for a, b in zip(res, std, strict=True))
+    assert {r["label"] for r in res} <= {"angry", "sad"}  # the only classes of its training files
+    w = np.asarray(ref_predictor.adapt_reference["embedding"]["head"]["weight"])
+    assert w.shape == (len(ref_predictor.label_names), 32)

@@ -38,3 +38,19 @@ def test_members_must_share_labels(tmp_path):
     b = save_tiny_checkpoint(tmp_path / "b.pt", labels=("x", "y"))
     with pytest.raises(ConfigError, match="label_names"):
         merge_checkpoints([a, b], tmp_path / "e.pt")
+
+
+def test_ensemble_representation_round_trip_and_adaptation_levels():
+    """represent + from_representation (speaker adaptation) equals forward, for each shared level."""
+    import torch
+
+    from serkit.models.ensemble import build_ensemble, tiny_config
+
+    m = build_ensemble(tiny_config(), input_dim=4, num_classes=3).eval()
+    x, lengths = torch.randn(2, 20, 4), torch.tensor([20, 11])
+    assert m.adapt_levels == ("pooled", "embedding")
+    for level in m.adapt_levels:
+        h = m.represent(x, lengths, level)
+        assert torch.allclose(m(x, lengths).logits, m.from_representation(h, level).logits, atol=1e-6)
+    with pytest.raises(ValueError, match="does not match"):
+        m.from_representation(torch.zeros(2, 5), "embedding")

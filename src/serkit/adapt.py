@@ -77,6 +77,8 @@ REP_LEVELS = ("pooled", "embedding")
 LEVELS = ("auto", "input", *REP_LEVELS)
 #: checkpoint key of the stored representation reference
 REFERENCE_KEY = "adapt_reference"
+#: inverse L2 strength of the speaker-normalised head (fit_head)
+HEAD_C = 0.1
 
 
 @dataclass(frozen=True)
@@ -85,18 +87,27 @@ class AdaptConfig:
 
     Attributes:
         min_seconds: least speech (VAD segments, seconds) a speaker's statistics must come from;
-            with less, files are predicted without adaptation and say so.
+            with less, files are predicted without adaptation and say so. Default 30 s: on the
+            development speakers the default model's adaptation from about 10 s lost UA against
+            one file at a time (0.556 vs 0.595), from about 30 s it gained (0.699); see
+            docs/benchmarks.md, "Speaker adaptation".
         level: where the statistics act: ``input`` (model-input features), ``pooled`` /
             ``embedding`` (an intermediate representation; needs the checkpoint's
             ``adapt_reference``), or ``auto``: the reference's chosen level if the checkpoint has
             one, else ``input``.
         match_std: with a representation level, also map the speaker's std onto the reference's
             (None: the variant stored with the reference; False: mean only).
+        head: with a representation level, standardise it by the speaker's own mean and std and
+            classify it with the reference's speaker-normalised head (a linear classifier fitted
+            on the training speakers' representations, each standardised by its own speaker's
+            statistics: the matching per-speaker normalisation, without retraining the network).
+            None: the variant stored with the reference.
     """
 
-    min_seconds: float = 10.0
+    min_seconds: float = 30.0
     level: str = "auto"
     match_std: bool | None = None
+    head: bool | None = None
 
     def __post_init__(self) -> None:
         if not self.min_seconds >= 0:
@@ -119,6 +130,8 @@ class SpeakerStats:
         level: what the statistics are of: ``input`` (feature frames, ``F`` bins) or a
             representation level (one vector per speech segment; ``frames`` counts segments).
         match_std: representation levels: map the std too (else the mean only).
+        head: representation levels: standardise by the speaker and use the reference's
+            speaker-normalised head instead of the model's classifier.
     """
 
     speaker: str
@@ -129,6 +142,7 @@ class SpeakerStats:
     files: int = 0
     level: str = "input"
     match_std: bool = False
+    head: bool = False
 
 
 class RunningStats:
@@ -154,7 +168,7 @@ class RunningStats:
         self.n += len(x)
         self.seconds += float(seconds)
 
-    def stats(self, speaker: str, *, level: str = "input", match_std: bool = False) -> SpeakerStats:
+    def stats(self, speaker: str, *, level: str = "input", match_std: bool = False, head: bool = False) -> SpeakerStats:
         """The current estimate (raises ConfigError if nothing was added)."""
         if not self.n or self.sum is None or self.sumsq is None:
             raise ConfigError(f"speaker {speaker!r}: no speech frames to estimate statistics from")
@@ -162,7 +176,7 @@ class RunningStats:
         var = np.maximum(self.sumsq / self.n - mean * mean, 0.0)
         std = np.maximum(np.sqrt(var), STD_FLOOR)
         return SpeakerStats(speaker, mean.astype(np.float32), std.astype(np.float32), round(self.seconds, 3),
-                            self.n, self.files, level, match_std)
+                            self.n, self.files, level, match_std, head)
 
 
 def map_to_reference(x: np.ndarray, stats: SpeakerStats, ref_mean: np.ndarray, ref_std: np.ndarray) -> np.ndarray:
@@ -193,6 +207,8 @@ def map_representation(h: np.ndarray, stats: SpeakerStats, reference: Mapping[st
         ``(..., D)`` float32 ``h - mean_s + mean_ref``, or with ``stats.match_std``
         ``(h - mean_s) / std_s * std_ref + mean_ref``.
     """
+    if stats.head:  # the speaker-normalised head reads the speaker-standardised representation
+        return ((h - stats.mean) / stats.std).astype(np.float32)
     mref = np.asarray(reference["mean"], np.float32)
     if not stats.match_std:
         return (h - stats.mean + mref).astype(np.float32)
@@ -220,8 +236,36 @@ def reference_from(per_speaker: Sequence[SpeakerStats]) -> dict[str, list[float]
     return {"mean": means.mean(0).tolist(), "std": np.sqrt((stds ** 2).mean(0)).tolist()}
 
 
+def fit_head(reps: Mapping[str, Sequence[tuple[np.ndarray, str]]], labels: Sequence[str], *,
+             C: float = HEAD_C) -> dict[str, Any]:
+    """The speaker-normalised head: multinomial logistic regression on per-speaker standardised vectors.
+
+    Args:
+        reps: per training speaker, ``(vector (D,), label)`` of each speech segment (a segment
+            carries its file's label: this reads the *training* labels, never a test speaker's).
+        labels: class names in the model's logit order.
+        C: inverse L2 strength (scikit-learn ``LogisticRegression``), class-balanced weights.
+
+    Returns:
+        ``{"weight": (C, D), "bias": (C,), "C": C, "n": segments}`` as lists.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    xs, ys = [], []
+    for rows in reps.values():
+        h = np.stack([r for r, _ in rows]).astype(np.float64)
+        xs.append((h - h.mean(0)) / np.maximum(h.std(0), STD_FLOOR))
+        ys += [labels.index(y) for _, y in rows]
+    x, y = np.concatenate(xs), np.array(ys)
+    clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000).fit(x, y)
+    w = np.zeros((len(labels), x.shape[1]))
+    b = np.full(len(labels), -1e4)  # a class absent from training is never predicted
+    w[clf.classes_], b[clf.classes_] = clf.coef_, clf.intercept_
+    return {"weight": w.tolist(), "bias": b.tolist(), "C": C, "n": len(y)}
+
+
 def add_reference(checkpoint: PathLike, *, out: PathLike | None = None, data_root: PathLike | None = None,
-                  level: str = "embedding", match_std: bool = False, fold: str | None = None,
+                  level: str = "embedding", match_std: bool = False, head: bool = False, fold: str | None = None,
                   progress: bool = True) -> dict[str, Any]:
     """Store the training speakers' representation reference in a trained checkpoint (no retraining).
 
@@ -229,7 +273,9 @@ def add_reference(checkpoint: PathLike, *, out: PathLike | None = None, data_roo
     the training side of its fold (the only fold for ``holdout`` / ``dev``; ``fold`` picks one
     for other protocols). Each training speaker's files go through the same VAD segments and
     model as at prediction (``Predictor.speaker_stats``); their per-speaker statistics at every
-    level of :data:`REP_LEVELS` give the reference (:func:`reference_from`). Labels are not read.
+    level of :data:`REP_LEVELS` give the reference (:func:`reference_from`); the speaker-normalised
+    head of each level (:func:`fit_head`) is fitted on the training files' labels. A test
+    speaker's labels are never read.
 
     Args:
         checkpoint: a serkit checkpoint of a model with ``represent`` (e.g. CompactCnn).
@@ -237,6 +283,8 @@ def add_reference(checkpoint: PathLike, *, out: PathLike | None = None, data_roo
         data_root: corpora folder (default ``$SERKIT_DATA``, else ``../shared/data``).
         level: the level ``AdaptConfig(level="auto")`` will use with this checkpoint.
         match_std: the variant ``auto`` will use (mean only when False).
+        head: ``auto`` uses the speaker-normalised head (:func:`fit_head`, fitted here on the
+            training speakers' segments and their training labels).
         fold: the fold whose training side to use, for protocols with several folds.
         progress: progress bar over training speakers.
 
@@ -269,22 +317,30 @@ def add_reference(checkpoint: PathLike, *, out: PathLike | None = None, data_roo
         raise ConfigError(f"{path}: its recipe has folds {[f.name for f in recipe_folds(cfg, utts)]}; "
                           "pass fold=NAME (--fold) to say which one this checkpoint was trained on")
     by_id = {u.id: u for u in utts}
-    by_spk: dict[str, list[str]] = {}
+    by_spk: dict[str, list[Any]] = {}
     for i in folds[0].train:
-        by_spk.setdefault(by_id[i].speaker, []).append(by_id[i].path)
+        by_spk.setdefault(by_id[i].speaker, []).append(by_id[i])
     from tqdm import tqdm
 
     per_level: dict[str, list[SpeakerStats]] = {lv: [] for lv in REP_LEVELS}
-    for spk, files in tqdm(sorted(by_spk.items()), desc="reference", unit="speaker", disable=not progress):
+    seg_reps: dict[str, dict[str, list[tuple[np.ndarray, str]]]] = {lv: {} for lv in REP_LEVELS}
+    for spk, us in tqdm(sorted(by_spk.items()), desc="reference", unit="speaker", disable=not progress):
         for lv in REP_LEVELS:
-            st = pred.speaker_stats(files, speaker=spk, errors={}, config=AdaptConfig(level=lv, match_std=True))
-            if st is not None:
-                per_level[lv].append(st)
-    entry: dict[str, Any] = {lv: reference_from(v) for lv, v in per_level.items()}
-    entry.update(level=level, match_std=bool(match_std), speakers=len(per_level[level]),
+            rows = [(h, u.emotion) for u in us if u.emotion in pred.label_names
+                    for h in pred.segment_representations(u.path, lv)]
+            if rows:
+                seg_reps[lv][spk] = rows
+                acc = RunningStats()
+                for h, _ in rows:
+                    acc.update(h[None], seconds=0.0)
+                per_level[lv].append(acc.stats(spk, level=lv))
+    entry: dict[str, Any] = {lv: {**reference_from(v), "head": fit_head(seg_reps[lv], pred.label_names)}
+                             for lv, v in per_level.items()}
+    entry.update(level=level, match_std=bool(match_std), head=bool(head), speakers=len(per_level[level]),
                  segments=int(sum(s.frames for s in per_level[level])),
                  fitted_on=f"training speakers of fold {folds[0].name!r} of the checkpoint's recipe "
-                           f"({cfg.data.corpus}, {len(by_spk)} speakers), VAD segments, labels not read")
+                           f"({cfg.data.corpus}, {len(by_spk)} speakers), VAD segments; training labels are read "
+                           "only by the speaker-normalised head")
     ck.extra[REFERENCE_KEY] = entry
     ck.save(out or path)
     return entry
@@ -374,11 +430,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data-root", default=None, help="corpora folder (default $SERKIT_DATA, else ../shared/data)")
     ap.add_argument("--level", choices=REP_LEVELS, default="embedding", help="level used by default (auto)")
     ap.add_argument("--match-std", action="store_true", help="by default also map the std (else the mean only)")
+    ap.add_argument("--head", action="store_true", help="by default use the speaker-normalised head")
     ap.add_argument("--fold", default=None, help="fold the checkpoint was trained on (protocols with several folds)")
     a = ap.parse_args(argv)
     e = add_reference(a.checkpoint, out=a.out, data_root=a.data_root, level=a.level, match_std=a.match_std,
-                      fold=a.fold)
-    print(f"reference stored: level {e['level']}, match_std {e['match_std']}, {e['speakers']} speakers, "
+                      head=a.head, fold=a.fold)
+    print(f"reference stored: level {e['level']}, match_std {e['match_std']}, head {e['head']}, {e['speakers']} speakers, "
           f"{e['segments']} segments ({e['fitted_on']})")
     return 0
 

@@ -179,9 +179,10 @@ class _TorchBackend:
     def __call__(self, x: np.ndarray, lengths: np.ndarray, *,
                  norm_stats: tuple[np.ndarray, np.ndarray] | None = None,
                  text: tuple[np.ndarray, np.ndarray] | None = None,
-                 rep: tuple[str, Any] | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+                 rep: tuple[Any, ...] | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Probabilities (and A/V/D); ``rep = (level, fn)`` maps the representation at ``level`` by ``fn``
-        (numpy ``(B, D) -> (B, D)``) before the model's remaining layers (speaker adaptation);
+        (numpy ``(B, D) -> (B, D)``) before the model's remaining layers (speaker adaptation); ``rep = (level,
+        fn, head)`` classifies ``fn(h)`` with the linear ``head`` (``weight``, ``bias``) instead;
         ``text = (features (B, L, D), lengths (B,))`` feeds models that read transcripts."""
         t = self.torch
         with t.inference_mode():
@@ -197,6 +198,10 @@ class _TorchBackend:
                 out = self.model(xt, lt, **kw)
             else:
                 h = self.model.represent(xt, lt, rep[0], **kw).float().cpu().numpy()
+                if len(rep) > 2:  # the speaker-normalised head (serkit.adapt.fit_head): its own logits, T = 1
+                    z = rep[1](h) @ np.asarray(rep[2]["weight"], np.float32).T + np.asarray(rep[2]["bias"], np.float32)
+                    p = np.exp(z - z.max(-1, keepdims=True))
+                    return (p / p.sum(-1, keepdims=True)).astype(np.float32), None
                 out = self.model.from_representation(t.from_numpy(rep[1](h)).to(self.device), rep[0])
             probs = t.softmax(out.logits.float() / self.temperature, -1).cpu().numpy() if out.logits is not None else None
             avd = out.avd.float().cpu().numpy() if out.avd is not None else None
@@ -531,10 +536,13 @@ class Predictor:
                 out.append({"start": s.start, "end": s.end, "label": self.label_names[int(np.argmax(probs[i]))],
                             "scores": {c: round(float(v), DIGITS) for c, v in zip(self.label_names, probs[i], strict=False)}})
             return out
-        norm_stats, rep = None, None
+        norm_stats: tuple[np.ndarray, np.ndarray] | None = None
+        rep: tuple[Any, ...] | None = None
         if stats is not None and stats.level != "input":
             ref = (self.adapt_reference or {})[stats.level]
             rep = (stats.level, lambda h: map_representation(h, stats, ref))
+            if stats.head:
+                rep = (*rep, ref["head"])
         elif stats is not None:
             if self.backend.takes_norm_stats:
                 norm_stats = (np.tile(stats.mean, (len(feats), 1)), np.tile(stats.std, (len(feats), 1)))
@@ -711,6 +719,13 @@ class Predictor:
         match_std = cfg.match_std if cfg.match_std is not None else bool(ref.get("match_std", False))
         return level, match_std
 
+    def adapt_head(self, config: AdaptConfig | None = None) -> bool:
+        """Adaptation classifies with the reference's speaker-normalised head (representation levels only)."""
+        cfg = config or AdaptConfig()
+        if self.adapt_level(cfg)[0] == "input":
+            return False
+        return bool(cfg.head if cfg.head is not None else (self.adapt_reference or {}).get("head", False))
+
     def adaptation_unsupported(self, config: AdaptConfig | None = None) -> str | None:
         """Why this model cannot take a speaker's statistics, or None if it can (see :mod:`serkit.adapt`)."""
         level, _ = self.adapt_level(config)
@@ -721,6 +736,9 @@ class Predictor:
             if level not in (self.adapt_reference or {}):
                 return (f"{self.name}: the checkpoint has no training reference for the {level!r} representation; "
                         "store one with: python -m serkit.adapt CHECKPOINT")
+            if self.adapt_head(config) and "head" not in (self.adapt_reference or {})[level]:
+                return (f"{self.name}: the checkpoint's reference has no speaker-normalised head; store it again "
+                        "with: python -m serkit.adapt CHECKPOINT")
             return None
         if self.backend.takes_norm_stats or self.backend.input_stats() is not None:
             return None
@@ -792,7 +810,20 @@ class Predictor:
                     raise
                 log.debug("speaker statistics: skipping %s", p, exc_info=True)
                 errors[str(p)] = str(e)
-        return acc.stats(speaker, level=level, match_std=match_std) if acc.n else None
+        return acc.stats(speaker, level=level, match_std=match_std, head=self.adapt_head(config)) if acc.n else None
+
+    def segment_representations(self, path: PathLike, level: str) -> list[np.ndarray]:
+        """The ``(D,)`` representation at ``level`` of each speech (VAD) segment of a file (reads audio only)."""
+        segs = list(segment_blocks(audio.stream(path), replace(self.segment, vad=True)))
+        acc: list[np.ndarray] = []
+
+        class _Rows:  # collects the rows _accumulate adds
+            def update(self, h: np.ndarray, *, seconds: float) -> None:
+                acc.append(np.asarray(h[0], np.float32))
+
+        if segs:
+            self._accumulate(_Rows(), segs, level)  # type: ignore[arg-type]
+        return acc
 
     def adaptation(self, stats: SpeakerStats | None, speaker: str, *,
                    config: AdaptConfig | None = None) -> dict[str, Any]:
@@ -913,7 +944,7 @@ class Predictor:
             level, match_std = self.adapt_level(cfg)
             if level == "input" or not self.adaptation_unsupported(cfg):
                 self._accumulate(acc, closed, level, feats)
-            st = acc.stats("stream", level=level, match_std=match_std) if acc.n else None
+            st = acc.stats("stream", level=level, match_std=match_std, head=self.adapt_head(cfg)) if acc.n else None
             info = self.adaptation(st, "stream", config=cfg)
             info.pop("speaker")
             if not info["adapted"] and acc.seconds < cfg.min_seconds and not self.adaptation_unsupported(cfg):

@@ -47,7 +47,7 @@ warning says so).
 Speaker adaptation (--speaker-from folder|file, --speaker-map CSV): each speaker's own speech
 (VAD segments of all its files, never labels) gives the statistics the model's input is
 normalised with; JSON lines add speaker, adapted, speaker_seconds and, when a speaker has too
-little speech (--min-speaker-seconds, default 10), "adapted": false and a reason. Example:
+little speech (--min-speaker-seconds, default 30), "adapted": false and a reason. Example:
   serkit predict participants/ --speaker-from folder --format json
 """
 
@@ -106,7 +106,7 @@ def add_parser(sub) -> None:
     g.add_argument("--speaker-map", default=None, metavar="CSV",
                    help="CSV with columns file,speaker naming each file's speaker")
     g.add_argument("--min-speaker-seconds", type=float, default=None, metavar="SECONDS",
-                   help="least speech of a speaker to adapt with (default 10); below it files are predicted "
+                   help="least speech of a speaker to adapt with (default 30); below it files are predicted "
                         "unadapted and their JSON says why")
     from serkit.cli.engine import add_predict_engine_arguments
 
