@@ -159,6 +159,29 @@ def bench_predict(args) -> dict:
     return res
 
 
+def _verdict(pred: dict) -> list[str]:
+    """One process vs Ray with the most workers (default pipeline): which is faster on these files, and
+    where the lines of wall = start-up + files / steady rate cross (an extrapolation, not a measurement)."""
+    one = pred["runs"].get("1 process")
+    rays = [(k, v) for k, v in pred["runs"].items() if k.startswith("Ray, ") and "separate" not in k]
+    if not one or not rays:
+        return []
+    name, ray = max(rays, key=lambda kv: int(kv[0].split()[1]))
+    faster = ray["wall_s"] <= one["wall_s"]
+    out = ["", f"On these {pred['files']:,} files {name.replace('Ray, ', 'Ray with ')} {'is not slower than' if faster else 'is **slower** than'} "
+           f"one process ({ray['wall_s']:.1f} s vs {one['wall_s']:.1f} s wall). "]
+    r1, r2 = one["steady_files_per_s"], ray["steady_files_per_s"]
+    if r1 and r2 and r2 > r1:
+        n = (ray["startup_total_s"] - one["startup_total_s"]) / (1 / r1 - 1 / r2)
+        out[-1] += (f"Ray's fixed start-up ({ray['startup_total_s']:.1f} s vs {one['startup_total_s']:.1f} s: a Ray "
+                    f"instance, worker processes importing torch and loading the model) is paid back by its steady "
+                    f"rate ({r2} vs {r1} files/s) after about **{n:,.0f} files** of this length (extrapolated from "
+                    "these figures, not measured). On 2 cores Ray's own processes (driver, raylet, object store) "
+                    "share the CPUs with both workers, so 2 workers do not reach twice one process's rate; on "
+                    "nodes with more cores and long archives the start-up is a small fixed cost.")
+    return out
+
+
 def cluster_estimate(pred: dict, *, nodes=(1, 4, 16, 64), cpus_per_node: int = 16, node_hour_usd: float = 0.70,
                      archive_files: int = 1_000_000) -> dict:
     """Throughput and cost of a cluster, from the measured per-file costs (a model, not a measurement)."""
@@ -262,6 +285,7 @@ def write_docs(results: dict, docs: Path = DOCS) -> None:
             same = "(reference)" if name == "1 process" else ("yes" if r.get("same_lines_as_1_process") else "**no**")
             lines.append(f"| {name} | {r['wall_s']:.1f} | {r['files_per_s']} | {r['startup_total_s']:.1f} | "
                          f"{r['steady_files_per_s']} | {r['failed']} | {same} |")
+        lines += _verdict(pred)
         est = results.get("cluster")
         if est:
             lines += ["", f"Per-file cost: {est['per_file_s'] * 1000:.1f} ms in one process, "
