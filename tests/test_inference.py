@@ -203,8 +203,11 @@ def test_bundled_model_on_unseen_speakers(assets):
 def test_bundled_model_timeline_follows_the_clips(assets, tmp_path):
     """Angry and sad clips joined with silences: the segment labels track the clips.
 
-    As in test_bundled_model_on_unseen_speakers, 3 of the 4 clips must be right: each of them in
-    at least 3/4 of its segments (chance is about 1/6 per segment).
+    Every clip becomes its own segment; the two angry clips must be labelled angry in at least 3/4
+    of their segments (chance is about 1/6 per segment) and the two sad clips must not be (the
+    timeline switches with the clips: a model stuck on one label fails). Which low-arousal label the
+    sad clips get is not asserted: the default model v0.3 (chosen on development speakers, see
+    docs/model_card.md) calls 08a02Tb "fear" inside this joined recording, v0.2 called it "sad".
     """
     p = _bundled()
     x, starts = _joined(assets, 120.0, gap=2.5)
@@ -214,9 +217,9 @@ def test_bundled_model_timeline_follows_the_clips(assets, tmp_path):
     truth = ["sad", "angry", "angry", "sad"]  # _joined cycles 03a02Ta, 03a02Wc, 08a01Wa, 08a02Tb
     labels = [s["label"] for s in r["segments"]]
     assert len(labels) == len(starts)
-    clip_ok = [sum(lab == truth[k] for lab in labels[k::4]) >= 0.75 * len(labels[k::4]) for k in range(4)]
-    assert sum(clip_ok) >= 3, labels
-    assert r["label"] in ("angry", "sad")
+    for k in range(4):
+        share_angry = sum(lab == "angry" for lab in labels[k::4]) / len(labels[k::4])
+        assert (share_angry >= 0.75) if truth[k] == "angry" else (share_angry <= 0.25), (k, labels)
 
 
 def test_run_folder_with_fold_checkpoints(tmp_path):
