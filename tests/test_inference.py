@@ -207,7 +207,8 @@ def test_bundled_model_timeline_follows_the_clips(assets, tmp_path):
     of their segments (chance is about 1/6 per segment) and the two sad clips must not be (the
     timeline switches with the clips: a model stuck on one label fails). Which low-arousal label the
     sad clips get is not asserted: the default model v0.3 (chosen on development speakers, see
-    docs/model_card.md) calls 08a02Tb "fear" inside this joined recording, v0.2 called it "sad".
+    docs/model_card.md) calls 08a02Tb "fear" inside this joined recording (as v0.2 did) and half of
+    03a02Ta's segments too (v0.2: "sad").
     """
     p = _bundled()
     x, starts = _joined(assets, 120.0, gap=2.5)
