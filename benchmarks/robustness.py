@@ -94,12 +94,16 @@ def held_out(data_root: Path) -> tuple[list, list, list[str]]:
     return [by[i] for i in fold.train], [by[i] for i in fold.test], labels
 
 
-def corrupted(test: list, train: list, seed: int = 0):
-    """Yield ``(condition, index, wave)`` for every condition and test clip (seeded per clip)."""
+def corrupted(test: list, train: list, seed: int = 0, conditions: dict[str, WaveAugmentConfig | None] | None = None):
+    """Yield ``(condition, index, wave, kbps)`` for every condition and test clip (seeded per clip).
+
+    ``train`` supplies the babble pool (60 clips drawn with ``seed``); pass ``[]`` when no condition
+    needs babble. ``conditions`` defaults to this benchmark's :data:`CONDITIONS`.
+    """
     waves = [audio.load(u.path) for u in test]
     rng = np.random.default_rng(seed)
-    pool = [audio.load(train[int(i)].path) for i in rng.choice(len(train), size=60, replace=False)]
-    for j, (cond, cfg) in enumerate(CONDITIONS.items()):
+    pool = [audio.load(train[int(i)].path) for i in rng.choice(len(train), size=60, replace=False)] if train else None
+    for j, (cond, cfg) in enumerate((conditions or CONDITIONS).items()):
         aug = WaveAugmenter(cfg, seed=seed, pool=pool) if cfg is not None else None
         for i, x in enumerate(waves):
             if cond.startswith("Opus"):

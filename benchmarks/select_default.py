@@ -42,9 +42,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from calibration import DEV_SPEAKERS  # noqa: E402  (benchmarks/ is not a package)
 from model_results import add_model_args, check_model_args, publish  # noqa: E402
+from robustness import corrupted, neural_classifier  # noqa: E402
 
-from serkit.data import audio  # noqa: E402
-from serkit.data.augment import WaveAugmentConfig, WaveAugmenter  # noqa: E402
+from serkit.data.augment import WaveAugmentConfig  # noqa: E402
 from serkit.data.corpora import load_corpus  # noqa: E402
 from serkit.data.corpora.common import find_data_root  # noqa: E402
 from serkit.eval.metrics import unweighted_accuracy  # noqa: E402
@@ -74,21 +74,15 @@ def criterion(ua: dict[str, float]) -> float:
 
 def score(model: str, utts: list, seed: int = 0) -> dict:
     """Dev UA end to end per condition, S, most frequent predictions."""
-    from serkit.inference import Predictor
-
-    pred = Predictor.load(model, threads=1)
-    waves = [audio.load(u.path) for u in utts]
+    classify = neural_classifier(model)
     truth = [u.emotion for u in utts]
     labels = sorted(set(truth))
-    out: dict = {}
-    for j, (cond, cfg) in enumerate(CONDITIONS.items()):
-        aug = WaveAugmenter(cfg, seed=seed) if cfg is not None else None
-        got = []
-        for i, x in enumerate(tqdm(waves, desc=cond, mininterval=10)):
-            y = aug(x, np.random.default_rng(10_000 * j + i)) if aug else x
-            got.append(pred.predict_signal(y).get("label") or "(no speech)")
-        out[cond] = {"ua": unweighted_accuracy(truth, got, labels), "no_speech": got.count("(no speech)"),
-                     "top": Counter(got).most_common(2)}
+    got: dict[str, list[str]] = {c: [] for c in CONDITIONS}
+    for cond, _, y, _ in tqdm(corrupted(utts, [], seed, CONDITIONS), total=len(CONDITIONS) * len(utts),
+                              desc="select", mininterval=10):
+        got[cond].append(classify(y) or "(no speech)")
+    out = {cond: {"ua": unweighted_accuracy(truth, g, labels), "no_speech": g.count("(no speech)"),
+                  "top": Counter(g).most_common(2)} for cond, g in got.items()}
     ua = {c: v["ua"] for c, v in out.items()}
     return {"conditions": out, "S": criterion(ua), "corrupted_mean": float(np.mean([v for c, v in ua.items() if c != "clean"])),
             "n_dev": len(utts), "dev_speakers": list(DEV_SPEAKERS)}

@@ -142,14 +142,24 @@ def test_speaker_map_and_sequences(predictor, speakers, tmp_path):
         read_speaker_map(tmp_path / "bad.csv")
 
 
-def test_permuting_the_labels_of_the_adaptation_files_changes_nothing(predictor, speakers):
-    """The benchmark's adapted predictions from utterances whose labels are permuted are identical."""
+def _adaptation_bench():
+    """benchmarks/adaptation.py as a module (benchmarks/ is not a package)."""
     spec = importlib.util.spec_from_file_location(
         "adaptation_bench", Path(__file__).resolve().parents[1] / "benchmarks" / "adaptation.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def _labelled(files, labels):
+    return [Utterance(id=p.stem, path=str(p), speaker=p.parent.name, emotion=labels[i]) for i, p in enumerate(files)]
+
+
+def test_permuting_the_labels_of_the_adaptation_files_changes_nothing(predictor, speakers):
+    """The benchmark's adapted predictions from utterances whose labels are permuted are identical."""
+    bench = _adaptation_bench()
     labels = ["angry", "sad", "happy", "neutral"]
-    utts = [Utterance(id=p.stem, path=str(p), speaker=p.parent.name, emotion=labels[i]) for i, p in enumerate(speakers)]
+    utts = _labelled(speakers, labels)
     perm = [replace(u, emotion=labels[(i + 1) % 4]) for i, u in enumerate(utts)]
     a = bench.model_predictions(predictor, utts, adapt=LOW)
     b = bench.model_predictions(predictor, perm, adapt=LOW)
@@ -320,12 +330,9 @@ def test_speaker_equal_to_the_reference_is_the_identity(ref_predictor, assets, m
 
 @pytest.mark.parametrize("level", ["input", "embedding", "pooled"])
 def test_permuting_labels_changes_nothing_at_every_level(ref_predictor, speakers, level):
-    spec = importlib.util.spec_from_file_location(
-        "adaptation_bench", Path(__file__).resolve().parents[1] / "benchmarks" / "adaptation.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _adaptation_bench()
     labels = ["angry", "sad", "happy", "neutral"]
-    utts = [Utterance(id=p.stem, path=str(p), speaker=p.parent.name, emotion=labels[i]) for i, p in enumerate(speakers)]
+    utts = _labelled(speakers, labels)
     perm = [replace(u, emotion=labels[(i + 2) % 4]) for i, u in enumerate(utts)]
     cfg = AdaptConfig(min_seconds=1.0, level=level)
     a = bench.model_predictions(ref_predictor, utts, adapt=cfg)
