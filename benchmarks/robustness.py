@@ -171,7 +171,11 @@ def table(results: dict[str, dict]) -> str:
         "by libsndfile at its lowest bit rate" + (f" (mean {kb:.1f} kbit/s on these clips)." if kb else "."),
         "Cells: UA (unweighted average recall); a clip that comes out `no_speech` counts as wrong, their "
         "number is in brackets when not 0. Last row: the largest drop from clean over all conditions "
-        "except 5 dB SNR (issue 12's acceptance: at most 0.10).", "",
+        "except 5 dB SNR (issue 12's acceptance: at most 0.10). The reverberation rows are not exactly "
+        "reproducible: pyroomacoustics' randomised image-source method draws from a C++ generator that "
+        "Python cannot seed, so each run convolves with slightly different rooms (the default model on the "
+        "first 12 dev clips under benchmarks/select_default.py's RT60 0.5 s condition: UA 0.625-0.792 over "
+        "four runs); read differences of a few hundredths there as noise.", "",
         "| condition | " + " | ".join(results[k]["name"] for k in keys) + " |",
         "|---|" + "---:|" * len(keys),
     ]

@@ -182,6 +182,11 @@ def room_impulse_responses(n: int, rt60: tuple[float, float], *, seed: int = 0,
 
     Returns:
         ``n`` float32 arrays ``(K,)``.
+
+    Note: ``seed`` fixes the rooms, sources and microphones, but the randomised image-source method
+    (``use_rand_ism``) draws from pyroomacoustics' own C++ generator, which cannot be seeded from
+    Python, so the RIRs (and reverberated waves) differ slightly between processes; pass
+    ``cache_dir`` to :class:`WaveAugmenter` to reuse one bank.
     """
     pra = _require("pyroomacoustics")
     rng = np.random.default_rng(seed)
