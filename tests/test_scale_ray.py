@@ -24,11 +24,11 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 @pytest.fixture(scope="module")
 def local_ray():
-    from serkit.scale.cluster import local_ray_options
+    from serkit.scale.cluster import init_local_ray
 
     if ray.is_initialized():  # pragma: no cover - another module left one running
         ray.shutdown()
-    ray.init(**local_ray_options(2), logging_level="ERROR", log_to_driver=False)
+    init_local_ray(2, logging_level="ERROR", log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -195,3 +195,21 @@ def test_evaluate_cli_seeds_with_ray(local_ray, tmp_path, capsys):
     reports = [json.loads((tmp_path / f"r.seed{s}.json").read_text()) for s in (0, 1)]
     assert [r["config"]["train"]["seed"] for r in reports] == [0, 1]
     assert all(len(r["folds"]) == 4 for r in reports)
+
+
+def test_ray_workers_import_this_serkit_and_driver_needs_no_torch(local_ray):
+    import serkit
+
+    @ray.remote(num_cpus=0)
+    def where() -> str:
+        import serkit as s
+
+        return s.__file__
+
+    # PYTHONPATH reaches the workers through the environment they inherit (no runtime_env)
+    assert ray.get(where.remote()) == serkit.__file__
+    code = ("import sys; import serkit.scale.ray_predict, serkit.cli.engine, serkit.cli.predict; "
+            "assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-2000:]

@@ -335,7 +335,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from serkit.errors import ConfigError
-    from serkit.inference import Predictor
     from serkit.vad import SegmentConfig
 
     if "-" in args.paths and len(args.paths) > 1:
@@ -352,6 +351,8 @@ def _run(args: argparse.Namespace) -> int:
             raise ConfigError("--text is not passed to --engine ray; use --engine local, or --text-from ctc:RUN_DIR")
         return run_ray_predict(args, expand_inputs(args.paths),
                                {"segment": SegmentConfig(vad=not args.no_vad, max_window=args.max_window), **kw})
+    from serkit.inference import Predictor  # after the Ray branch: its driver does not need torch
+
     pred = Predictor.load(args.model, segment=SegmentConfig(vad=not args.no_vad, max_window=args.max_window),
                           threads=args.threads, **kw)
     out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout  # noqa: SIM115

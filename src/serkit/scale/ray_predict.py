@@ -39,13 +39,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from serkit.errors import ConfigError
-from serkit.inference import FILE_BLOCK_SECONDS, FILE_ERRORS, Predictor, error_record, result_json
 from serkit.typing import PathLike
+
+if TYPE_CHECKING:
+    from serkit.inference import Predictor
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +157,7 @@ def _decode_one(path: str, prev: str) -> tuple[str, str, str, list[np.ndarray]]:
         (sha, status, error, blocks): status ``todo``, ``skip`` or ``error``.
     """
     from serkit.data import audio
+    from serkit.inference import FILE_BLOCK_SECONDS, FILE_ERRORS, error_record
 
     try:
         sha = file_sha256(path)
@@ -197,10 +200,16 @@ class _PredictWorker:
     model: str = "default"
     predictor_kwargs: dict[str, Any] = {}  # noqa: RUF012 - set per job by _worker_class
 
+    predictor: Predictor
+
     def __init__(self) -> None:
+        from serkit.inference import Predictor  # here, not at the top: the driver never imports torch
+
         self.predictor = Predictor.load(self.model, **self.predictor_kwargs)
 
     def _line(self, path: str, status: str, error: str, blocks: list[np.ndarray]) -> tuple[str, bool]:
+        from serkit.inference import FILE_ERRORS, error_record, result_json
+
         r: dict[str, Any] | None = None
         if status == "error":
             r = {"file": path, "error": error}
