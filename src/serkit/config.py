@@ -65,6 +65,9 @@ class FeatureConfig:
         deltas: append first and second derivatives.
         speaker_norm: standardise features per speaker (uses each speaker's unlabelled audio).
         max_seconds: crop utterances longer than this (None = keep whole).
+        trim: cut every utterance to its speech span (first to last speech segment of the
+            prediction segmenter, :mod:`serkit.train.trim`) before features and augmentation, so
+            training sees what ``Predictor`` classifies.
         encoder: local folder or checkpoint of a pretrained encoder for ``cpc`` / ``ssl``
             features (frozen; the features are cached like any other).
         layer: encoder layer to take (None = the encoder's default / last).
@@ -79,6 +82,7 @@ class FeatureConfig:
     deltas: bool = False
     speaker_norm: bool = False
     max_seconds: float | None = None
+    trim: bool = False
     encoder: str | None = None
     layer: int | None = None
 

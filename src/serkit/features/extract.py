@@ -84,7 +84,9 @@ def compute_features(signal: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
 
 
 def _cache_config(cfg: FeatureConfig) -> str:
-    d = asdict(replace(cfg, speaker_norm=False))  # standardisation is applied after the cache
+    # standardisation is applied after the cache; trimming changes the utterance's segment times (the key)
+    d = asdict(replace(cfg, speaker_norm=False))
+    d.pop("trim", None)
     try:  # the file itself for a CPC checkpoint (bundled:cpc, a run folder) or an encoder folder
         enc = (find_checkpoint if cfg.name == "cpc" else resolve_bundled)(cfg.encoder) if cfg.encoder else None
     except CheckpointError:

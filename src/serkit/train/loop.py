@@ -181,6 +181,10 @@ def prepare(cfg: ExperimentConfig, utts: Sequence[Utterance], *, vocab: Any = No
             statistics (``features.speaker_norm``), e.g. the rest of a speaker's recordings
             when only some are run.
     """
+    if cfg.features.trim:
+        from serkit.train.trim import trim_utterances
+
+        utts = trim_utterances(utts, cfg.features, progress=progress)
     ids = {u.id for u in utts}
     extra = [c for c in context if c.id not in ids] if cfg.features.speaker_norm else []
     feats, errors = extract_features([*utts, *extra], cfg.features, skip_errors=True, progress=progress)
