@@ -203,9 +203,8 @@ class _PredictWorker:
     predictor: Predictor
 
     def __init__(self) -> None:
-        from serkit.inference import (
-            Predictor,  # here, not at the top: the driver never imports torch
-        )
+        # here, not at the top: the driver never imports torch
+        from serkit.inference import Predictor
 
         self.predictor = Predictor.load(self.model, **self.predictor_kwargs)
 

@@ -57,31 +57,24 @@ def trim_utterances(utts: Sequence[Utterance], features: FeatureConfig, *, cache
     folder = root / "spans" / f"vad-{h}"
     folder.mkdir(parents=True, exist_ok=True)
     out: list[Utterance] = []
-    found = 0
     for u in tqdm(utts, desc="speech spans", unit="utt", disable=not progress):
         try:
             f = folder / f"{keys.key(u)}.json"
-        except AudioError:
-            out.append(u)
-            continue
-        if f.exists():
-            span = json.loads(f.read_text())["span"]
-        else:
-            try:
+            span = json.loads(f.read_text())["span"] if f.exists() else None
+            if not f.exists():
                 span = speech_span(u, seg)
-            except AudioError:
-                out.append(u)
-                continue
-            tmp = f.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"span": list(span) if span else None}))
-            tmp.replace(f)
+                tmp = f.with_suffix(".tmp")
+                tmp.write_text(json.dumps({"span": list(span) if span else None}))
+                tmp.replace(f)
+        except AudioError:
+            span = None  # a bad file: feature extraction reports it
         if span is None:
             out.append(u)
             continue
-        found += 1
         s, e = float(span[0]), float(span[1])
         out.append(replace(u, start=round(u.start + s, 4), duration=round(e - s, 4)))
-    if found < len(utts):
-        log.info("features.trim: no speech span found in %d of %d utterances; they are kept whole",
-                 len(utts) - found, len(utts))
+    kept = sum(a is b for a, b in zip(utts, out, strict=True))
+    if kept:
+        log.info("features.trim: no speech span found in %d of %d utterances (or unreadable); they are kept whole",
+                 kept, len(utts))
     return out
