@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -63,7 +64,7 @@ def trim_utterances(utts: Sequence[Utterance], features: FeatureConfig, *, cache
             span = json.loads(f.read_text())["span"] if f.exists() else None
             if not f.exists():
                 span = speech_span(u, seg)
-                tmp = f.with_suffix(".tmp")
+                tmp = f.with_name(f"{f.stem}.{os.getpid()}.tmp")  # two runs may fill one cache
                 tmp.write_text(json.dumps({"span": list(span) if span else None}))
                 tmp.replace(f)
         except AudioError:
