@@ -94,3 +94,41 @@ def test_cli_no_speech_is_not_an_error(tmp_path, assets):
     assert [r.get("no_speech", False) for r in rows] == [True, False, True]
     assert rows[0]["label"] is None and "scores" not in rows[0]
     # the table and CSV print "(no speech)" (cli/predict.py's writer; tested with the writer)
+
+
+def _segments(x: np.ndarray, cfg: SegmentConfig) -> list:
+    s = Segmenter(cfg)
+    return [*s.push(x), *s.flush()]
+
+
+def test_vad_gain_finds_very_quiet_speech_and_still_rejects_noise(assets):
+    """``vad_max_gain_db`` (off by default): the VAD hears a very quiet recording at a usable level;
+    the segments keep their original samples, and noise brought up by the gain is still rejected."""
+    x = audio.load(sorted(assets.glob("*.wav"))[0])
+    quiet = (x / np.abs(x).max() * 10 ** (-60 / 20)).astype(np.float32)  # peak -60 dBFS
+    assert _segments(quiet, SegmentConfig()) == []  # the default: WebRTC misses it
+    gained = SegmentConfig(vad_max_gain_db=40.0)
+    segs = _segments(quiet, gained)
+    assert segs and np.abs(segs[0].samples).max() <= np.abs(quiet).max() + 1e-9
+    for kind in ("white", "pink", "brown"):
+        for level in (-90.0, -60.0):
+            assert _segments(noise(kind, level), gained) == [], (kind, level)
+    assert _segments(np.zeros(48000, np.float32), gained) == []
+    with pytest.raises(Exception, match="vad_max_gain_db"):
+        SegmentConfig(vad_max_gain_db=-1.0)
+
+
+def test_cli_vad_gain(tmp_path, assets):
+    """``serkit predict --vad-gain 30``: a very quiet clip is found and classified; silence stays no_speech."""
+    model = save_tiny_checkpoint(tmp_path / "m.pt")
+    x = audio.load(assets / "03a02Ta.wav")
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, (x / np.abs(x).max() * 10 ** (-60 / 20)).astype(np.float32), 16000, subtype="FLOAT")
+    sil = tmp_path / "silence.wav"
+    sf.write(sil, np.zeros(48000, np.float32), 16000)
+    for extra, want in (([], [True, True]), (["--vad-gain", "30"], [False, True])):
+        out = tmp_path / f"p{len(extra)}.jsonl"
+        assert main(["predict", str(quiet), str(sil), "--model", str(model), "--format", "json", "--out", str(out),
+                     *extra]) == 0
+        rows = [json.loads(r) for r in out.read_text().splitlines()]
+        assert [r.get("no_speech", False) for r in rows] == want, (extra, rows)
