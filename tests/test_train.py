@@ -57,6 +57,18 @@ def test_compute_losses_weighted_sum():
         compute_losses(ModelOutput(), b, {"emotion": 1.0})
 
 
+def test_label_smoothing_of_the_emotion_loss():
+    """``train.label_smoothing``: the emotion loss is torch's smoothed cross-entropy (0 = plain)."""
+    z = torch.tensor([[4.0, 0.0, 0.0], [0.0, 3.0, 0.0]])
+    b = Batch(inputs=torch.zeros(2, 5, 2), lengths=torch.tensor([5, 5]), ids=["a", "b"], speakers=["s"] * 2,
+              label=torch.tensor([0, 1]))
+    plain = compute_losses(ModelOutput(logits=z), b, {"emotion": 1.0}, {})["emotion"].item()
+    smooth = compute_losses(ModelOutput(logits=z), b, {"emotion": 1.0}, {"label_smoothing": 0.1})["emotion"].item()
+    assert plain == pytest.approx(torch.nn.functional.cross_entropy(z, b.label).item())
+    assert smooth == pytest.approx(torch.nn.functional.cross_entropy(z, b.label, label_smoothing=0.1).item())
+    assert smooth > plain  # confident right answers cost more once the target is smoothed
+
+
 def test_resume_equals_uninterrupted(synthetic, tmp_path):
     cfg = _cfg()
     labels = sorted({u.emotion for u in synthetic})

@@ -71,6 +71,8 @@ class TrainConfig:
         onecycle_warmup: share of all steps spent warming up under ``onecycle``.
         grad_clip: max gradient norm; 0 disables.
         class_weighted: weight the emotion loss by inverse class frequency.
+        label_smoothing: label smoothing of the emotion cross-entropy (0 = none; e.g. 0.1: the
+            target puts 0.1 / C on every class).
         loss_weights: weight of each task loss: ``emotion``, ``gender``, ``ctc``, ``avd``, ...
         avd_weights: alpha, beta, gamma of the CCC loss ``1 - a CCC_aro - b CCC_val - g CCC_dom``.
         ctc_weighting: ``ce_plus_alpha_ctc`` (paper) or ``ctc_plus_alpha_ce`` (authors' code).
@@ -113,6 +115,7 @@ class TrainConfig:
     onecycle_warmup: float = 0.1
     grad_clip: float = 5.0
     class_weighted: bool = False
+    label_smoothing: float = 0.0
     loss_weights: dict[str, float] = field(default_factory=lambda: {"emotion": 1.0})
     avd_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
     ctc_weighting: str = "ce_plus_alpha_ctc"
@@ -504,7 +507,7 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
     opt = _optimizer(model, tc)
     sched = _scheduler(opt, tc, steps_per_epoch=len(sampler))
     per_batch = isinstance(sched, torch.optim.lr_scheduler.OneCycleLR)
-    ctx: dict[str, Any] = {"avd_weights": tc.avd_weights}
+    ctx: dict[str, Any] = {"avd_weights": tc.avd_weights, "label_smoothing": tc.label_smoothing}
     if tc.class_weighted and labels:
         ctx["class_weights"] = _class_weights([ds_tr[i].label for i in range(len(ds_tr))], len(labels),
                                               groups).to(info.device)

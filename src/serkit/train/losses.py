@@ -55,7 +55,8 @@ def ccc_loss(pred: torch.Tensor, target: torch.Tensor,
 def _emotion(out: ModelOutput, batch: Batch, ctx: Mapping) -> torch.Tensor | None:
     if out.logits is None or batch.label is None or not (batch.label != IGNORE).any():
         return None
-    return F.cross_entropy(out.logits, batch.label, weight=ctx.get("class_weights"), ignore_index=IGNORE)
+    return F.cross_entropy(out.logits, batch.label, weight=ctx.get("class_weights"), ignore_index=IGNORE,
+                           label_smoothing=float(ctx.get("label_smoothing", 0.0)))
 
 
 def _gender(out: ModelOutput, batch: Batch, ctx: Mapping) -> torch.Tensor | None:
