@@ -10,6 +10,11 @@ prints the load average; the figures are written with the load beside them):
   instance. Each run is a fresh process; reported: end-to-end wall time (process start to exit),
   start-up (imports + Ray + model loading until the first result), and steady throughput after
   start-up. The Ray output is checked to hold the same lines as the single process.
+- **repeat**: the head-to-head of the acceptance, repeated: ``--repeat`` rounds (default 3), each
+  one process then Ray with 2 workers on the same files (fresh processes, alternating), plus the
+  machine's own ceiling for two processes: two plain single-process runs side by side, each on
+  half of the files (what ``xargs -P 2`` would do, with a perfect static split). Mean ± std of the
+  wall times.
 - **evaluate**: wall time of ``serkit evaluate RECIPE`` sequentially vs ``--engine ray`` on the
   same recipe (default a cheap EmoDB LOSO recipe, 10 folds); the two reports must have equal
   per-fold scores.
@@ -18,6 +23,7 @@ prints the load average; the figures are written with the load beside them):
 
 Usage:
     /work/bin/cpu -x python benchmarks/scale.py predict              # 2,000 files; writes docs section
+    /work/bin/cpu -x python benchmarks/scale.py repeat --repeat 3   # 1 process vs Ray 2 workers, 3 rounds
     /work/bin/cpu -x python benchmarks/scale.py evaluate         # EmoDB LOSO, default recipe at 10 epochs
     /work/bin/cpu -x python benchmarks/scale.py ddp              # UA: 1 process vs torchrun (2 procs), 3 seeds
     python benchmarks/scale.py table                                  # rewrite docs from the JSON
@@ -202,6 +208,75 @@ def cluster_estimate(pred: dict, *, nodes=(1, 4, 16, 64), cpus_per_node: int = 1
             "node_hour_usd": node_hour_usd, "archive_files": archive_files, "rows": rows}
 
 
+def bench_repeat(args) -> dict:
+    """``--repeat`` rounds of (1 process, Ray with 2 workers), then two plain processes on halves."""
+    import shutil
+
+    work = Path(args.work)
+    lst = file_list(_data_root(args.data_root), args.files, work / "files.txt")
+    res: dict = {"files": args.files, "model": args.model, "batch_size": args.batch_size, "load_start": _load(),
+                 "rounds": []}
+    print(f"[scale] load at start {res['load_start']}", file=sys.stderr)
+    ref = work / "local.jsonl"
+    for i in range(args.repeat):
+        one = _run_child(["--child", "local", "--list", str(lst), "--out", str(ref), "--model", args.model])
+        out = work / "ray_repeat"
+        shutil.rmtree(out, ignore_errors=True)
+        ray = _run_child(["--child", "ray", "--list", str(lst), "--out", str(out), "--model", args.model,
+                          "--workers", "2", "--batch-size", str(args.batch_size)])
+        ray["same_lines_as_1_process"] = _lines(out) == _lines(ref)
+        res["rounds"].append({"1 process": one, "Ray, 2 workers": ray})
+        print(f"[scale] round {i + 1}: 1 process {one['wall_s']} s, Ray 2 workers {ray['wall_s']} s", file=sys.stderr)
+    names = lst.read_text().splitlines()
+    halves = [work / "half1.txt", work / "half2.txt"]
+    half = len(names) // 2
+    halves[0].write_text("\n".join(names[:half]) + "\n")
+    halves[1].write_text("\n".join(names[half:]) + "\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    t0 = time.time()
+    procs = [subprocess.Popen([PY, __file__, "--child", "local", "--list", str(h), "--out", str(work / f"{h.stem}.jsonl"),
+                               "--model", args.model], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+             for h in halves]
+    if any(p.wait() != 0 for p in procs):
+        raise SystemExit("the two plain processes failed")
+    res["two_plain_processes_wall_s"] = round(time.time() - t0, 3)
+    res["load_end"] = _load()
+    print(f"[scale] two plain processes on halves: {res['two_plain_processes_wall_s']} s", file=sys.stderr)
+    return res
+
+
+def _repeat_lines(rep: dict) -> list[str]:
+    import statistics
+
+    def ms(xs: list[float]) -> str:
+        return f"{statistics.mean(xs):.1f} ± {statistics.stdev(xs) if len(xs) > 1 else 0.0:.1f}"
+
+    one = [r["1 process"]["wall_s"] for r in rep["rounds"]]
+    ray = [r["Ray, 2 workers"]["wall_s"] for r in rep["rounds"]]
+    su1 = [r["1 process"]["startup_s"] for r in rep["rounds"]]
+    su2 = [r["Ray, 2 workers"]["startup_s"] + r["Ray, 2 workers"]["wall_s"] - r["Ray, 2 workers"]["run_s"]
+           for r in rep["rounds"]]
+    same = all(r["Ray, 2 workers"].get("same_lines_as_1_process") for r in rep["rounds"])
+    wins = sum(b <= a for a, b in zip(one, ray, strict=True))
+    lines = ["", f"### Repeated head-to-head: {rep['files']} files, {len(one)} rounds", "",
+             f"Each round: one process, then Ray with 2 workers (batch {rep['batch_size']}), fresh processes, the "
+             f"same files as above; then two plain single-process runs side by side on the two halves of the list "
+             f"(the machine's ceiling for two processes). Load average at start {rep['load_start']}, at end "
+             f"{rep['load_end']}. Same lines as one process in every Ray run: **{'yes' if same else 'no'}**.", "",
+             "| engine | wall per round (s) | mean ± std (s) | start-up mean (s) |", "|---|---|---|---:|",
+             f"| 1 process | {', '.join(f'{x:.1f}' for x in one)} | {ms(one)} | {statistics.mean(su1):.1f} |",
+             f"| Ray, 2 workers | {', '.join(f'{x:.1f}' for x in ray)} | {ms(ray)} | {statistics.mean(su2):.1f} |",
+             f"| two plain processes, half the files each (ceiling) | {rep['two_plain_processes_wall_s']:.1f} | | |", "",
+             f"Ray with 2 workers was not slower than one process in **{wins} of {len(one)}** rounds; on the mean "
+             f"{statistics.mean(ray):.1f} s vs {statistics.mean(one):.1f} s "
+             f"({(statistics.mean(ray) / statistics.mean(one) - 1) * 100:+.0f} %). Two plain processes on halves "
+             f"need {rep['two_plain_processes_wall_s']:.1f} s, i.e. this machine runs two of these jobs side by side "
+             f"only {statistics.mean(one) / rep['two_plain_processes_wall_s']:.2f}x as fast as one (the cores share "
+             "caches and memory bandwidth; the halves are not equally long), so on 2,000 files Ray's extra start-up "
+             "takes most of what a second worker can gain here."]
+    return lines
+
+
 # ----------------------------------------------------------------------------- evaluate
 def bench_evaluate(args) -> dict:
     work = Path(args.work)
@@ -286,6 +361,8 @@ def write_docs(results: dict, docs: Path = DOCS) -> None:
             lines.append(f"| {name} | {r['wall_s']:.1f} | {r['files_per_s']} | {r['startup_total_s']:.1f} | "
                          f"{r['steady_files_per_s']} | {r['failed']} | {same} |")
         lines += _verdict(pred)
+        if results.get("repeat"):
+            lines += _repeat_lines(results["repeat"])
         est = results.get("cluster")
         if est:
             lines += ["", f"Per-file cost: {est['per_file_s'] * 1000:.1f} ms in one process, "
@@ -342,11 +419,12 @@ def write_docs(results: dict, docs: Path = DOCS) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", nargs="?", choices=("predict", "evaluate", "ddp", "table"), default="predict")
+    ap.add_argument("what", nargs="?", choices=("predict", "repeat", "evaluate", "ddp", "table"), default="predict")
     ap.add_argument("--seeds", type=int, default=3, help="ddp: seeds per engine")
     ap.add_argument("--ddp-recipe", default="configs/default.yaml")
     ap.add_argument("--ddp-set", nargs="*", default=DDP_SET, help="ddp: recipe overrides")
     ap.add_argument("--files", type=int, default=2000)
+    ap.add_argument("--repeat", type=int, default=3, help="repeat: rounds of (1 process, Ray 2 workers)")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--model", default="default")
@@ -370,6 +448,8 @@ def main() -> None:
     if args.what == "predict":
         results["predict"] = bench_predict(args)
         results["cluster"] = cluster_estimate(results["predict"])
+    elif args.what == "repeat":
+        results["repeat"] = bench_repeat(args)
     elif args.what == "evaluate":
         results["evaluate"] = bench_evaluate(args)
     elif args.what == "ddp":
