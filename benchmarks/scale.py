@@ -174,7 +174,7 @@ def _verdict(pred: dict) -> list[str]:
         return []
     name, ray = max(rays, key=lambda kv: int(kv[0].split()[1]))
     faster = ray["wall_s"] <= one["wall_s"]
-    out = ["", f"On these {pred['files']:,} files {name.replace('Ray, ', 'Ray with ')} {'is not slower than' if faster else 'is **slower** than'} "
+    out = ["", f"In this one run, on these {pred['files']:,} files {name.replace('Ray, ', 'Ray with ')} {'is not slower than' if faster else 'is **slower** than'} "
            f"one process ({ray['wall_s']:.1f} s vs {one['wall_s']:.1f} s wall). "]
     r1, r2 = one["steady_files_per_s"], ray["steady_files_per_s"]
     if r1 and r2 and r2 > r1:
@@ -362,6 +362,7 @@ def write_docs(results: dict, docs: Path = DOCS) -> None:
                          f"{r['steady_files_per_s']} | {r['failed']} | {same} |")
         lines += _verdict(pred)
         if results.get("repeat"):
+            lines += ["", "One run is not enough to tell: run to run the walls vary by a few seconds (next table)."]
             lines += _repeat_lines(results["repeat"])
         est = results.get("cluster")
         if est:
