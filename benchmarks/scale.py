@@ -111,8 +111,13 @@ def child_ray(args) -> None:
                       "run_s": round(t1 - t0, 3)}))
 
 
+def _child_env() -> dict[str, str]:
+    """The environment of a child process: this checkout's serkit first on ``PYTHONPATH``."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+
+
 def _run_child(argv: list[str]) -> dict:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    env = _child_env()
     t0 = time.time()
     r = subprocess.run([PY, __file__, *argv], capture_output=True, text=True, env=env)
     wall = time.time() - t0
@@ -232,7 +237,7 @@ def bench_repeat(args) -> dict:
     half = len(names) // 2
     halves[0].write_text("\n".join(names[:half]) + "\n")
     halves[1].write_text("\n".join(names[half:]) + "\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    env = _child_env()
     t0 = time.time()
     procs = [subprocess.Popen([PY, __file__, "--child", "local", "--list", str(h), "--out", str(work / f"{h.stem}.jsonl"),
                                "--model", args.model], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -283,7 +288,7 @@ def bench_evaluate(args) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     res: dict = {"recipe": args.recipe, "overrides": args.eval_set, "load_start": _load(), "runs": {}}
     print(f"[scale] load at start {res['load_start']}", file=sys.stderr)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    env = _child_env()
     reports = {}
     for name, extra in (("sequential", []), ("Ray", ["--engine", "ray"])):
         js = work / f"eval_{'ray' if extra else 'seq'}.json"
@@ -314,8 +319,7 @@ def bench_ddp(args) -> dict:
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}
+    env = {**_child_env(), "OMP_NUM_THREADS": "1"}
     res: dict = {"recipe": args.ddp_recipe, "overrides": args.ddp_set, "load_start": _load(), "runs": []}
     sets = [x for o in args.ddp_set for x in ("--set", o)]
     for seed in range(args.seeds):

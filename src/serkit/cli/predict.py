@@ -348,17 +348,16 @@ def _run(args: argparse.Namespace) -> int:
     kw: dict[str, Any] = {"transcribe": True} if getattr(args, "transcribe", False) else {}
     if getattr(args, "text_from", None):
         kw["text_from"] = args.text_from
+    segment = SegmentConfig(vad=not args.no_vad, max_window=args.max_window, vad_max_gain_db=args.vad_gain)
     if getattr(args, "engine", "local") == "ray":
         from serkit.cli.engine import run_ray_predict
 
         if getattr(args, "text", None) is not None:
             raise ConfigError("--text is not passed to --engine ray; use --engine local, or --text-from ctc:RUN_DIR")
-        return run_ray_predict(args, expand_inputs(args.paths),
-                               {"segment": SegmentConfig(vad=not args.no_vad, max_window=args.max_window, vad_max_gain_db=args.vad_gain), **kw})
+        return run_ray_predict(args, expand_inputs(args.paths), {"segment": segment, **kw})
     from serkit.inference import Predictor  # after the Ray branch: its driver does not need torch
 
-    pred = Predictor.load(args.model, segment=SegmentConfig(vad=not args.no_vad, max_window=args.max_window, vad_max_gain_db=args.vad_gain),
-                          threads=args.threads, **kw)
+    pred = Predictor.load(args.model, segment=segment, threads=args.threads, **kw)
     out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout  # noqa: SIM115
     try:
         speakers, adapt = _adaptation(args)
