@@ -24,12 +24,13 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 @pytest.fixture(scope="module")
 def local_ray():
-    from serkit.scale.cluster import init_local_ray
+    from serkit.scale.cluster import init_local_ray, stop_local_monitor
 
     if ray.is_initialized():  # pragma: no cover - another module left one running
         ray.shutdown()
     init_local_ray(2, logging_level="ERROR", log_to_driver=False)
     yield ray
+    stop_local_monitor(ray)
     ray.shutdown()
 
 
@@ -213,3 +214,16 @@ def test_ray_workers_import_this_serkit_and_driver_needs_no_torch(local_ray):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-2000:]
+
+
+def test_stop_local_monitor_ends_the_autoscaler_monitor(local_ray):
+    """The monitor is killed before ``ray.shutdown`` (which would otherwise wait 1 s for it)."""
+    from ray._private import ray_constants
+
+    from serkit.scale.cluster import stop_local_monitor
+
+    procs = [i.process for i in ray._private.worker._global_node.all_processes[ray_constants.PROCESS_TYPE_MONITOR]]
+    assert procs and all(p.poll() is None for p in procs)
+    stop_local_monitor(ray)
+    assert all(p.poll() is not None for p in procs)
+    assert ray.get(ray.put(1)) == 1  # the instance itself is unaffected

@@ -19,7 +19,8 @@ def _add_cluster_arguments(g) -> None:
                         "(pip install 'serkit[scale]')")
     g.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="Ray cluster to join (ray://HEAD:10001, HEAD:6379 or auto; default $RAY_ADDRESS, "
-                        "else a local Ray instance that ends with the command)")
+                        "else the instance started on this machine by `ray start`, else a local Ray "
+                        "instance that ends with the command)")
 
 
 def add_predict_engine_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,7 +28,7 @@ def add_predict_engine_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("distributed prediction (--engine ray: --out is a folder of JSONL shards, resumable)")
     _add_cluster_arguments(g)
     g.add_argument("--num-workers", type=int, default=1, metavar="N", help="model replicas (Ray actors; default 1)")
-    g.add_argument("--batch-size", type=int, default=8, metavar="N", help="files per Ray batch (default 8)")
+    g.add_argument("--batch-size", type=int, default=16, metavar="N", help="files per Ray batch (default 16)")
     g.add_argument("--cpus-per-worker", type=float, default=1.0, metavar="N",
                    help="CPUs reserved by each worker, also its torch threads (default 1)")
     g.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="N",

@@ -71,13 +71,37 @@ def init_local_ray(num_cpus: int | None = None, **kwargs: Any) -> Any:
             os.environ["PYTHONPATH"] = before
 
 
+def stop_local_monitor(ray: Any) -> None:
+    """Stop the autoscaler monitor of the local instance this process started, before ``ray.shutdown``.
+
+    ``ray.shutdown`` stops the raylet and the GCS first and then sends the monitor SIGTERM; the
+    monitor's handler tries to report its end to the GCS that is already gone, and shutdown waits
+    a full second for it before killing it (measured: 1.00 of the 1.31 s of ``ray.shutdown``).
+    A local instance of fixed size has nothing to autoscale, so the monitor is killed outright and
+    shutdown takes 0.3 s. Does nothing on a cluster (this process did not start it) or if Ray's
+    internals differ from the ones this was written for (Ray 2.x: ``_global_node.all_processes``).
+    """
+    try:
+        from ray._private import ray_constants
+
+        node = ray._private.worker._global_node
+        infos = node.all_processes.get(ray_constants.PROCESS_TYPE_MONITOR, []) if node is not None else []
+    except (AttributeError, ImportError):  # pragma: no cover - another Ray version
+        return
+    for info in infos:
+        if info.process.poll() is None:
+            info.process.kill()
+            info.process.wait(timeout=5)
+
+
 @contextmanager
 def ray_session(address: str | None = None, *, num_cpus: int | None = None, quiet: bool = True) -> Iterator[Any]:
     """Ray, initialised for one job; shut down afterwards only if this call started it.
 
     Args:
         address: a running cluster (``ray://head:10001`` or ``head:6379``); None uses
-            ``$RAY_ADDRESS``, and without that starts a local instance on 127.0.0.1
+            ``$RAY_ADDRESS``, and without that joins the instance started on this machine with
+            ``ray start`` (Ray's own lookup) or else starts a local instance on 127.0.0.1
             (no dashboard) that ends with the job. ``"auto"`` joins the cluster this machine
             is a node of.
         num_cpus: CPUs of a local instance (default: all of this machine's).
@@ -90,7 +114,7 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None, quie
         MissingDependencyError: Ray is not installed (``pip install 'serkit[scale]'``).
     """
     ray = import_ray()
-    started = False
+    started = local = False
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS") or None
         kw: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False} if quiet else {}
@@ -99,6 +123,7 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None, quie
             ray.init(address=address, **kw)
         else:
             init_local_ray(num_cpus, **kw)
+            local = True
         started = True
     if quiet:
         logging.getLogger("ray.data").setLevel(logging.ERROR)
@@ -110,4 +135,6 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None, quie
         yield ray
     finally:
         if started:
+            if local:
+                stop_local_monitor(ray)
             ray.shutdown()

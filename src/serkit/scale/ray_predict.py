@@ -253,7 +253,7 @@ def _worker_class(model: str, predictor_kwargs: dict[str, Any]) -> type[_Predict
 
 # ----------------------------------------------------------------------------- driver
 def predict_to_dir(files: Sequence[str], out_dir: PathLike, *, model: str = "default",
-                   predictor_kwargs: dict[str, Any] | None = None, num_workers: int = 1, batch_size: int = 8,
+                   predictor_kwargs: dict[str, Any] | None = None, num_workers: int = 1, batch_size: int = 16,
                    cpus_per_worker: float = 1.0, gpus_per_worker: float = 0.0, read_cpus: float = 0.0,
                    shard_size: int = 1000, flush_seconds: float = 60.0, address: str | None = None,
                    read_in_workers: bool = True, progress: bool = True) -> RayPredictSummary:
