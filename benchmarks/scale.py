@@ -327,6 +327,23 @@ def _repeat_lines(rep: dict) -> list[str]:
     return lines
 
 
+def _repeat_summary(cold: dict, warm: dict) -> list[str]:
+    """The acceptance question in two lines: Ray with 2 workers vs one process, with and without Ray's start-up."""
+    import statistics
+
+    def means(rep: dict) -> tuple[float, float]:
+        return (statistics.mean(r["1 process"]["wall_s"] for r in rep["rounds"]),
+                statistics.mean(r["Ray, 2 workers"]["wall_s"] for r in rep["rounds"]))
+
+    (c1, c2), (w1, w2) = means(cold), means(warm)
+    return ["", f"**In short.** On {warm['files']:,} files, Ray with 2 workers on a running Ray instance took "
+            f"{w2:.1f} s against {w1:.1f} s for one process ({(w2 / w1 - 1) * 100:+.0f} %); a job that also starts "
+            f"and stops its own Ray instance took {c2:.1f} s against {c1:.1f} s ({(c2 / c1 - 1) * 100:+.0f} %). The "
+            "difference is Ray's own start-up (its processes and Ray Data's helper actors, about 3-4 s here), paid "
+            "once per instance: start the instance once (`ray start --head`, docs/scale.md) when several jobs run "
+            "on one machine; on a cluster it is up before jobs arrive."]
+
+
 # ----------------------------------------------------------------------------- evaluate
 def bench_evaluate(args) -> dict:
     work = Path(args.work)
@@ -415,6 +432,8 @@ def write_docs(results: dict, docs: Path = DOCS) -> None:
             lines += _repeat_lines(results["repeat"])
         if results.get("repeat_warm"):
             lines += _repeat_lines(results["repeat_warm"])
+        if results.get("repeat") and results.get("repeat_warm"):
+            lines += _repeat_summary(results["repeat"], results["repeat_warm"])
         est = results.get("cluster")
         if est:
             lines += ["", f"Per-file cost: {est['per_file_s'] * 1000:.1f} ms in one process, "
