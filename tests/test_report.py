@@ -44,6 +44,16 @@ def test_header_and_table_carry_the_facts():
     assert "speaker-DEPENDENT" in dep.header() and "speaker-DEPENDENT" in dep.to_table()
 
 
+def test_header_names_the_training_seed_when_it_differs_from_the_split_seed():
+    from dataclasses import replace
+
+    r = _report()
+    assert "train seed" not in r.header() and r.to_dict()["train_seed"] is None
+    assert "train seed" not in replace(r, train_seed=7).header()
+    seeded = replace(r, train_seed=8)
+    assert "seed=7, train seed=8 |" in seeded.header() and seeded.to_dict()["train_seed"] == 8
+
+
 def test_save_json_csv_png(tmp_path):
     r = _report()
     paths = r.save(tmp_path / "out" / "rep.json")

@@ -508,6 +508,7 @@ def report_of(plan: ExperimentPlan, runs: Sequence[FoldRun]) -> Report:
         folds=results, predictions=[p for r in runs for p in r.predictions], notes=notes,
         wall_time_s=round(time.time() - plan.t0, 1), config=cfg.to_dict(), cross_corpus=plan.cross,
         folds_total=plan.folds_total,
+        train_seed=None if cfg.model.name in CLASSICAL or cfg.model.name in FUSION else cfg.train.seed,
     )
 
 

@@ -86,6 +86,9 @@ class Report:
     cross_corpus: dict[str, Any] | None = None
     #: folds of the whole protocol when only some ran (``eval.only_folds``); None = all ran
     folds_total: int | None = None
+    #: ``train.seed`` of a recipe the training loop trains (None for classical models): printed
+    #: beside ``seed`` (the split seed, ``eval.seed``) when the two differ, e.g. in seed runs
+    train_seed: int | None = None
 
     @property
     def partial(self) -> bool:
@@ -147,8 +150,11 @@ class Report:
         tested = f" ({sum(f.n_test for f in self.folds)} of them tested)" if self.partial else ""
         return (f"corpus={self.corpus} labels={self.label_set or 'custom'} ({len(self.labels)} classes: "
                 f"{', '.join(self.labels)}) | protocol={self.protocol_name}, {self.fold_count()}, "
-                f"{dep} | utterances={self.n_utterances}{tested} | seed={self.seed} | "
+                f"{dep} | utterances={self.n_utterances}{tested} | seed={self.seed}{self._train_seed()} | "
                 f"features={self.features} model={self.model}")
+
+    def _train_seed(self) -> str:
+        return f", train seed={self.train_seed}" if self.train_seed not in (None, self.seed) else ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (keys ``protocol``, ``corpus``, ``labels``, ``folds``, ``mean``, ``std``...)."""
@@ -164,6 +170,7 @@ class Report:
             "n_folds_protocol": self.folds_total if self.folds_total is not None else len(self.folds),
             "n_utterances": self.n_utterances,
             "seed": self.seed,
+            "train_seed": self.train_seed,
             "features": self.features,
             "model": self.model,
             "folds": [asdict(f) for f in self.folds],
