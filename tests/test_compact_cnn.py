@@ -34,7 +34,7 @@ def test_backward_reaches_every_parameter_and_overfits():
     first = None
     for _ in range(40):
         loss = torch.nn.functional.cross_entropy(m(x, lens).logits, y)
-        first = first if first is not None else float(loss)
+        first = first if first is not None else float(loss.detach())
         opt.zero_grad()
         loss.backward()
         assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.parameters())
