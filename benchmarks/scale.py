@@ -24,6 +24,7 @@ prints the load average; the figures are written with the load beside them):
 Usage:
     /work/bin/cpu -x python benchmarks/scale.py predict              # 2,000 files; writes docs section
     /work/bin/cpu -x python benchmarks/scale.py repeat --repeat 3   # 1 process vs Ray 2 workers, 3 rounds
+    /work/bin/cpu -x python benchmarks/scale.py repeat --warm       # the same, Ray jobs joining a `ray start` instance
     /work/bin/cpu -x python benchmarks/scale.py evaluate         # EmoDB LOSO, default recipe at 10 epochs
     /work/bin/cpu -x python benchmarks/scale.py ddp              # UA: 1 process vs torchrun (2 procs), 3 seeds
     python benchmarks/scale.py table                                  # rewrite docs from the JSON
@@ -45,6 +46,7 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 RESULTS = ROOT / "docs" / "benchmarks.scale.json"
 SECTION = "## Scale: Ray batch prediction and fold-parallel evaluation"
 PY = sys.executable
+RAY_CLI = str(Path(PY).with_name("ray"))  # the ``ray`` command of this environment
 #: EmoDB LOSO with the default model's recipe, shortened to 10 epochs (a cheap neural recipe)
 EVAL_SET = ["data.corpus=emodb", "data.labels=null", "eval.protocol=loso", "train.epochs=10"]
 #: a small recipe for the DDP check: the default model's recipe on EmoDB, 2 held-out speakers, 30 epochs
@@ -217,15 +219,14 @@ def _start_ray_head(port: int = 6399) -> str:
     """``ray start --head`` on loopback with 2 CPUs (workers import this checkout's serkit); the address
     to join it with (``auto``: Ray resolves an explicit ``127.0.0.1:port`` to the machine's public IP,
     where a loopback-only head does not listen)."""
-    ray_cli = str(Path(PY).with_name("ray"))
-    subprocess.run([ray_cli, "start", "--head", "--num-cpus", str(os.cpu_count() or 2), "--include-dashboard=false",
+    subprocess.run([RAY_CLI, "start", "--head", "--num-cpus", str(os.cpu_count() or 2), "--include-dashboard=false",
                     "--node-ip-address=127.0.0.1", f"--port={port}", "--disable-usage-stats"],
                    check=True, env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return "auto"
 
 
 def _stop_ray_head() -> None:
-    subprocess.run([str(Path(PY).with_name("ray")), "stop"], env=_child_env(), stdout=subprocess.DEVNULL,
+    subprocess.run([RAY_CLI, "stop"], env=_child_env(), stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
 
 

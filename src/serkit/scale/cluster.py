@@ -78,8 +78,9 @@ def stop_local_monitor(ray: Any) -> None:
     monitor's handler tries to report its end to the GCS that is already gone, and shutdown waits
     a full second for it before killing it (measured: 1.00 of the 1.31 s of ``ray.shutdown``).
     A local instance of fixed size has nothing to autoscale, so the monitor is killed outright and
-    shutdown takes 0.3 s. Does nothing on a cluster (this process did not start it) or if Ray's
-    internals differ from the ones this was written for (Ray 2.x: ``_global_node.all_processes``).
+    shutdown takes 0.3 s. Does nothing when this process joined an instance it did not start (a
+    cluster, or one started by ``ray start``: no processes of its own) or if Ray's internals differ
+    from the ones this was written for (Ray 2.x: ``_global_node.all_processes``).
     """
     try:
         from ray._private import ray_constants
@@ -114,7 +115,7 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None, quie
         MissingDependencyError: Ray is not installed (``pip install 'serkit[scale]'``).
     """
     ray = import_ray()
-    started = local = False
+    started = False
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS") or None
         kw: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False} if quiet else {}
@@ -123,7 +124,6 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None, quie
             ray.init(address=address, **kw)
         else:
             init_local_ray(num_cpus, **kw)
-            local = True
         started = True
     if quiet:
         logging.getLogger("ray.data").setLevel(logging.ERROR)
@@ -135,6 +135,5 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None, quie
         yield ray
     finally:
         if started:
-            if local:
-                stop_local_monitor(ray)
+            stop_local_monitor(ray)  # a no-op unless this process started the instance
             ray.shutdown()
