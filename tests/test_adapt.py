@@ -15,6 +15,7 @@ import soundfile as sf
 from serkit.adapt import (
     AdaptConfig,
     RunningStats,
+    balance_bias,
     map_to_reference,
     read_speaker_map,
     resolve_speakers,
@@ -176,7 +177,11 @@ def test_cli_without_flags_is_byte_identical_and_with_flags_adds_fields(model, p
     assert main(["predict", str(speakers[0].parent.parent), "--model", str(model), "--format", "json",
                  "--out", str(out1), "--speaker-from", "folder", "--min-speaker-seconds", "1"]) == 0
     lines = [json.loads(x) for x in out1.read_text().splitlines()]
-    assert len(lines) == 4 and all(r["adapted"] for r in lines)
+    assert len(lines) == 4 and all(r["adapted"] for r in lines) and not any("balanced" in r for r in lines)
+    assert main(["predict", str(speakers[0].parent.parent), "--model", str(model), "--format", "json",
+                 "--out", str(out1), "--speaker-from", "folder", "--min-speaker-seconds", "1", "--balance-labels"]) == 0
+    assert all(json.loads(x)["balanced"] for x in out1.read_text().splitlines())
+    assert main(["predict", *files, "--model", str(model), "--balance-labels"]) == 1  # needs speakers
 
 
 def test_stream_uses_running_statistics(predictor, assets):
@@ -394,3 +399,35 @@ def test_speaker_normalised_head(ref_predictor, speakers):
     assert {r["label"] for r in res} <= {"angry", "sad"}  # the only classes of its training files
     w = np.asarray(ref_predictor.adapt_reference["embedding"]["head"]["weight"])
     assert w.shape == (len(ref_predictor.label_names), 32)
+
+
+def test_balance_bias_makes_the_weighted_mean_score_uniform():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(40, 4)) + np.array([3.0, 0.0, -1.0, -2.0])  # collapsed onto class 0
+    logp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    w = rng.uniform(0.5, 3.0, size=40)
+    b = balance_bias(logp, w)
+    z = logp + b
+    p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    np.testing.assert_allclose((w / w.sum()) @ p, np.full(4, 0.25), atol=1e-4)
+    assert abs(float(b.mean())) < 1e-5 and b[0] < 0 < b[3]
+    # already balanced scores need no bias
+    flat = np.log(np.full((5, 3), 1 / 3))
+    np.testing.assert_allclose(balance_bias(flat), np.zeros(3), atol=1e-6)
+
+
+def test_balance_spreads_a_speakers_labels_and_reads_no_labels(predictor, speakers):
+    """AdaptConfig.balance: each speaker's mean adapted score is uniform; off by default (results unchanged)."""
+    bal = AdaptConfig(min_seconds=1.0, balance=True)
+    plain = list(predictor.predict_batch(speakers, speakers="folder", adapt=LOW))
+    res = list(predictor.predict_batch(speakers, speakers="folder", adapt=bal))
+    assert all(r["adapted"] for r in res)
+    for spk in {r["speaker"] for r in res}:
+        segs = [s for r in res if r["speaker"] == spk for s in r["segments"]]
+        w = np.array([s["end"] - s["start"] for s in segs])
+        mean = (w / w.sum()) @ np.array([[s["scores"][c] for c in predictor.label_names] for s in segs])
+        np.testing.assert_allclose(mean, np.full(len(predictor.label_names), 1 / len(predictor.label_names)), atol=2e-3)
+    assert any(a["scores"] != b["scores"] for a, b in zip(res, plain, strict=True))
+    st = predictor.speaker_stats(speakers[:2], config=bal)
+    assert st is not None and st.bias is not None and st.bias.shape == (len(predictor.label_names),)
+    assert predictor.speaker_stats(speakers[:2], config=LOW).bias is None

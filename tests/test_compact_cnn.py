@@ -85,6 +85,22 @@ def test_norm_stats_replace_the_statistics():
     assert not torch.allclose(g(x, lens, norm_stats=spk).logits, g(x, lens).logits)
 
 
+def test_nan_rows_of_norm_stats_keep_their_own_statistics():
+    """train.speaker_norm mixes rows: NaN rows are normalised by themselves, the others by the given stats."""
+    m = _model("utterance").eval()
+    x = torch.randn(3, 40, 8) - 6
+    lens = torch.tensor([40, 33, 40])
+    spk = (torch.full((3, 8), -5.0), torch.full((3, 8), 2.0))
+    mixed = (spk[0].clone(), spk[1].clone())
+    mixed[0][1] = float("nan")
+    own_row = m.normalise(x, lens)[1]
+    spk_rows = m.normalise(x, lens, spk)
+    out = m.normalise(x, lens, mixed)
+    torch.testing.assert_close(out[1], own_row)
+    torch.testing.assert_close(out[[0, 2]], spk_rows[[0, 2]])
+    assert not torch.allclose(spk_rows[0], m.normalise(x, lens)[0])
+
+
 def test_unknown_input_norm():
     with pytest.raises(ValueError, match="input_norm"):
         model_config_from_dict({"name": "compact_cnn", "input_norm": "speaker"})

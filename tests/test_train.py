@@ -249,6 +249,53 @@ def test_wave_augment_and_corpus_balance_in_the_loop(synthetic, monkeypatch):
         loop._balance_groups(utts, "speaker")
 
 
+def test_speaker_norm_gives_clean_draws_their_speakers_statistics(synthetic, monkeypatch):
+    """train.speaker_norm: clean draws are normalised by their speaker's statistics, augmented copies by themselves."""
+    pytest.importorskip("audiomentations")
+    import numpy as np
+
+    from serkit.models.compact_cnn import CompactCnn
+
+    cfg = recipe_from_dict({
+        "data": {"corpus": "manifest"}, "features": {"name": "logmel", "n_mels": 16},
+        "model": {"name": "compact_cnn", "channels": [8], "hidden_dim": 8, "input_norm": "utterance"},
+        "train": {"epochs": 2, "batch_size": 4, "valid_fraction": 0.0, "input_stats": True, "sort_by_length": False,
+                  "speaker_norm": 1.0, "augment": {"wave": {"p_gain": 1.0, "copies": 1}}},
+        "eval": {"protocol": "loso"}})
+    p = prepare(cfg, synthetic, progress=False)
+    calls = []
+    orig = CompactCnn.forward
+
+    def spy(self, x, lengths, *, norm_stats=None, **kw):
+        if self.training:
+            calls.append((x.detach().clone(), lengths.clone(), norm_stats))
+        return orig(self, x, lengths, norm_stats=norm_stats, **kw)
+
+    monkeypatch.setattr(CompactCnn, "forward", spy)
+    res = train_model(cfg, p, None, labels=sorted({u.emotion for u in synthetic}), progress=False)
+    assert np.isfinite(res.history[-1]["train_loss"])
+    clean = {u.id: x for u, x in zip(p.utts, p.inputs, strict=True)}
+    spk_of = {u.id: u.speaker for u in p.utts}
+    frames = {s: np.concatenate([x for u, x in zip(p.utts, p.inputs, strict=True) if u.speaker == s]) for s in set(spk_of.values())}
+    n_spk = n_own = 0
+    for x, lens, ns in calls:
+        rows = ns[0] if ns is not None else torch.full((len(lens), 16), math.nan)
+        for b in range(len(lens)):
+            xb = x[b, :lens[b]].numpy()
+            match = [i for i, c in clean.items() if c.shape == xb.shape and np.allclose(c, xb)]
+            if torch.isnan(rows[b]).all():
+                n_own += 1
+                assert not match  # an augmented copy keeps its own statistics
+            else:
+                n_spk += 1
+                assert match  # only clean draws get their speaker's statistics ...
+                torch.testing.assert_close(rows[b], torch.from_numpy(frames[spk_of[match[0]]].mean(0)))  # ... these
+    assert n_spk > 0 and n_own > 0
+    with pytest.raises(ConfigError, match="speaker_norm"):
+        bad = recipe_from_dict({**cfg.to_dict(), "model": {"name": "compact_cnn", "channels": [8], "hidden_dim": 8}})
+        train_model(bad, p, None, labels=sorted({u.emotion for u in synthetic}), progress=False)
+
+
 def test_class_weights_on_the_balanced_draw():
     from serkit.train.loop import _class_weights
 

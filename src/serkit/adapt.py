@@ -102,12 +102,19 @@ class AdaptConfig:
             on the training speakers' representations, each standardised by its own speaker's
             statistics: the matching per-speaker normalisation, without retraining the network).
             None: the variant stored with the reference.
+        balance: also balance the speaker's predicted labels: one bias per class, added to the
+            log-scores of all the speaker's segments, makes the duration-weighted mean of the
+            speaker's (adapted) segment scores uniform over the classes (:func:`balance_bias`).
+            This assumes the speaker's recordings cover the emotions about evenly (acted corpora,
+            a varied set of calls); a speaker who is always calm gets labels spread over the
+            classes. Files only: streams are not balanced.
     """
 
     min_seconds: float = 30.0
     level: str = "auto"
     match_std: bool | None = None
     head: bool | None = None
+    balance: bool = False
 
     def __post_init__(self) -> None:
         if not self.min_seconds >= 0:
@@ -132,6 +139,8 @@ class SpeakerStats:
         match_std: representation levels: map the std too (else the mean only).
         head: representation levels: standardise by the speaker and use the reference's
             speaker-normalised head instead of the model's classifier.
+        bias: ``(C,)`` per-class log-score offset that balances the speaker's labels
+            (``AdaptConfig.balance``), or None.
     """
 
     speaker: str
@@ -143,6 +152,7 @@ class SpeakerStats:
     level: str = "input"
     match_std: bool = False
     head: bool = False
+    bias: np.ndarray | None = None
 
 
 class RunningStats:
@@ -177,6 +187,34 @@ class RunningStats:
         std = np.maximum(np.sqrt(var), STD_FLOOR)
         return SpeakerStats(speaker, mean.astype(np.float32), std.astype(np.float32), round(self.seconds, 3),
                             self.n, self.files, level, match_std, head)
+
+
+def balance_bias(log_scores: np.ndarray, weights: np.ndarray | None = None, *, iters: int = 200) -> np.ndarray:
+    """The per-class bias ``b`` that makes the weighted mean of ``softmax(log_scores + b)`` uniform.
+
+    A fixed-point iteration on the classes' mean scores (the M-step of M. Saerens et al.,
+    "Adjusting the outputs of a classifier to new a priori probabilities", Neural Computation
+    2002, with the new prior fixed to uniform instead of estimated). Reads no labels.
+
+    Args:
+        log_scores: ``(N, C)`` log-probabilities of one speaker's segments.
+        weights: ``(N,)`` segment weights (durations); None weighs them equally.
+
+    Returns:
+        ``(C,)`` float32 bias, mean zero.
+    """
+    z = np.asarray(log_scores, dtype=np.float64)
+    w = np.ones(len(z)) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = w / w.sum()
+    b = np.zeros(z.shape[1])
+    for _ in range(iters):
+        y = z + b
+        p = np.exp(y - y.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        m = np.maximum(w @ p, 1e-12)
+        b -= np.log(m * z.shape[1])
+        b = np.clip(b - b.mean(), -30.0, 30.0)
+    return b.astype(np.float32)
 
 
 def map_to_reference(x: np.ndarray, stats: SpeakerStats, ref_mean: np.ndarray, ref_std: np.ndarray) -> np.ndarray:

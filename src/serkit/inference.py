@@ -46,6 +46,7 @@ Examples:
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
@@ -60,6 +61,7 @@ from serkit.adapt import (
     AdaptConfig,
     RunningStats,
     SpeakerStats,
+    balance_bias,
     groups_of,
     map_representation,
     map_to_reference,
@@ -513,11 +515,13 @@ class Predictor:
         return compute_features(x, self.features)
 
     def _classify(self, segs: Sequence[Segment], stats: SpeakerStats | None = None,
-                  feats: Sequence[np.ndarray] | None = None, text: str | None = None) -> list[dict[str, Any]]:
+                  feats: Sequence[np.ndarray] | None = None, text: str | None = None,
+                  raw: bool = False) -> list[dict[str, Any]]:
         """Scores of a few segments in one padded forward pass (with a speaker's statistics if given).
 
         ``text``: the transcript paired with every segment (models that read one); without it
-        such a model gets each segment's CTC transcript from ``text_from``.
+        such a model gets each segment's CTC transcript from ``text_from``. ``raw``: each dict
+        also holds the unrounded ``probs`` array (internal use).
         """
         if feats is None:
             feats = [self._features(s.samples) for s in segs]
@@ -535,6 +539,8 @@ class Predictor:
             for i, s in enumerate(segs):
                 out.append({"start": s.start, "end": s.end, "label": self.label_names[int(np.argmax(probs[i]))],
                             "scores": {c: round(float(v), DIGITS) for c, v in zip(self.label_names, probs[i], strict=False)}})
+                if raw:
+                    out[-1]["probs"] = probs[i]
             return out
         norm_stats: tuple[np.ndarray, np.ndarray] | None = None
         rep: tuple[Any, ...] | None = None
@@ -562,10 +568,16 @@ class Predictor:
         if texts is not None:
             kw["text"] = self._text_features(texts)
         probs, avd = self.backend(pad, lens, **kw)
+        if probs is not None and stats is not None and stats.bias is not None:  # AdaptConfig.balance
+            z = np.log(np.maximum(probs, 1e-12)) + stats.bias
+            probs = np.exp(z - z.max(1, keepdims=True))
+            probs /= probs.sum(1, keepdims=True)
         out = []
         for i, s in enumerate(segs):
             r: dict[str, Any] = {"start": s.start, "end": s.end}
             if probs is not None:
+                if raw:
+                    r["probs"] = probs[i]
                 r["label"] = self.label_names[int(np.argmax(probs[i]))]
                 r["scores"] = {c: round(float(v), DIGITS) for c, v in zip(self.label_names, probs[i], strict=False)}
             if avd is not None:
@@ -792,6 +804,7 @@ class Predictor:
         level, match_std = self.adapt_level(config)
         acc = RunningStats()
         cfg = replace(self.segment, vad=True)
+        used: list[tuple[PathLike, int]] = []  # (file, segments counted): the speech the statistics came from
         for p in paths:
             if max_seconds is not None and acc.seconds >= max_seconds:
                 break
@@ -805,12 +818,30 @@ class Predictor:
                         break
                 self._accumulate(acc, segs, level)
                 acc.files += acc.n > before
+                used.append((p, len(segs)))
             except (SerkitError, OSError, ValueError, RuntimeError) as e:
                 if errors is None:
                     raise
                 log.debug("speaker statistics: skipping %s", p, exc_info=True)
                 errors[str(p)] = str(e)
-        return acc.stats(speaker, level=level, match_std=match_std, head=self.adapt_head(config)) if acc.n else None
+        if not acc.n:
+            return None
+        st = acc.stats(speaker, level=level, match_std=match_std, head=self.adapt_head(config))
+        if config is not None and config.balance:
+            st = replace(st, bias=self._balance_bias(used, st))
+        return st
+
+    def _balance_bias(self, used: Sequence[tuple[PathLike, int]], stats: SpeakerStats) -> np.ndarray:
+        """``AdaptConfig.balance``: the bias that balances the adapted scores of the same speech segments."""
+        cfg = replace(self.segment, vad=True)
+        logp, dur = [], []
+        for p, n in used:
+            segs = list(itertools.islice(segment_blocks(audio.stream(p), cfg), n))
+            for i in range(0, len(segs), self.batch_size):
+                for r in self._classify(segs[i:i + self.batch_size], stats, raw=True):
+                    logp.append(np.log(np.maximum(r["probs"], 1e-12)))
+                    dur.append(max(r["end"] - r["start"], 1e-3))
+        return balance_bias(np.array(logp), np.array(dur))
 
     def segment_representations(self, path: PathLike, level: str) -> list[np.ndarray]:
         """The ``(D,)`` representation at ``level`` of each speech (VAD) segment of a file (reads audio only)."""
@@ -845,6 +876,8 @@ class Predictor:
         if why is None:
             out["adapted"] = True
             out["adapt_level"] = self.adapt_level(cfg)[0]
+            if cfg.balance:
+                out["balanced"] = True
         else:
             out["reason"] = why
         return out

@@ -112,6 +112,11 @@ def add_parser(sub) -> None:
     g.add_argument("--min-speaker-seconds", type=float, default=None, metavar="SECONDS",
                    help="least speech of a speaker to adapt with (default 30); below it files are predicted "
                         "unadapted and their JSON says why")
+    g.add_argument("--balance-labels", action="store_true",
+                   help="also balance each speaker's labels: shift the scores of all its files so that, over "
+                        "its speech, every emotion gets the same mean score (for speakers whose recordings cover "
+                        "the emotions about evenly; a speaker who is always calm gets labels spread over the "
+                        "classes). Files only, not streams")
     from serkit.cli.engine import add_predict_engine_arguments
 
     add_predict_engine_arguments(p)
@@ -396,5 +401,10 @@ def _adaptation(args: argparse.Namespace):
     if csv_path and args.paths == ["-"]:
         raise ConfigError("--speaker-map names files; a stream on stdin is one speaker: use --speaker-from file")
     secs = getattr(args, "min_speaker_seconds", None)
-    adapt = AdaptConfig() if secs is None else AdaptConfig(min_seconds=secs)
+    balance = bool(getattr(args, "balance_labels", False))
+    if balance and not (how or csv_path):
+        raise ConfigError("--balance-labels balances each speaker's labels: give --speaker-from or --speaker-map too")
+    if balance and args.paths == ["-"]:
+        raise ConfigError("--balance-labels needs a speaker's files; a stream on stdin is not balanced")
+    adapt = AdaptConfig(balance=balance) if secs is None else AdaptConfig(min_seconds=secs, balance=balance)
     return (read_speaker_map(csv_path) if csv_path else how), adapt

@@ -146,7 +146,8 @@ class CompactCnn(nn.Module):
             norm_stats: optional ``(mean (B, F), std (B, F))`` of the raw features over a
                 speaker's speech (speaker adaptation). They replace the statistics the mode
                 would use: the training-set ones under ``global``, the utterance's own under
-                ``utterance`` / ``utterance_mean``.
+                ``utterance`` / ``utterance_mean``. Under those two, a row of NaN keeps the
+                utterance's own statistics (training with ``train.speaker_norm`` mixes both).
 
         Returns:
             ``(B, T, F)`` normalised frames (padding frames are not zeroed).
@@ -158,11 +159,11 @@ class CompactCnn(nn.Module):
         h = (x - self.in_mean) / self.in_std  # (B, T, F)
         if mode == "global":
             return h
+        m, s = masked_mean_std(h, lengths).chunk(2, dim=-1)  # (B, F) each: the utterance's own
         if norm_stats is not None:
-            m = (norm_stats[0] - self.in_mean) / self.in_std  # (B, F) in the standardised domain
-            s = norm_stats[1].clamp(min=1e-3) / self.in_std
-        else:
-            m, s = masked_mean_std(h, lengths).chunk(2, dim=-1)  # (B, F) each
+            given = ~torch.isnan(norm_stats[0][:, :1])  # (B, 1): rows of NaN keep their own statistics
+            m = torch.where(given, (norm_stats[0] - self.in_mean) / self.in_std, m)  # standardised domain
+            s = torch.where(given, norm_stats[1].clamp(min=1e-3) / self.in_std, s)
         if mode == "utterance_mean":
             return h - m.unsqueeze(1)
         return (h - m.unsqueeze(1)) / s.clamp(min=1e-2).unsqueeze(1)

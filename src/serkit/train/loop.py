@@ -102,6 +102,12 @@ class TrainConfig:
         calibration: ``none`` or ``temperature``: after training, fit one logit temperature on
             the development (validation) speakers, store it in the checkpoint; Predictor and
             the test predictions apply it (:mod:`serkit.train.calibration`).
+        speaker_norm: share of the clean training inputs (not the wave-augmented copies) that
+            are normalised by their speaker's statistics (per-bin mean and std over all of that
+            speaker's clean training frames) instead of their own; the rest keep the model's
+            ``input_norm``. Trains one model for both uses: one file at a time, and adapted to a
+            speaker at input level (:mod:`serkit.adapt`, issue 13). Models with
+            ``input_norm: utterance`` or ``utterance_mean`` (``compact_cnn``); 0 = off.
     """
 
     epochs: int = 30
@@ -132,6 +138,7 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     balance: str = "none"
     calibration: str = "none"
+    speaker_norm: float = 0.0
 
 
 
@@ -221,11 +228,47 @@ def _dataset(p: Prepared, labels: Sequence[str], avd_stats: dict | None) -> Utte
     return UtteranceDataset(p.utts, p.inputs, labels=labels, avd_stats=avd_stats, tokens=p.tokens, text=p.text)
 
 
-def _forward(model: torch.nn.Module, batch: Batch) -> ModelOutput:
-    kw = {}
+def _forward(model: torch.nn.Module, batch: Batch, norm_stats: tuple[torch.Tensor, torch.Tensor] | None = None
+             ) -> ModelOutput:
+    kw: dict[str, Any] = {}
     if batch.text is not None:
         kw = {"text": batch.text, "text_lengths": batch.text_lengths}
+    if norm_stats is not None:
+        kw["norm_stats"] = norm_stats
     return model(batch.inputs, batch.lengths, **kw)
+
+
+class _SpeakerNorm:
+    """``train.speaker_norm``: per batch, which clean inputs get their speaker's statistics."""
+
+    def __init__(self, model: torch.nn.Module, train: Prepared, share: float) -> None:
+        if not 0.0 <= share <= 1.0:
+            raise ConfigError(f"train.speaker_norm must be in [0, 1], got {share}")
+        mode = getattr(getattr(model, "cfg", None), "norm_mode", None)
+        if mode not in ("utterance", "utterance_mean"):
+            raise ConfigError(f"train.speaker_norm needs a model normalised per utterance (compact_cnn with "
+                              f"model.input_norm utterance or utterance_mean), got {type(model).__name__} "
+                              f"with input_norm {mode!r}; set train.speaker_norm=0")
+        frames: dict[str, list[np.ndarray]] = {}
+        for u, x in zip(train.utts, train.inputs, strict=True):
+            frames.setdefault(u.speaker, []).append(np.asarray(x, dtype=np.float32))
+        self.stats = {spk: (torch.from_numpy(np.concatenate(v).mean(0)), torch.from_numpy(np.concatenate(v).std(0)))
+                      for spk, v in frames.items()}
+        self.clean = {u.id: x for u, x in zip(train.utts, train.inputs, strict=True)}
+        self.share = share
+
+    def __call__(self, batch: Batch, inputs_of: dict[str, Any], rng: random.Random
+                 ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``norm_stats`` for :meth:`CompactCnn.normalise` (NaN rows keep their own), or None."""
+        rows = [inputs_of.get(i) is self.clean[i] and rng.random() < self.share for i in batch.ids]
+        if not any(rows):
+            return None
+        n, f = len(rows), batch.inputs.shape[-1]
+        mean, std = torch.full((n, f), math.nan), torch.ones(n, f)
+        for b, (use, spk) in enumerate(zip(rows, batch.speakers, strict=True)):
+            if use:
+                mean[b], std[b] = self.stats[spk]
+        return mean.to(batch.inputs), std.to(batch.inputs)
 
 
 def _to_device(batch: Batch, model: torch.nn.Module) -> Batch:
@@ -501,6 +544,7 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
         model.to(info.device)
     groups = _balance_groups(train.utts, tc.balance)
     waves = _wave_inputs(cfg, train, progress)
+    spk_norm = _SpeakerNorm(model, train, tc.speaker_norm) if tc.speaker_norm > 0 else None
     # plain shuffled batches are length buckets of equal length
     sampler = LengthBucketSampler([ds_tr.length(i) for i in range(len(ds_tr))] if tc.sort_by_length else [0] * len(ds_tr),
                                   tc.batch_size, shuffle=True, seed=tc.seed, groups=groups)
@@ -551,9 +595,12 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
                 ds_tr.inputs = waves.for_epoch(epoch)
             model.train()
             tot, n = 0.0, 0
+            inputs_of = dict(zip((u.id for u in train.utts), ds_tr.inputs, strict=True))
+            rng_norm = random.Random(tc.seed * 1_000_003 + epoch + 7919)  # its own stream: p=0 changes nothing
             for batch in _train_batches(ds_tr, sampler, aug, rng, info):
                 batch = _to_device(batch, model)
-                losses = compute_losses(_forward(net, batch), batch, weights, ctx)
+                norm_stats = spk_norm(batch, inputs_of, rng_norm) if spk_norm is not None else None
+                losses = compute_losses(_forward(net, batch, norm_stats), batch, weights, ctx)
                 opt.zero_grad(set_to_none=True)
                 losses["total"].backward()
                 if tc.grad_clip > 0:
