@@ -63,7 +63,7 @@ DEV_SPEAKERS = ("emodb_09", "emodb_10", "ravdess_05", "ravdess_06", "ravdess_07"
 LEVEL_SPECS = {"auto": ("auto", None, None), "input": ("input", None, None), "pooled": ("pooled", False, False),
                "pooled+std": ("pooled", True, False), "embedding": ("embedding", False, False),
                "embedding+std": ("embedding", True, False), "pooled+head": ("pooled", None, True),
-               "embedding+head": ("embedding", None, True)}
+               "embedding+head": ("embedding", None, True), "embedding+compare": ("embedding+compare", None, True)}
 
 
 def adapt_config(spec: str) -> AdaptConfig:
@@ -480,7 +480,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                                             subsets=sub), a.budgets))
         results[-1]["checkpoint"] = ck
         lvl, ms = pred.adapt_level(cfg)
-        results[-1]["adapt_level"] = lvl + ("+head" if pred.adapt_head(cfg) else "+std" if ms and lvl != "input" else "") + \
+        results[-1]["adapt_level"] = lvl + ("+head" if pred.adapt_head(cfg) and lvl in ("pooled", "embedding")
+                                            else "+std" if ms and lvl != "input" else "") + \
             ("+balance" if cfg.balance else "")
     import os
 

@@ -431,3 +431,34 @@ def test_balance_spreads_a_speakers_labels_and_reads_no_labels(predictor, speake
     st = predictor.speaker_stats(speakers[:2], config=bal)
     assert st is not None and st.bias is not None and st.bias.shape == (len(predictor.label_names),)
     assert predictor.speaker_stats(speakers[:2], config=LOW).bias is None
+
+
+def test_hybrid_level_joins_the_embedding_with_compare_functionals(ref_model, speakers, tmp_path):
+    """embedding+compare: reference and head over [embedding, ComParE functionals]; auto picks it when stored."""
+    pytest.importorskip("opensmile")
+    from serkit.adapt import HYBRID_C, add_reference
+
+    out = tmp_path / "hybrid.pt"
+    entry = add_reference(ref_model, out=out, level="embedding+compare", progress=False)
+    assert entry["level"] == "embedding+compare" and entry["head"] is True
+    hyb = entry["embedding+compare"]
+    assert len(hyb["mean"]) == 32 + 6373 and hyb["head"]["C"] == HYBRID_C
+    pred = Predictor.from_checkpoint(out, threads=1)
+    cfg = AdaptConfig(min_seconds=1.0)
+    assert pred.adapt_level(cfg)[0] == "embedding+compare" and pred.adapt_head(cfg)
+    assert pred.adaptation_unsupported(cfg) is None
+    res = list(pred.predict_batch(speakers, speakers="folder", adapt=cfg))
+    assert all(r["adapted"] and r["adapt_level"] == "embedding+compare" for r in res)
+    assert all(abs(sum(r["scores"].values()) - 1) < 1e-3 for r in res)
+    # the hybrid representation is the model's embedding followed by the segment's ComParE functionals
+    from serkit.config import FeatureConfig
+    from serkit.features.extract import compute_features
+
+    h = pred.segment_representations(speakers[0], "embedding+compare")
+    e = pred.segment_representations(speakers[0], "embedding")
+    assert len(h) == len(e) >= 1
+    np.testing.assert_allclose(h[0][:32], e[0], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(h[0][32:], 0) and np.isfinite(h[0]).all()
+    assert compute_features(np.zeros(16000, np.float32) + 0.01, FeatureConfig(name="compare")).shape == (6373,)
+    st = pred.speaker_stats(speakers[:2], config=cfg)
+    assert st is not None and st.level == "embedding+compare" and st.mean.shape == (32 + 6373,)

@@ -24,6 +24,11 @@ Two places the speaker's statistics can act (``AdaptConfig.level``):
   stored in the checkpoint (``adapt_reference``; :func:`add_reference`, ``python -m serkit.adapt
   CHECKPOINT``): no retraining. ``level: auto`` (the default) uses the level and variant stored
   with the reference, chosen on development speakers (docs/benchmarks.md, "Speaker adaptation");
+- **the model's embedding together with openSMILE functionals of the same segment**
+  (``embedding+compare``: the segment's embedding concatenated with its ComParE_2016
+  functionals, standardised by the speaker's own mean and std and classified by a
+  speaker-normalised head fitted on the training speakers; the classic per-speaker
+  standardised functionals of the SER literature next to what the network learned);
 - **the model's input features** (``input``; the only place for models without a reference).
 
 How a trained model takes input-level statistics (no retraining):
@@ -73,8 +78,12 @@ SPEAKER_FROM = ("folder", "file")
 STD_FLOOR = 1e-3
 #: intermediate representations adaptation can map (models with ``represent``/``from_representation``)
 REP_LEVELS = ("pooled", "embedding")
+#: a model level joined with openSMILE functionals of the same segment: level -> (model level, feature set)
+HYBRID_LEVELS = {"embedding+compare": ("embedding", "compare")}
+#: inverse L2 strength of the head of a hybrid level (chosen on the development split, docs/benchmarks.md)
+HYBRID_C = 1.0
 #: ``AdaptConfig.level`` values
-LEVELS = ("auto", "input", *REP_LEVELS)
+LEVELS = ("auto", "input", *REP_LEVELS, *HYBRID_LEVELS)
 #: checkpoint key of the stored representation reference
 REFERENCE_KEY = "adapt_reference"
 #: inverse L2 strength of the speaker-normalised head (fit_head)
@@ -93,7 +102,8 @@ class AdaptConfig:
             docs/benchmarks.md, "Speaker adaptation".
         level: where the statistics act: ``input`` (model-input features), ``pooled`` /
             ``embedding`` (an intermediate representation; needs the checkpoint's
-            ``adapt_reference``), or ``auto``: the reference's chosen level if the checkpoint has
+            ``adapt_reference``), ``embedding+compare`` (the embedding joined with the segment's
+            ComParE functionals; always with its head), or ``auto``: the reference's chosen level if the checkpoint has
             one, else ``input``.
         match_std: with a representation level, also map the speaker's std onto the reference's
             (None: the variant stored with the reference; False: mean only).
@@ -304,7 +314,7 @@ def fit_head(reps: Mapping[str, Sequence[tuple[np.ndarray, str]]], labels: Seque
 
 def add_reference(checkpoint: PathLike, *, out: PathLike | None = None, data_root: PathLike | None = None,
                   level: str = "embedding", match_std: bool = False, head: bool = False, fold: str | None = None,
-                  progress: bool = True) -> dict[str, Any]:
+                  hybrid: bool = False, progress: bool = True) -> dict[str, Any]:
     """Store the training speakers' representation reference in a trained checkpoint (no retraining).
 
     The training files are rebuilt from the checkpoint's own recipe (data, labels, protocol):
@@ -324,6 +334,8 @@ def add_reference(checkpoint: PathLike, *, out: PathLike | None = None, data_roo
         head: ``auto`` uses the speaker-normalised head (:func:`fit_head`, fitted here on the
             training speakers' segments and their training labels).
         fold: the fold whose training side to use, for protocols with several folds.
+        hybrid: also store the levels of :data:`HYBRID_LEVELS` (openSMILE functionals of every
+            training segment; slower). Implied when ``level`` is one of them.
         progress: progress bar over training speakers.
 
     Returns:
@@ -338,8 +350,9 @@ def add_reference(checkpoint: PathLike, *, out: PathLike | None = None, data_roo
     from serkit.inference import Predictor
     from serkit.models.checkpoint import find_checkpoint, load_checkpoint
 
-    if level not in REP_LEVELS:
-        raise ConfigError(f"level must be one of {list(REP_LEVELS)}, got {level!r}")
+    if level not in (*REP_LEVELS, *HYBRID_LEVELS):
+        raise ConfigError(f"level must be one of {[*REP_LEVELS, *HYBRID_LEVELS]}, got {level!r}")
+    levels = [*REP_LEVELS, *(HYBRID_LEVELS if hybrid or level in HYBRID_LEVELS else ())]
     path = find_checkpoint(checkpoint)
     ck = load_checkpoint(path)
     pred = Predictor.from_checkpoint(path)
@@ -360,10 +373,10 @@ def add_reference(checkpoint: PathLike, *, out: PathLike | None = None, data_roo
         by_spk.setdefault(by_id[i].speaker, []).append(by_id[i])
     from tqdm import tqdm
 
-    per_level: dict[str, list[SpeakerStats]] = {lv: [] for lv in REP_LEVELS}
-    seg_reps: dict[str, dict[str, list[tuple[np.ndarray, str]]]] = {lv: {} for lv in REP_LEVELS}
+    per_level: dict[str, list[SpeakerStats]] = {lv: [] for lv in levels}
+    seg_reps: dict[str, dict[str, list[tuple[np.ndarray, str]]]] = {lv: {} for lv in levels}
     for spk, us in tqdm(sorted(by_spk.items()), desc="reference", unit="speaker", disable=not progress):
-        for lv in REP_LEVELS:
+        for lv in levels:
             rows = [(h, u.emotion) for u in us if u.emotion in pred.label_names
                     for h in pred.segment_representations(u.path, lv)]
             if rows:
@@ -372,9 +385,11 @@ def add_reference(checkpoint: PathLike, *, out: PathLike | None = None, data_roo
                 for h, _ in rows:
                     acc.update(h[None], seconds=0.0)
                 per_level[lv].append(acc.stats(spk, level=lv))
-    entry: dict[str, Any] = {lv: {**reference_from(v), "head": fit_head(seg_reps[lv], pred.label_names)}
+    entry: dict[str, Any] = {lv: {**reference_from(v), "head": fit_head(seg_reps[lv], pred.label_names,
+                                                                        C=HYBRID_C if lv in HYBRID_LEVELS else HEAD_C)}
                              for lv, v in per_level.items()}
-    entry.update(level=level, match_std=bool(match_std), head=bool(head), speakers=len(per_level[level]),
+    entry.update(level=level, match_std=bool(match_std), head=bool(head or level in HYBRID_LEVELS),
+                 speakers=len(per_level[level]),
                  segments=int(sum(s.frames for s in per_level[level])),
                  fitted_on=f"training speakers of fold {folds[0].name!r} of the checkpoint's recipe "
                            f"({cfg.data.corpus}, {len(by_spk)} speakers), VAD segments; training labels are read "
@@ -466,13 +481,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("checkpoint", help="serkit checkpoint (.pt) or run folder")
     ap.add_argument("--out", default=None, help="write here instead of in place")
     ap.add_argument("--data-root", default=None, help="corpora folder (default $SERKIT_DATA, else ../shared/data)")
-    ap.add_argument("--level", choices=REP_LEVELS, default="embedding", help="level used by default (auto)")
+    ap.add_argument("--level", choices=[*REP_LEVELS, *HYBRID_LEVELS], default="embedding",
+                    help="level used by default (auto)")
+    ap.add_argument("--hybrid", action="store_true",
+                    help=f"also store the levels joined with openSMILE functionals ({', '.join(HYBRID_LEVELS)})")
     ap.add_argument("--match-std", action="store_true", help="by default also map the std (else the mean only)")
     ap.add_argument("--head", action="store_true", help="by default use the speaker-normalised head")
     ap.add_argument("--fold", default=None, help="fold the checkpoint was trained on (protocols with several folds)")
     a = ap.parse_args(argv)
     e = add_reference(a.checkpoint, out=a.out, data_root=a.data_root, level=a.level, match_std=a.match_std,
-                      head=a.head, fold=a.fold)
+                      head=a.head, fold=a.fold, hybrid=a.hybrid)
     print(f"reference stored: level {e['level']}, match_std {e['match_std']}, head {e['head']}, {e['speakers']} speakers, "
           f"{e['segments']} segments ({e['fitted_on']})")
     return 0

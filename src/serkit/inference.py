@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from serkit.adapt import (
+    HYBRID_LEVELS,
     REFERENCE_KEY,
     AdaptConfig,
     RunningStats,
@@ -544,7 +545,8 @@ class Predictor:
             return out
         norm_stats: tuple[np.ndarray, np.ndarray] | None = None
         rep: tuple[Any, ...] | None = None
-        if stats is not None and stats.level != "input":
+        hybrid = stats is not None and stats.level in HYBRID_LEVELS
+        if stats is not None and stats.level != "input" and not hybrid:
             ref = (self.adapt_reference or {})[stats.level]
             rep = (stats.level, lambda h: map_representation(h, stats, ref))
             if stats.head:
@@ -567,7 +569,14 @@ class Predictor:
             kw["rep"] = rep
         if texts is not None:
             kw["text"] = self._text_features(texts)
-        probs, avd = self.backend(pad, lens, **kw)
+        if hybrid and stats is not None:  # the embedding joined with openSMILE functionals, speaker-standardised, and its head
+            head = (self.adapt_reference or {})[stats.level]["head"]
+            z = map_representation(self._represent(segs, pad, lens, stats.level), stats, head) @ \
+                np.asarray(head["weight"], np.float32).T + np.asarray(head["bias"], np.float32)
+            probs, avd = np.exp(z - z.max(-1, keepdims=True)), None
+            probs /= probs.sum(-1, keepdims=True)
+        else:
+            probs, avd = self.backend(pad, lens, **kw)
         if probs is not None and stats is not None and stats.bias is not None:  # AdaptConfig.balance
             z = np.log(np.maximum(probs, 1e-12)) + stats.bias
             probs = np.exp(z - z.max(1, keepdims=True))
@@ -727,22 +736,25 @@ class Predictor:
         ref = self.adapt_reference or {}
         level = cfg.level
         if level == "auto":
-            level = ref["level"] if ref.get("level") in getattr(self.backend, "rep_levels", ()) else "input"
+            stored = ref.get("level")
+            level = stored if HYBRID_LEVELS.get(stored, (stored,))[0] in getattr(self.backend, "rep_levels", ()) \
+                else "input"
         match_std = cfg.match_std if cfg.match_std is not None else bool(ref.get("match_std", False))
         return level, match_std
 
     def adapt_head(self, config: AdaptConfig | None = None) -> bool:
         """Adaptation classifies with the reference's speaker-normalised head (representation levels only)."""
         cfg = config or AdaptConfig()
-        if self.adapt_level(cfg)[0] == "input":
-            return False
+        level = self.adapt_level(cfg)[0]
+        if level in ("input", *HYBRID_LEVELS):
+            return level != "input"  # a hybrid level is always classified by its head
         return bool(cfg.head if cfg.head is not None else (self.adapt_reference or {}).get("head", False))
 
     def adaptation_unsupported(self, config: AdaptConfig | None = None) -> str | None:
         """Why this model cannot take a speaker's statistics, or None if it can (see :mod:`serkit.adapt`)."""
         level, _ = self.adapt_level(config)
         if level != "input":
-            if level not in getattr(self.backend, "rep_levels", ()):
+            if HYBRID_LEVELS.get(level, (level,))[0] not in getattr(self.backend, "rep_levels", ()):
                 return (f"{self.name}: adaptation at the {level!r} representation needs a torch checkpoint of a model "
                         "with represent/from_representation (e.g. compact_cnn); ONNX files adapt input features only")
             if level not in (self.adapt_reference or {}):
@@ -776,9 +788,21 @@ class Predictor:
             pad = np.zeros((len(chunk), int(lens.max()), *chunk[0].shape[1:]), dtype=np.float32)
             for j, f in enumerate(chunk):
                 pad[j, : len(f)] = f
-            h = self.backend.represent(pad, lens, level)
+            h = self._represent(segs[i:i + self.batch_size], pad, lens, level)
             for j, s in enumerate(segs[i:i + self.batch_size]):
                 acc.update(h[j:j + 1], seconds=s.end - s.start)
+
+    def _represent(self, segs: Sequence[Segment], pad: np.ndarray, lens: np.ndarray, level: str) -> np.ndarray:
+        """``(B, D)`` representation of padded segment features at ``level``; a hybrid level
+        (:data:`serkit.adapt.HYBRID_LEVELS`) appends each segment's openSMILE functionals."""
+        if level not in HYBRID_LEVELS:
+            return self.backend.represent(pad, lens, level)
+        from serkit.features.extract import compute_features
+
+        model_level, functionals = HYBRID_LEVELS[level]
+        smile = FeatureConfig(name=functionals)
+        return np.concatenate([self.backend.represent(pad, lens, model_level),
+                               np.stack([compute_features(s.samples, smile) for s in segs])], axis=1)
 
     def speaker_stats(self, paths: Iterable[PathLike], *, speaker: str = "speaker",
                       max_seconds: float | None = None,
