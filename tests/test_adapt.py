@@ -462,3 +462,14 @@ def test_hybrid_level_joins_the_embedding_with_compare_functionals(ref_model, sp
     assert compute_features(np.zeros(16000, np.float32) + 0.01, FeatureConfig(name="compare")).shape == (6373,)
     st = pred.speaker_stats(speakers[:2], config=cfg)
     assert st is not None and st.level == "embedding+compare" and st.mean.shape == (32 + 6373,)
+    # labels of the adaptation files are never read
+    bench = _adaptation_bench()
+    labels = ["angry", "sad", "happy", "neutral"]
+    utts = _labelled(speakers, labels)
+    perm = [replace(u, emotion=labels[(i + 1) % 4]) for i, u in enumerate(utts)]
+    assert bench.model_predictions(pred, utts, adapt=cfg) == bench.model_predictions(pred, perm, adapt=cfg)
+    # one corrupt file in a speaker's group is reported; the group's other file is still adapted
+    bad = speakers[0].parent / "broken.wav"
+    bad.write_bytes(b"RIFF0000WAVEjunk")
+    res = list(pred.predict_batch([bad, *speakers], speakers="folder", adapt=cfg))
+    assert "error" in res[0] and all(r["adapted"] for r in res[1:])
