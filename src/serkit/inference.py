@@ -736,9 +736,9 @@ class Predictor:
         ref = self.adapt_reference or {}
         level = cfg.level
         if level == "auto":
-            stored = ref.get("level")
-            level = stored if HYBRID_LEVELS.get(stored, (stored,))[0] in getattr(self.backend, "rep_levels", ()) \
-                else "input"
+            stored = str(ref.get("level", "input"))
+            model_level = HYBRID_LEVELS[stored][0] if stored in HYBRID_LEVELS else stored
+            level = stored if model_level in getattr(self.backend, "rep_levels", ()) else "input"
         match_std = cfg.match_std if cfg.match_std is not None else bool(ref.get("match_std", False))
         return level, match_std
 
