@@ -199,6 +199,11 @@ class RunningStats:
                             self.n, self.files, level, match_std, head)
 
 
+def model_level(level: str) -> str:
+    """The model representation a level reads (a hybrid level's model part; ``input`` and the others as is)."""
+    return HYBRID_LEVELS[level][0] if level in HYBRID_LEVELS else level
+
+
 def balance_bias(log_scores: np.ndarray, weights: np.ndarray | None = None, *, iters: int = 200) -> np.ndarray:
     """The per-class bias ``b`` that makes the weighted mean of ``softmax(log_scores + b)`` uniform.
 

@@ -66,6 +66,7 @@ from serkit.adapt import (
     groups_of,
     map_representation,
     map_to_reference,
+    model_level,
     resolve_speakers,
 )
 from serkit.config import FeatureConfig, from_dict
@@ -93,6 +94,12 @@ BUNDLED = ("default",)
 DIGITS = 5
 #: ``score_kind`` of classical models' results (their scores are not probabilities)
 SVM_SCORE_KIND = "svm_margin_softmax"
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``(B, C)`` logits, float32."""
+    p = np.exp(z - z.max(-1, keepdims=True))
+    return (p / p.sum(-1, keepdims=True)).astype(np.float32)
 
 
 def result_json(result: dict[str, Any]) -> str:
@@ -184,8 +191,7 @@ class _TorchBackend:
                  text: tuple[np.ndarray, np.ndarray] | None = None,
                  rep: tuple[Any, ...] | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Probabilities (and A/V/D); ``rep = (level, fn)`` maps the representation at ``level`` by ``fn``
-        (numpy ``(B, D) -> (B, D)``) before the model's remaining layers (speaker adaptation); ``rep = (level,
-        fn, head)`` classifies ``fn(h)`` with the linear ``head`` (``weight``, ``bias``) instead;
+        (numpy ``(B, D) -> (B, D)``) before the model's remaining layers (speaker adaptation);
         ``text = (features (B, L, D), lengths (B,))`` feeds models that read transcripts."""
         t = self.torch
         with t.inference_mode():
@@ -201,10 +207,6 @@ class _TorchBackend:
                 out = self.model(xt, lt, **kw)
             else:
                 h = self.model.represent(xt, lt, rep[0], **kw).float().cpu().numpy()
-                if len(rep) > 2:  # the speaker-normalised head (serkit.adapt.fit_head): its own logits, T = 1
-                    z = rep[1](h) @ np.asarray(rep[2]["weight"], np.float32).T + np.asarray(rep[2]["bias"], np.float32)
-                    p = np.exp(z - z.max(-1, keepdims=True))
-                    return (p / p.sum(-1, keepdims=True)).astype(np.float32), None
                 out = self.model.from_representation(t.from_numpy(rep[1](h)).to(self.device), rep[0])
             probs = t.softmax(out.logits.float() / self.temperature, -1).cpu().numpy() if out.logits is not None else None
             avd = out.avd.float().cpu().numpy() if out.avd is not None else None
@@ -545,18 +547,17 @@ class Predictor:
             return out
         norm_stats: tuple[np.ndarray, np.ndarray] | None = None
         rep: tuple[Any, ...] | None = None
-        hybrid = stats is not None and stats.level in HYBRID_LEVELS
-        if stats is not None and stats.level != "input" and not hybrid:
+        ref: dict[str, Any] = {}
+        if stats is not None and stats.level != "input":
             ref = (self.adapt_reference or {})[stats.level]
-            rep = (stats.level, lambda h: map_representation(h, stats, ref))
-            if stats.head:
-                rep = (*rep, ref["head"])
+            if not stats.head:
+                rep = (stats.level, lambda h: map_representation(h, stats, ref))
         elif stats is not None:
             if self.backend.takes_norm_stats:
                 norm_stats = (np.tile(stats.mean, (len(feats), 1)), np.tile(stats.std, (len(feats), 1)))
             else:
-                ref = self.backend.input_stats()
-                feats = [map_to_reference(f, stats, *ref) for f in feats]
+                g_mean, g_std = self.backend.input_stats()
+                feats = [map_to_reference(f, stats, g_mean, g_std) for f in feats]
         lens = np.array([len(f) for f in feats], dtype=np.int64)
         shape = (len(feats), int(lens.max()), *feats[0].shape[1:])
         pad = np.zeros(shape, dtype=np.float32)
@@ -569,18 +570,14 @@ class Predictor:
             kw["rep"] = rep
         if texts is not None:
             kw["text"] = self._text_features(texts)
-        if hybrid and stats is not None:  # the embedding joined with openSMILE functionals, speaker-standardised, and its head
-            head = (self.adapt_reference or {})[stats.level]["head"]
-            z = map_representation(self._represent(segs, pad, lens, stats.level), stats, head) @ \
-                np.asarray(head["weight"], np.float32).T + np.asarray(head["bias"], np.float32)
-            probs, avd = np.exp(z - z.max(-1, keepdims=True)), None
-            probs /= probs.sum(-1, keepdims=True)
+        if stats is not None and stats.head:  # the speaker-normalised head (serkit.adapt.fit_head), its logits at T = 1
+            h = map_representation(self._represent(segs, pad, lens, stats.level), stats, ref)
+            probs, avd = _softmax(h @ np.asarray(ref["head"]["weight"], np.float32).T
+                                  + np.asarray(ref["head"]["bias"], np.float32)), None
         else:
             probs, avd = self.backend(pad, lens, **kw)
         if probs is not None and stats is not None and stats.bias is not None:  # AdaptConfig.balance
-            z = np.log(np.maximum(probs, 1e-12)) + stats.bias
-            probs = np.exp(z - z.max(1, keepdims=True))
-            probs /= probs.sum(1, keepdims=True)
+            probs = _softmax(np.log(np.maximum(probs, 1e-12)) + stats.bias)
         out = []
         for i, s in enumerate(segs):
             r: dict[str, Any] = {"start": s.start, "end": s.end}
@@ -737,8 +734,7 @@ class Predictor:
         level = cfg.level
         if level == "auto":
             stored = str(ref.get("level", "input"))
-            model_level = HYBRID_LEVELS[stored][0] if stored in HYBRID_LEVELS else stored
-            level = stored if model_level in getattr(self.backend, "rep_levels", ()) else "input"
+            level = stored if model_level(stored) in getattr(self.backend, "rep_levels", ()) else "input"
         match_std = cfg.match_std if cfg.match_std is not None else bool(ref.get("match_std", False))
         return level, match_std
 
@@ -754,7 +750,7 @@ class Predictor:
         """Why this model cannot take a speaker's statistics, or None if it can (see :mod:`serkit.adapt`)."""
         level, _ = self.adapt_level(config)
         if level != "input":
-            if HYBRID_LEVELS.get(level, (level,))[0] not in getattr(self.backend, "rep_levels", ()):
+            if model_level(level) not in getattr(self.backend, "rep_levels", ()):
                 return (f"{self.name}: adaptation at the {level!r} representation needs a torch checkpoint of a model "
                         "with represent/from_representation (e.g. compact_cnn); ONNX files adapt input features only")
             if level not in (self.adapt_reference or {}):
@@ -799,9 +795,8 @@ class Predictor:
             return self.backend.represent(pad, lens, level)
         from serkit.features.extract import compute_features
 
-        model_level, functionals = HYBRID_LEVELS[level]
-        smile = FeatureConfig(name=functionals)
-        return np.concatenate([self.backend.represent(pad, lens, model_level),
+        smile = FeatureConfig(name=HYBRID_LEVELS[level][1])
+        return np.concatenate([self.backend.represent(pad, lens, model_level(level)),
                                np.stack([compute_features(s.samples, smile) for s in segs])], axis=1)
 
     def speaker_stats(self, paths: Iterable[PathLike], *, speaker: str = "speaker",
