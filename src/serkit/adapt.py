@@ -97,9 +97,10 @@ class AdaptConfig:
     Attributes:
         min_seconds: least speech (VAD segments, seconds) a speaker's statistics must come from;
             with less, files are predicted without adaptation and say so. Default 30 s: on the
-            development speakers the default model's adaptation from about 10 s lost UA against
-            one file at a time (0.556 vs 0.595), from about 30 s it gained (0.699); see
-            docs/benchmarks.md, "Speaker adaptation".
+            development speakers the v0.2 model's adaptation (embedding + head) from about 10 s
+            lost UA against one file at a time (0.556 vs 0.595), from about 30 s it gained
+            (0.699); the shipped ``embedding+compare`` gains from 30 s on held-out speakers and
+            across corpora (+0.05 to +0.10); see docs/benchmarks.md, "Speaker adaptation".
         level: where the statistics act: ``input`` (model-input features), ``pooled`` /
             ``embedding`` (an intermediate representation; needs the checkpoint's
             ``adapt_reference``), ``embedding+compare`` (the embedding joined with the segment's
