@@ -78,7 +78,7 @@ def run(recipe_path: str, *, overrides: list[str], trials: int, reuse: str | Non
     from serkit.config import apply_overrides, load_dict
     from serkit.eval.metrics import classification_scores
     from serkit.eval.report import FoldResult
-    from serkit.experiment import FoldRun, plan_experiment, recipe_from_dict, report_of
+    from serkit.experiment import FoldRun, plan_experiment, recipe_diff, recipe_from_dict, report_of
     from serkit.models.checkpoint import load_model
     from serkit.train.loop import TrainResult, fit, predict_prepared, prepare
 
@@ -107,9 +107,7 @@ def run(recipe_path: str, *, overrides: list[str], trials: int, reuse: str | Non
             ck_path = Path(reuse) / f"fold_{f.name}" / "checkpoint.pt" if reuse and trial.number == 0 else None
             if ck_path is not None and ck_path.is_file():
                 model, ck = load_model(ck_path)
-                want = c.to_dict()
-                diff = [f"{s}.{k}" for s in ("features", "model", "train") for k in want[s]
-                        if want[s][k] != ck.config.get(s, {}).get(k)]
+                diff = recipe_diff(c, ck.config)  # settings added since that run count as their defaults
                 if diff:
                     raise SystemExit(f"{ck_path}: --reuse run differs from the recipe in {diff}")
                 res = TrainResult(model, ck, list(ck.extra.get("history") or []), 0.0)

@@ -70,3 +70,15 @@ def test_demo_runs_the_baseline_recipe():
 
     recipe = next(p for p in CONFIGS if p.name == "emodb_egemaps_svm.yaml")
     assert recipe_from_dict(DEMO_RECIPE) == load_recipe(str(recipe), [])
+
+
+def test_recipe_diff_counts_settings_added_since_a_run_as_defaults():
+    """A run stored before a setting existed still matches its recipe (fusion members, search --reuse)."""
+    from serkit.experiment import load_recipe, recipe_diff
+
+    cfg = load_recipe(Path(__file__).resolve().parents[1] / "configs" / "li2019" / "emodb.yaml")
+    stored = cfg.to_dict()
+    del stored["train"]["speaker_norm"]  # as saved by a serkit without train.speaker_norm
+    assert recipe_diff(cfg, stored) == []
+    stored["train"]["lr"] = 0.5
+    assert recipe_diff(cfg, stored) == ["train.lr"]

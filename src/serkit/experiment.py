@@ -55,6 +55,17 @@ def recipe_from_dict(d: Mapping[str, Any]) -> ExperimentConfig:
     return parse_recipe(d, model_config=model_config_from_dict, train_config=TrainConfig)
 
 
+
+def recipe_diff(want: ExperimentConfig, stored: Mapping[str, Any],
+                sections: Sequence[str] = ("features", "model", "train")) -> list[str]:
+    """The settings (``section.key``) in which a stored run's resolved recipe differs from ``want``.
+
+    The stored recipe is resolved again first, so a setting added to serkit after that run was
+    made counts as its default (an older run of the same recipe still matches).
+    """
+    a, b = want.to_dict(), recipe_from_dict(dict(stored)).to_dict()
+    return sorted(f"{sec}.{k}" for sec in sections for k in set(a[sec]) | set(b[sec]) if a[sec].get(k) != b[sec].get(k))
+
 def load_recipe(path: PathLike, overrides: Sequence[str] = ()) -> ExperimentConfig:
     """Read a recipe YAML, apply dotted ``key=value`` overrides, and resolve it (:func:`recipe_from_dict`)."""
     return recipe_from_dict(apply_overrides(load_dict(path), list(overrides)))
@@ -458,9 +469,7 @@ def _neural_member_scores(mc: ExperimentConfig, member: Any, fc: Any, train: lis
         ck_path = Path(member.runs.format(seed=c.train.seed)) / f"fold_{fold}" / "checkpoint.pt" if member.runs else None
         if ck_path is not None and ck_path.is_file():
             model, ck = load_model(ck_path)
-            want = c.to_dict()
-            diff = [f"{sec}.{k}" for sec in ("features", "model", "train")
-                    for k in set(want[sec]) | set(ck.config.get(sec, {})) if want[sec].get(k) != ck.config.get(sec, {}).get(k)]
+            diff = recipe_diff(c, ck.config)
             if diff or list(ck.label_names) != list(labels):
                 raise ConfigError(f"{ck_path}: its run does not match fusion member {member.recipe} "
                                   f"(differs in {sorted(diff) or 'label_names'}); re-run that recipe with the fusion's "
