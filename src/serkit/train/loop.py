@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from serkit.adapt import RunningStats
 from serkit.config import ExperimentConfig
 from serkit.data.avd import destandardise_avd, fit_avd_stats
 from serkit.data.dataset import IGNORE, Batch, LengthBucketSampler, UtteranceDataset, collate
@@ -249,11 +250,11 @@ class _SpeakerNorm:
             raise ConfigError(f"train.speaker_norm needs a model normalised per utterance (compact_cnn with "
                               f"model.input_norm utterance or utterance_mean), got {type(model).__name__} "
                               f"with input_norm {mode!r}; set train.speaker_norm=0")
-        frames: dict[str, list[np.ndarray]] = {}
+        accs: dict[str, RunningStats] = {}  # the statistics speaker adaptation computes at prediction
         for u, x in zip(train.utts, train.inputs, strict=True):
-            frames.setdefault(u.speaker, []).append(np.asarray(x, dtype=np.float32))
-        self.stats = {spk: (torch.from_numpy(np.concatenate(v).mean(0)), torch.from_numpy(np.concatenate(v).std(0)))
-                      for spk, v in frames.items()}
+            accs.setdefault(u.speaker, RunningStats()).update(x, seconds=0.0)
+        self.stats = {spk: (torch.from_numpy(st.mean), torch.from_numpy(st.std))
+                      for spk, st in ((spk, a.stats(spk)) for spk, a in accs.items())}
         self.clean = {u.id: x for u, x in zip(train.utts, train.inputs, strict=True)}
         self.share = share
 
