@@ -187,7 +187,7 @@ def ljspeech_prior(name: str, pred, files: Sequence[str], cfg: AdaptConfig) -> d
 _FITTED: dict = {}
 
 
-def _fit_svm(x: np.ndarray, y: list[str], key):
+def _fit_peer(x: np.ndarray, y: list[str], key):
     """A fitted ComParE classifier, fitted once per training set (the test side's standardisation varies):
     the linear SVM peer, or (``key[-1] == "lr"``) the logistic regression of the embedding+compare head."""
     from serkit.models.classical import LinearSvmConfig, build_linear_svm
@@ -207,9 +207,10 @@ def _fit_svm(x: np.ndarray, y: list[str], key):
     return _FITTED[key]
 
 
-def svm_predictions(x: np.ndarray, utts: Sequence[Utterance], train: list[int], test: list[int], *,
-                    adapt: bool, subsets: dict[str, list[str]] | None = None, clf: str = "svm") -> list[str]:
-    """Labels of the test rows from ComParE functionals ``x (N, D)``; with ``adapt``, per-speaker standardisation.
+def peer_predictions(x: np.ndarray, utts: Sequence[Utterance], train: list[int], test: list[int], *,
+                     adapt: bool, subsets: dict[str, list[str]] | None = None, clf: str = "svm") -> list[str]:
+    """Labels of the test rows from ComParE functionals ``x (N, D)`` by the SVM peer (``clf="lr"``: the
+    logistic regression of the embedding+compare head); with ``adapt``, per-speaker standardisation.
 
     Test speakers are standardised by the mean/std of their files in ``subsets`` (default all);
     with fewer than 3 files the std is the mean within-speaker std of the training speakers.
@@ -218,11 +219,11 @@ def svm_predictions(x: np.ndarray, utts: Sequence[Utterance], train: list[int], 
 
     y = [utts[i].emotion for i in train]
     if not adapt:
-        return list(_fit_svm(x[train], y, (tuple(train), False, clf)).predict(x[test]))
+        return list(_fit_peer(x[train], y, (tuple(train), False, clf)).predict(x[test]))
     key = (tuple(train), True, clf)
     if key not in _FITTED:
         xtr = np.stack(speaker_standardise([x[i] for i in train], [utts[i].speaker for i in train]))
-        _fit_svm(xtr, y, key)
+        _fit_peer(xtr, y, key)
     tr_spk = sorted({utts[i].speaker for i in train})
     pooled_sd = np.mean([x[[i for i in train if utts[i].speaker == s]].std(0) for s in tr_spk], axis=0)
     row = {utts[i].path: i for i in test}
@@ -498,13 +499,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             tr, te = split(su, proto)
             results.append(run_system(
                 f"ComParE + SVM (C={SVM_C})", proto, su, tr, te, labels, seconds,
-                lambda adapt, sub, tr=tr, te=te: svm_predictions(x, su, tr, te, adapt=adapt, subsets=sub), a.budgets))
+                lambda adapt, sub, tr=tr, te=te: peer_predictions(x, su, tr, te, adapt=adapt, subsets=sub), a.budgets))
             if a.lr_peer:  # the ComParE half of embedding+compare alone (per file, not per segment)
                 from serkit.adapt import HYBRID_C
 
                 results.append(run_system(
                     f"ComParE + LR (C={HYBRID_C})", proto, su, tr, te, labels, seconds,
-                    lambda adapt, sub, tr=tr, te=te: svm_predictions(x, su, tr, te, adapt=adapt, subsets=sub,
+                    lambda adapt, sub, tr=tr, te=te: peer_predictions(x, su, tr, te, adapt=adapt, subsets=sub,
                                                                      clf="lr"), a.budgets))
     for name, proto, ck, lv in models:
         if proto not in a.protocols:
