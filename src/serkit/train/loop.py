@@ -25,7 +25,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from serkit.adapt import RunningStats
 from serkit.config import ExperimentConfig
 from serkit.data.avd import destandardise_avd, fit_avd_stats
 from serkit.data.dataset import IGNORE, Batch, LengthBucketSampler, UtteranceDataset, collate
@@ -250,11 +249,14 @@ class _SpeakerNorm:
             raise ConfigError(f"train.speaker_norm needs a model normalised per utterance (compact_cnn with "
                               f"model.input_norm utterance or utterance_mean), got {type(model).__name__} "
                               f"with input_norm {mode!r}; set train.speaker_norm=0")
-        accs: dict[str, RunningStats] = {}  # the statistics speaker adaptation computes at prediction
+        frames: dict[str, list[np.ndarray]] = {}
         for u, x in zip(train.utts, train.inputs, strict=True):
-            accs.setdefault(u.speaker, RunningStats()).update(x, seconds=0.0)
-        self.stats = {spk: (torch.from_numpy(st.mean), torch.from_numpy(st.std))
-                      for spk, st in ((spk, a.stats(spk)) for spk, a in accs.items())}
+            frames.setdefault(u.speaker, []).append(np.asarray(x, dtype=np.float64))
+        # per-bin mean and std over all of the speaker's frames, as serkit.adapt.RunningStats computes them at
+        # prediction (that module sits above the training loop, so the two lines are not shared)
+        self.stats = {spk: (torch.from_numpy(f.mean(0).astype(np.float32)),
+                            torch.from_numpy(np.maximum(f.std(0), 1e-3).astype(np.float32)))
+                      for spk, f in ((spk, np.concatenate(v)) for spk, v in frames.items())}
         self.clean = {u.id: x for u, x in zip(train.utts, train.inputs, strict=True)}
         self.share = share
 
