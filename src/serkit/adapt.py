@@ -219,15 +219,14 @@ def balance_bias(log_scores: np.ndarray, weights: np.ndarray | None = None, *, i
     Returns:
         ``(C,)`` float32 bias, mean zero.
     """
+    from scipy.special import softmax
+
     z = np.asarray(log_scores, dtype=np.float64)
     w = np.ones(len(z)) if weights is None else np.asarray(weights, dtype=np.float64)
     w = w / w.sum()
     b = np.zeros(z.shape[1])
     for _ in range(iters):
-        y = z + b
-        p = np.exp(y - y.max(1, keepdims=True))
-        p /= p.sum(1, keepdims=True)
-        m = np.maximum(w @ p, 1e-12)
+        m = np.maximum(w @ softmax(z + b, axis=1), 1e-12)
         b -= np.log(m * z.shape[1])
         b = np.clip(b - b.mean(), -30.0, 30.0)
     return b.astype(np.float32)

@@ -55,7 +55,6 @@ def recipe_from_dict(d: Mapping[str, Any]) -> ExperimentConfig:
     return parse_recipe(d, model_config=model_config_from_dict, train_config=TrainConfig)
 
 
-
 def recipe_diff(want: ExperimentConfig, stored: Mapping[str, Any],
                 sections: Sequence[str] = ("features", "model", "train")) -> list[str]:
     """The settings (``section.key``) in which a stored run's resolved recipe differs from ``want``.
@@ -65,6 +64,7 @@ def recipe_diff(want: ExperimentConfig, stored: Mapping[str, Any],
     """
     a, b = want.to_dict(), recipe_from_dict(dict(stored)).to_dict()
     return sorted(f"{sec}.{k}" for sec in sections for k in set(a[sec]) | set(b[sec]) if a[sec].get(k) != b[sec].get(k))
+
 
 def load_recipe(path: PathLike, overrides: Sequence[str] = ()) -> ExperimentConfig:
     """Read a recipe YAML, apply dotted ``key=value`` overrides, and resolve it (:func:`recipe_from_dict`)."""
@@ -472,7 +472,7 @@ def _neural_member_scores(mc: ExperimentConfig, member: Any, fc: Any, train: lis
             diff = recipe_diff(c, ck.config)
             if diff or list(ck.label_names) != list(labels):
                 raise ConfigError(f"{ck_path}: its run does not match fusion member {member.recipe} "
-                                  f"(differs in {sorted(diff) or 'label_names'}); re-run that recipe with the fusion's "
+                                  f"(differs in {diff or 'label_names'}); re-run that recipe with the fusion's "
                                   f"train.valid_fraction={fc.valid_fraction} train.valid_seed={fc.valid_seed}, or drop "
                                   "the member's runs")
             res = TrainResult(model, ck, list(ck.extra.get("history") or []), 0.0)

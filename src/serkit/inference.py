@@ -98,8 +98,9 @@ SVM_SCORE_KIND = "svm_margin_softmax"
 
 def _softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise softmax of ``(B, C)`` logits, float32."""
-    p = np.exp(z - z.max(-1, keepdims=True))
-    return (p / p.sum(-1, keepdims=True)).astype(np.float32)
+    from scipy.special import softmax
+
+    return softmax(z, axis=-1).astype(np.float32)
 
 
 def result_json(result: dict[str, Any]) -> str:
@@ -234,9 +235,7 @@ class _LinearBackend:
         return None
 
     def __call__(self, x: np.ndarray, lengths: np.ndarray | None = None) -> tuple[np.ndarray, None]:
-        m = self.scorer.decision_function(x)  # (B, C)
-        e = np.exp(m - m.max(-1, keepdims=True))
-        return (e / e.sum(-1, keepdims=True)).astype(np.float32), None
+        return _softmax(self.scorer.decision_function(x)), None  # margins (B, C)
 
 
 def text_model_config(model_config: Any) -> KsTransformerConfig | None:
@@ -742,8 +741,10 @@ class Predictor:
         """Adaptation classifies with the reference's speaker-normalised head (representation levels only)."""
         cfg = config or AdaptConfig()
         level = self.adapt_level(cfg)[0]
-        if level in ("input", *HYBRID_LEVELS):
-            return level != "input"  # a hybrid level is always classified by its head
+        if level == "input":
+            return False
+        if level in HYBRID_LEVELS:  # always classified by its head
+            return True
         return bool(cfg.head if cfg.head is not None else (self.adapt_reference or {}).get("head", False))
 
     def adaptation_unsupported(self, config: AdaptConfig | None = None) -> str | None:

@@ -406,5 +406,5 @@ def _adaptation(args: argparse.Namespace):
         raise ConfigError("--balance-labels balances each speaker's labels: give --speaker-from or --speaker-map too")
     if balance and args.paths == ["-"]:
         raise ConfigError("--balance-labels needs a speaker's files; a stream on stdin is not balanced")
-    adapt = AdaptConfig(balance=balance) if secs is None else AdaptConfig(min_seconds=secs, balance=balance)
+    adapt = AdaptConfig(balance=balance, **({} if secs is None else {"min_seconds": secs}))
     return (read_speaker_map(csv_path) if csv_path else how), adapt

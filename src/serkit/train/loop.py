@@ -241,7 +241,7 @@ def _forward(model: torch.nn.Module, batch: Batch, norm_stats: tuple[torch.Tenso
 class _SpeakerNorm:
     """``train.speaker_norm``: per batch, which clean inputs get their speaker's statistics."""
 
-    def __init__(self, model: torch.nn.Module, train: Prepared, share: float) -> None:
+    def __init__(self, model: torch.nn.Module, train: Prepared, share: float, seed: int) -> None:
         if not 0.0 <= share <= 1.0:
             raise ConfigError(f"train.speaker_norm must be in [0, 1], got {share}")
         mode = getattr(getattr(model, "cfg", None), "norm_mode", None)
@@ -257,13 +257,18 @@ class _SpeakerNorm:
         self.stats = {spk: (torch.from_numpy(f.mean(0).astype(np.float32)),
                             torch.from_numpy(np.maximum(f.std(0), 1e-3).astype(np.float32)))
                       for spk, f in ((spk, np.concatenate(v)) for spk, v in frames.items())}
-        self.clean = {u.id: x for u, x in zip(train.utts, train.inputs, strict=True)}
-        self.share = share
+        self.train, self.share, self.seed = train, share, seed
+        self.clean_now: set[str] = set()
+        self.rng = random.Random()
 
-    def __call__(self, batch: Batch, inputs_of: dict[str, Any], rng: random.Random
-                 ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def start_epoch(self, inputs: Sequence[np.ndarray], epoch: int) -> None:
+        """The epoch's inputs: which utterances are drawn clean (not a wave-augmented copy) this epoch."""
+        self.clean_now = {u.id for u, x, c in zip(self.train.utts, inputs, self.train.inputs, strict=True) if x is c}
+        self.rng = random.Random(self.seed * 1_000_003 + epoch + 7919)  # its own stream: p=0 changes nothing
+
+    def __call__(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor] | None:
         """``norm_stats`` for :meth:`CompactCnn.normalise` (NaN rows keep their own), or None."""
-        rows = [inputs_of.get(i) is self.clean[i] and rng.random() < self.share for i in batch.ids]
+        rows = [i in self.clean_now and self.rng.random() < self.share for i in batch.ids]
         if not any(rows):
             return None
         n, f = len(rows), batch.inputs.shape[-1]
@@ -547,7 +552,7 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
         model.to(info.device)
     groups = _balance_groups(train.utts, tc.balance)
     waves = _wave_inputs(cfg, train, progress)
-    spk_norm = _SpeakerNorm(model, train, tc.speaker_norm) if tc.speaker_norm > 0 else None
+    spk_norm = _SpeakerNorm(model, train, tc.speaker_norm, tc.seed) if tc.speaker_norm > 0 else None
     # plain shuffled batches are length buckets of equal length
     sampler = LengthBucketSampler([ds_tr.length(i) for i in range(len(ds_tr))] if tc.sort_by_length else [0] * len(ds_tr),
                                   tc.batch_size, shuffle=True, seed=tc.seed, groups=groups)
@@ -598,11 +603,11 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
                 ds_tr.inputs = waves.for_epoch(epoch)
             model.train()
             tot, n = 0.0, 0
-            inputs_of = dict(zip((u.id for u in train.utts), ds_tr.inputs, strict=True))
-            rng_norm = random.Random(tc.seed * 1_000_003 + epoch + 7919)  # its own stream: p=0 changes nothing
+            if spk_norm is not None:
+                spk_norm.start_epoch(ds_tr.inputs, epoch)
             for batch in _train_batches(ds_tr, sampler, aug, rng, info):
                 batch = _to_device(batch, model)
-                norm_stats = spk_norm(batch, inputs_of, rng_norm) if spk_norm is not None else None
+                norm_stats = spk_norm(batch) if spk_norm is not None else None
                 losses = compute_losses(_forward(net, batch, norm_stats), batch, weights, ctx)
                 opt.zero_grad(set_to_none=True)
                 losses["total"].backward()
