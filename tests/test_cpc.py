@@ -179,6 +179,28 @@ def test_pretrain_logs_checkpoints_and_resume(tmp_path):
     assert res3["steps"] == 3 and [r["epoch"] for r in res3["history"]] == [1]
 
 
+def test_pretrain_init_starts_from_an_encoders_weights(tmp_path):
+    """``--init`` (continue the shipped encoder on your own audio): a new run starts from the given
+    encoder's weights and architecture with a fresh optimiser, and says so in config.json; a
+    checkpoint that is not a CPC encoder is refused."""
+    wav = _write_waves(tmp_path / "wav")
+    src = CpcModel(tiny_cpc_config())
+    save_cpc(tmp_path / "enc.pt", src)
+    tr = CpcTrainConfig(epochs=1, max_steps=1, batch_size=2, lr=0.0, valid_fraction=0.0, save_every=0)
+    out = tmp_path / "run"
+    res = pretrain_cpc(collect_sources([wav]), out, cfg=CpcConfig(), train=tr, progress=False, init=tmp_path / "enc.pt")
+    assert res["steps"] == 1
+    ck = load_checkpoint(out / "checkpoint.pt")
+    assert ck.model_config == tiny_cpc_config()  # the encoder's architecture, not cfg
+    for k, v in src.state_dict().items():  # lr 0: the weights are the encoder's
+        assert torch.equal(ck.state_dict[k], v), k
+    assert json.loads((out / "config.json").read_text())["init"] == str(tmp_path / "enc.pt")
+    torch.manual_seed(1)
+    with pytest.raises(ConfigError, match="not a CPC pretraining run"):
+        pretrain_cpc(collect_sources([wav]), tmp_path / "bad", train=tr, progress=False,
+                     init="bundled:default")
+
+
 def test_pretrain_save_resume_load_is_exact_and_uses_the_one_checkpoint(tmp_path):
     """save -> resume -> load: a run stopped mid-epoch and resumed ends with the weights of an
     uninterrupted run; its folder loads through load_checkpoint / features.encoder by the one rule."""

@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
     c.add_argument("--out", required=True, help="output folder")
     c.add_argument("--resume", action="store_true", help="continue from OUT/last.pt (or OUT/cpc.pt of an older serkit); "
                    "without one, start from scratch, as serkit train --resume does")
+    c.add_argument("--init", metavar="CKPT", default=None,
+                   help="start from this CPC encoder's weights (checkpoint, run folder or bundled:cpc) with a fresh "
+                        "optimiser, e.g. to adapt the shipped encoder to your own audio; its architecture is used")
     c.add_argument("--epochs", type=int, default=10, help="epochs (default 10)")
     c.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in total")
     c.add_argument("--batch-size", type=int, default=8, help="segments per step (default 8)")
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                         weight_decay=args.weight_decay, valid_fraction=args.valid_fraction, seed=args.seed,
                         num_threads=args.threads, save_every=args.save_every)
     res = pretrain_cpc(collect_sources(args.audio), args.out, cfg=cfg, train=tr, resume=args.resume,
-                       progress=not args.no_progress, audio=args.audio)
+                       progress=not args.no_progress, audio=args.audio, init=args.init)
     png = plot_cpc_curve(Path(args.out), Path(args.out) / "accuracy.png")
     print(json.dumps({"checkpoint": res["checkpoint"], "steps": res["steps"], "plot": str(png),
                       "history": res["history"]}, indent=2))

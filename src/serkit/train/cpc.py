@@ -258,9 +258,17 @@ def save_cpc(path: PathLike, model: CpcModel, **extra: Any) -> Path:
     return cpc_checkpoint(model, **extra).save(path)
 
 
+def _cpc_model(ck: Checkpoint, what: str, fix: str) -> CpcModel:
+    """The CPC model of a checkpoint, or a ConfigError saying ``what`` is not one and how to fix it."""
+    built = ck.build_model()
+    if not isinstance(built, CpcModel):
+        raise ConfigError(f"{what} is not a CPC pretraining run (model {ck.config.get('model', {}).get('name')!r}); {fix}")
+    return built
+
+
 def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcConfig | None = None,
                  train: CpcTrainConfig | None = None, resume: bool = False, progress: bool = True,
-                 audio: Sequence[str] = ()) -> dict:
+                 audio: Sequence[str] = (), init: PathLike | None = None) -> dict:
     """Pretrain a CPC model on unlabelled audio.
 
     Writes ``OUT/last.pt`` (latest, resumable: model, optimiser, position; every ``save_every``
@@ -278,13 +286,16 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
         progress: tqdm bar.
         audio: where ``sources`` came from (folders / manifests), recorded in ``config.json`` so
             a checkpoint's pretraining data can be told later.
+        init: start a new run from this CPC encoder's weights (a checkpoint file, run folder or
+            ``bundled:cpc``) with a fresh optimiser, e.g. to continue the shipped encoder on your own
+            audio; its architecture replaces ``cfg``. Ignored when resuming (the run's own state wins).
 
     Returns:
         ``{"history": [...], "steps": int, "checkpoint": path}``.
 
     Raises:
-        ConfigError: an existing run in ``OUT`` without ``resume``.
-        CheckpointError: the state to resume from cannot be read.
+        ConfigError: an existing run in ``OUT`` without ``resume``; ``init`` is not a CPC encoder.
+        CheckpointError: the state to resume from, or ``init``, cannot be read.
     """
     cfg = cfg or CpcConfig()
     train = train or CpcTrainConfig()
@@ -303,22 +314,26 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
         state = load_resume_state(out, resume=resume)
     model: CpcModel
     if state is not None:
-        built = state.build_model()
-        if not isinstance(built, CpcModel):
-            raise ConfigError(f"{out}: its training state is not a CPC pretraining run "
-                              f"(model {state.config.get('model', {}).get('name')!r}); choose another --out")
-        model, cfg = built, built.cfg
+        model = _cpc_model(state, f"{out}: its training state", "choose another --out")
+        cfg = model.cfg
     else:
         existing = [p.name for p in (last, final, legacy) if p.exists()]
         if existing and not resume:
             raise ConfigError(f"{out} holds a pretraining run ({', '.join(existing)}); pass --resume to continue it "
                               "or choose another --out")
         torch.manual_seed(train.seed)
-        model = CpcModel(cfg)
+        if init is not None:
+            model = _cpc_model(load_checkpoint(init), f"--init {init}",
+                               "name a checkpoint written by serkit pretrain cpc, or bundled:cpc")
+            cfg = model.cfg
+            log.info("starting from the weights of %s (fresh optimiser, step 0)", init)
+        else:
+            model = CpcModel(cfg)
     out.mkdir(parents=True, exist_ok=True)
     train_src, valid_src = _split(sources, train.valid_fraction, train.seed)
     (out / "config.json").write_text(json.dumps({"cpc": asdict(cfg), "train": asdict(train),
                                                  "audio": [str(a) for a in audio],
+                                                 "init": None if init is None else str(init),
                                                  "files_train": len(train_src), "files_valid": len(valid_src)},
                                                 indent=2))
     opt = torch.optim.Adam(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
