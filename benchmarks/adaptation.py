@@ -187,13 +187,13 @@ def ljspeech_prior(name: str, pred, files: Sequence[str], cfg: AdaptConfig) -> d
 _FITTED: dict = {}
 
 
-def _fit_peer(x: np.ndarray, y: list[str], key):
-    """A fitted ComParE classifier, fitted once per training set (the test side's standardisation varies):
-    the linear SVM peer, or (``key[-1] == "lr"``) the logistic regression of the embedding+compare head."""
+def _fit_peer(x: np.ndarray, y: list[str], key, clf: str):
+    """A fitted ComParE classifier, fitted once per ``key`` (training set; the test side's standardisation
+    varies): the linear SVM peer, or (``clf="lr"``) the logistic regression of the embedding+compare head."""
     from serkit.models.classical import LinearSvmConfig, build_linear_svm
 
     if key not in _FITTED:
-        if key[-1] == "lr":
+        if clf == "lr":
             from sklearn.linear_model import LogisticRegression
             from sklearn.pipeline import make_pipeline
             from sklearn.preprocessing import StandardScaler
@@ -219,11 +219,11 @@ def peer_predictions(x: np.ndarray, utts: Sequence[Utterance], train: list[int],
 
     y = [utts[i].emotion for i in train]
     if not adapt:
-        return list(_fit_peer(x[train], y, (tuple(train), False, clf)).predict(x[test]))
+        return list(_fit_peer(x[train], y, (tuple(train), False, clf), clf).predict(x[test]))
     key = (tuple(train), True, clf)
     if key not in _FITTED:
         xtr = np.stack(speaker_standardise([x[i] for i in train], [utts[i].speaker for i in train]))
-        _fit_peer(xtr, y, key)
+        _fit_peer(xtr, y, key, clf)
     tr_spk = sorted({utts[i].speaker for i in train})
     pooled_sd = np.mean([x[[i for i in train if utts[i].speaker == s]].std(0) for s in tr_spk], axis=0)
     row = {utts[i].path: i for i in test}

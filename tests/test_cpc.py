@@ -195,7 +195,6 @@ def test_pretrain_init_starts_from_an_encoders_weights(tmp_path):
     for k, v in src.state_dict().items():  # lr 0: the weights are the encoder's
         assert torch.equal(ck.state_dict[k], v), k
     assert json.loads((out / "config.json").read_text())["init"] == str(tmp_path / "enc.pt")
-    torch.manual_seed(1)
     with pytest.raises(ConfigError, match="not a CPC pretraining run"):
         pretrain_cpc(collect_sources([wav]), tmp_path / "bad", train=tr, progress=False,
                      init="bundled:default")
