@@ -303,9 +303,9 @@ def pretrain_cpc(sources: Sequence[AudioSource], out_dir: PathLike, *, cfg: CpcC
     last, final, legacy = out / RESUME_NAME, out / "checkpoint.pt", out / "cpc.pt"
     if train.num_threads:
         torch.set_num_threads(train.num_threads)
-    # Subnormal floats build up in the gradients after a few thousand steps and made every step about
-    # 1.5x slower on CPU (0.36 -> 0.55 s at step 7800, docs/cpc_card.md); flushing them to zero costs
-    # nothing measurable. Process-wide, like the thread count above.
+    # Subnormal floats build up in the gradients after a few thousand steps and made every step 1.2-1.5x
+    # slower on CPU (docs/cpc_card.md, benchmarks/cpc_denormal.py); flushing them to zero costs nothing
+    # measurable. Process-wide, like the thread count above.
     torch.set_flush_denormal(True)
     state: Checkpoint | None
     if resume and not last.is_file() and legacy.is_file():
