@@ -151,6 +151,28 @@ def _utts(tmp_path, n=3):
     return out
 
 
+def test_append_joins_frame_level_sets_frame_by_frame(assets):
+    from serkit.errors import ConfigError
+
+    x = ex.load_utterance(read_jsonl(assets / "manifest.jsonl")[0])
+    mel = ex.compute_features(x, FeatureConfig(name="logmel", n_mels=16))
+    lld = ex.compute_features(x, FeatureConfig(name="compare_lld"))
+    both = ex.compute_features(x, FeatureConfig(name="logmel", n_mels=16, append=("compare_lld",)))
+    t = min(len(mel), len(lld))
+    assert both.shape == (t, 16 + 65) and abs(len(mel) - len(lld)) <= 6
+    np.testing.assert_array_equal(both[:, :16], mel[:t])
+    np.testing.assert_array_equal(both[:, 16:], lld[:t])
+    # max_seconds crops the wave once, before every part
+    assert len(ex.compute_features(x, FeatureConfig(name="logmel", append=("mfcc",), max_seconds=0.5))) == 51
+    # the default config's cache key is unchanged by the new setting; an appended set gets its own
+    assert "append" not in ex._cache_config(FeatureConfig(name="mfcc"))
+    assert "compare_lld" in ex._cache_config(FeatureConfig(name="mfcc", append=("compare_lld",)))
+    for bad in (FeatureConfig(name="compare", append=("mfcc",)), FeatureConfig(name="mfcc", append=("compare",)),
+                FeatureConfig(name="logmel", hop_length=320, append=("mfcc",))):
+        with pytest.raises(ConfigError, match="features.append"):
+            ex.compute_features(x, bad)
+
+
 def test_cache_hit_miss_and_invalidation(tmp_path, counted):
     utts = _utts(tmp_path)
     cfg = FeatureConfig(name="mfcc")

@@ -71,6 +71,10 @@ class FeatureConfig:
         encoder: local folder or checkpoint of a pretrained encoder for ``cpc`` / ``ssl``
             features (frozen; the features are cached like any other).
         layer: encoder layer to take (None = the encoder's default / last).
+        append: further frame-level feature sets (``logmel``, ``spectrogram``, ``mfcc``,
+            ``egemaps_lld``, ``compare_lld``; each with its default settings) computed on the same
+            wave and concatenated to ``name``'s frames, all at 10 ms, cut to the shortest; e.g.
+            ``cpc`` + ``[compare_lld]`` gives the CPC context next to pitch, energy and voice quality.
     """
 
     name: str = "logmel"
@@ -85,6 +89,7 @@ class FeatureConfig:
     trim: bool = False
     encoder: str | None = None
     layer: int | None = None
+    append: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from serkit.checkpoint_file import find_checkpoint, resolve_bundled
 from serkit.config import FeatureConfig
 from serkit.data import audio
 from serkit.data.manifest import Utterance
-from serkit.errors import AudioError, CheckpointError, UnknownKeyError
+from serkit.errors import AudioError, CheckpointError, ConfigError, UnknownKeyError
 from serkit.features import functional as F
 from serkit.features.npy_store import load_npy, save_npy
 from serkit.features.smile import SMILE_FEATURES, smile_extract
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 FEATURE_NAMES = ("logmel", "spectrogram", "mfcc", *SMILE_FEATURES, "raw", "cpc", "ssl")
 #: Features that give one vector per utterance (the rest give (T, F) frames).
 UTTERANCE_LEVEL = ("egemaps", "compare")
+#: Frame-level features at a 10 ms hop with their default settings, which ``features.append`` can add.
+APPENDABLE = ("logmel", "spectrogram", "mfcc", "egemaps_lld", "compare_lld")
 
 
 def default_cache_dir() -> Path:
@@ -56,6 +58,8 @@ def compute_features(signal: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
         raise UnknownKeyError("feature", cfg.name, FEATURE_NAMES)
     if cfg.max_seconds is not None:
         signal = signal[: int(cfg.max_seconds * audio.SAMPLE_RATE)]
+    if cfg.append:
+        return _appended(signal, cfg)
     if cfg.name == "raw":
         return signal.astype(np.float32)
     if cfg.name in SMILE_FEATURES:
@@ -83,10 +87,25 @@ def compute_features(signal: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     return y.numpy().astype(np.float32)
 
 
+def _appended(signal: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """``features.append``: ``cfg.name``'s frames with each appended set's frames beside them."""
+    bad = [a for a in cfg.append if a not in APPENDABLE]
+    off_hop = cfg.name in ("logmel", "spectrogram", "mfcc") and cfg.hop_length != 160
+    if bad or off_hop or cfg.name in UTTERANCE_LEVEL or cfg.name == "raw":
+        raise ConfigError(f"features.append joins frame-level features at 10 ms: features.name must be frame-level "
+                          f"at a 160-sample hop (not {cfg.name!r}, hop {cfg.hop_length}) and each appended set one of {list(APPENDABLE)}, got {list(cfg.append)}")
+    parts = [compute_features(signal, replace(cfg, append=(), max_seconds=None))]
+    parts += [compute_features(signal, FeatureConfig(name=a)) for a in cfg.append]
+    t = min(len(p) for p in parts)  # encoders and openSMILE differ by a few edge frames
+    return np.concatenate([p[:t] for p in parts], axis=1).astype(np.float32)
+
+
 def _cache_config(cfg: FeatureConfig) -> str:
     # standardisation is applied after the cache; trimming changes the utterance's segment times (the key)
     d = asdict(replace(cfg, speaker_norm=False))
     d.pop("trim", None)
+    if not d["append"]:
+        d.pop("append")  # caches made before the setting existed stay valid
     try:  # the file itself for a CPC checkpoint (bundled:cpc, a run folder) or an encoder folder
         enc = (find_checkpoint if cfg.name == "cpc" else resolve_bundled)(cfg.encoder) if cfg.encoder else None
     except CheckpointError:
