@@ -10,7 +10,8 @@ Prints and writes (``--json``):
   of docs/results.md);
 - std over seeds of the fold means (sample std, ddof = 1): the training seed's noise;
 - paired comparison with the baseline on the same folds: mean difference of the seed-averaged UA,
-  folds better, two-sided sign test and Wilcoxon signed-rank test over the folds;
+  folds better, two-sided sign test and Wilcoxon signed-rank test over the folds (the baseline may
+  also be another system's summary written by --json: then its seed-averaged UA is compared);
 - for reference, the UA of the *seed ensemble* (class probabilities averaged over the seeds, read
   from each report's ``.predictions.csv``): a different system (an ensemble), reported apart.
 """
@@ -99,8 +100,12 @@ def summarise(paths: list[Path], baseline: Path | None = None) -> dict:
         v = np.array([ens[f] for f in folds])
         out["seed_ensemble_ua"] = {"mean": float(v.mean()), "std_over_folds": float(v.std()), "per_fold": ens}
     if baseline is not None:
-        b = _report(baseline)
-        bua = {f["name"]: f["scores"]["ua"] for f in b["folds"]}
+        b = json.loads(Path(baseline).read_text())
+        if "seed_averaged" in b:  # another system's summary written by this script: its seed-averaged UA
+            bua = b["seed_averaged"]["ua"]["per_fold"]
+        else:
+            b = _report(baseline)
+            bua = {f["name"]: f["scores"]["ua"] for f in b["folds"]}
         missing = [f for f in folds if f not in bua]
         if missing:
             raise SystemExit(f"{baseline}: has no folds {missing}; compare reports of the same protocol")
@@ -139,7 +144,8 @@ def text(s: dict) -> str:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("reports", nargs="+", type=Path, help="serkit evaluate --json reports, one per seed")
-    ap.add_argument("--baseline", type=Path, default=None, help="report of the system to compare with (same folds)")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="report of the system to compare with (same folds), or its --json summary of seeds")
     ap.add_argument("--json", type=Path, default=None, help="write the summary here")
     a = ap.parse_args(argv)
     s = summarise(a.reports, a.baseline)

@@ -43,6 +43,11 @@ def test_seed_summary_averages_per_fold_then_over_folds(tmp_path):
     p = s["baseline"]["seed_averaged_minus_baseline"]
     assert p["folds_better"] == 3 and p["folds_worse"] == 0 and p["mean_difference"] == pytest.approx(0.1)
     assert "seed_ensemble_ua" not in s  # no prediction CSVs beside the reports
+    # another system's seed summary as the baseline: its seed-averaged UA per fold
+    summary = tmp_path / "other_seeds.json"
+    summary.write_text(json.dumps(seeds.summarise([base, _report(tmp_path / "b1.json", 1, [0.7, 0.7, 0.8, 1.0])])))
+    q = seeds.summarise([a, b], summary)["baseline"]
+    assert q["ua_mean"] == pytest.approx(0.75) and q["seed_averaged_minus_baseline"]["mean_difference"] == pytest.approx(0.05)
     with pytest.raises(SystemExit, match="folds"):
         seeds.summarise([a, _report(tmp_path / "x.json", 2, [0.5, 0.5])])
 

@@ -513,7 +513,8 @@ def report_of(plan: ExperimentPlan, runs: Sequence[FoldRun]) -> Report:
         corpus=cfg.data.corpus, label_set=cfg.data.labels or spec.default_labels, labels=plan.labels,
         protocol=ev.protocol, protocol_name=plan.protocol_name, speaker_dependent=ev.speaker_dependent,
         seed=ev.seed, n_utterances=len(plan.utts), model=cfg.model.name,
-        features="+".join(c.features.name for c in plan.members) if plan.members else cfg.features.name,
+        features="+".join(c.features.name for c in plan.members) if plan.members
+        else "+".join((cfg.features.name, *cfg.features.append)),
         folds=results, predictions=[p for r in runs for p in r.predictions], notes=notes,
         wall_time_s=round(time.time() - plan.t0, 1), config=cfg.to_dict(), cross_corpus=plan.cross,
         folds_total=plan.folds_total,

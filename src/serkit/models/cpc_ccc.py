@@ -23,6 +23,9 @@ before the attention to save CPU time; serkit's EmoDB recipes use 4 (40 ms) and 
 raw waves cannot standardise CPC features per speaker as the frozen recipes do, and without any
 normalisation the recogniser stayed at chance on EmoDB (docs/results.md), so the end-to-end recipe
 turns it on.
+The paper feeds CPC alone; ``configs/li2021/emodb_cpc_lld.yaml`` appends openSMILE ComParE LLDs
+(``features.append``) to the CPC frames, a deviation that adds the prosodic and voice-quality cues
+the classical baselines live on (its own row in docs/results.md; the paper row stays CPC alone).
 The builder reads the CPC checkpoint named in ``encoder`` (only to initialise the embedded
 encoder; a saved recogniser's state dict then overrides those weights).
 """
