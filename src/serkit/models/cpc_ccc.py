@@ -18,7 +18,9 @@ Input is either
 Deviations: the paper does not say whether the attention layer has a residual connection or a
 layer norm; we use one residual + LayerNorm (a standard transformer sub-layer), which trains
 more stably on small corpora. ``frame_stride`` (default 1 = paper) optionally averages frames
-before the attention to save CPU time; serkit's EmoDB recipes use 4 (40 ms) and say so (stride 1 measured on EmoDB: no UA gain at 5-6x the time, docs/results.md). Padded frames are masked in the attention and in the pooling.
+before the attention to save CPU time; serkit's EmoDB recipes use 4 (40 ms) and say so (stride 1
+measured on EmoDB: no UA gain at 5-6x the time, docs/results.md). Padded frames are masked in the
+attention and in the pooling.
 ``input_norm`` (default off = paper) batch-normalises the input features: end-to-end training on
 raw waves cannot standardise CPC features per speaker as the frozen recipes do, and without any
 normalisation the recogniser stayed at chance on EmoDB (docs/results.md), so the end-to-end recipe
