@@ -168,7 +168,8 @@ def test_append_joins_frame_level_sets_frame_by_frame(assets):
     assert "append" not in ex._cache_config(FeatureConfig(name="mfcc"))
     assert "compare_lld" in ex._cache_config(FeatureConfig(name="mfcc", append=("compare_lld",)))
     for bad in (FeatureConfig(name="compare", append=("mfcc",)), FeatureConfig(name="mfcc", append=("compare",)),
-                FeatureConfig(name="logmel", hop_length=320, append=("mfcc",))):
+                FeatureConfig(name="logmel", hop_length=320, append=("mfcc",)),
+                FeatureConfig(name="ssl", encoder="x", append=("mfcc",))):
         with pytest.raises(ConfigError, match="features.append"):
             ex.compute_features(x, bad)
 

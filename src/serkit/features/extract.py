@@ -91,9 +91,10 @@ def _appended(signal: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """``features.append``: ``cfg.name``'s frames with each appended set's frames beside them."""
     bad = [a for a in cfg.append if a not in APPENDABLE]
     off_hop = cfg.name in ("logmel", "spectrogram", "mfcc") and cfg.hop_length != 160
-    if bad or off_hop or cfg.name in UTTERANCE_LEVEL or cfg.name == "raw":
-        raise ConfigError(f"features.append joins frame-level features at 10 ms: features.name must be frame-level "
-                          f"at a 160-sample hop (not {cfg.name!r}, hop {cfg.hop_length}) and each appended set one of {list(APPENDABLE)}, got {list(cfg.append)}")
+    if bad or off_hop or cfg.name in (*UTTERANCE_LEVEL, "raw", "ssl"):  # SSL encoders give 20 ms frames
+        raise ConfigError(f"features.append joins frame-level features at 10 ms: features.name must be one at a "
+                          f"160-sample hop (not {cfg.name!r}, hop {cfg.hop_length}) and each appended set one of "
+                          f"{list(APPENDABLE)}, got {list(cfg.append)}")
     parts = [compute_features(signal, replace(cfg, append=(), max_seconds=None))]
     parts += [compute_features(signal, FeatureConfig(name=a)) for a in cfg.append]
     t = min(len(p) for p in parts)  # encoders and openSMILE differ by a few edge frames
