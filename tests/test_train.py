@@ -69,8 +69,9 @@ def test_label_smoothing_of_the_emotion_loss():
     assert smooth > plain  # confident right answers cost more once the target is smoothed
 
 
-def test_resume_equals_uninterrupted(synthetic, tmp_path):
-    cfg = _cfg()
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_resume_equals_uninterrupted(synthetic, tmp_path, ema_decay):
+    cfg = _cfg(ema_decay=ema_decay)
     labels = sorted({u.emotion for u in synthetic})
     tr, va = synthetic[:12], synthetic[12:]
     p_tr, p_va = prepare(cfg, tr, progress=False), prepare(cfg, va, progress=False)
@@ -105,6 +106,42 @@ def test_resume_equals_uninterrupted(synthetic, tmp_path):
     for k, v in full.model.state_dict().items():
         assert torch.equal(v, resumed.model.state_dict()[k]), k
     assert [h["train_loss"] for h in full.history] == [h["train_loss"] for h in resumed.history]
+
+
+def test_ema_weights_are_the_exponential_average_of_the_steps(synthetic, monkeypatch):
+    """train.ema_decay: the saved weights are e_1 = w_1, e_k = d e_(k-1) + (1 - d) w_k over the
+    weights w_k after every optimiser step (computed here by hand); off, the last step's weights."""
+    import serkit.train.loop as loop
+
+    steps: list[dict[str, torch.Tensor]] = []
+    make = loop._optimizer
+
+    def recording(model, tc):
+        opt = make(model, tc)
+        opt.register_step_post_hook(
+            lambda *_: steps.append({n: p.detach().clone() for n, p in model.named_parameters()}))
+        return opt
+
+    monkeypatch.setattr(loop, "_optimizer", recording)
+    labels = sorted({u.emotion for u in synthetic})
+    d = 0.8
+    for decay in (0.0, d):
+        steps.clear()
+        cfg = _cfg(epochs=2, valid_fraction=0.0, ema_decay=decay)
+        res = train_model(cfg, prepare(cfg, synthetic, progress=False), None, labels=labels, progress=False)
+        assert len(steps) > 4
+        want = dict(steps[-1])
+        if decay:
+            want = dict(steps[0])
+            for w in steps[1:]:
+                want = {n: d * want[n] + (1 - d) * w[n] for n in want}
+            assert any(not torch.allclose(want[n], steps[-1][n]) for n in want)
+        got = dict(res.model.named_parameters())
+        for n, v in want.items():
+            torch.testing.assert_close(got[n].detach(), v, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match="ema_decay"):
+        train_model(_cfg(ema_decay=1.0), prepare(_cfg(), synthetic[:8], progress=False), None, labels=labels,
+                    progress=False)
 
 
 def test_checkpoint_rebuilds_model(synthetic, tmp_path):

@@ -108,6 +108,11 @@ class TrainConfig:
             ``input_norm``. Trains one model for both uses: one file at a time, and adapted to a
             speaker at input level (:mod:`serkit.adapt`, issue 13). Models with
             ``input_norm: utterance`` or ``utterance_mean`` (``compact_cnn``); 0 = off.
+        ema_decay: exponential moving average of the weights (and buffers), updated after every
+            optimiser step with this decay (e.g. 0.99: a horizon of about 100 steps); the averaged
+            weights are the ones validated, kept for early stopping and saved. 0 = off
+            (``torch.optim.swa_utils.AveragedModel``; Polyak and Juditsky 1992; Izmailov et al.,
+            "Averaging weights leads to wider optima", UAI 2018).
     """
 
     epochs: int = 30
@@ -139,6 +144,7 @@ class TrainConfig:
     balance: str = "none"
     calibration: str = "none"
     speaker_norm: float = 0.0
+    ema_decay: float = 0.0
 
 
 
@@ -553,6 +559,8 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
     groups = _balance_groups(train.utts, tc.balance)
     waves = _wave_inputs(cfg, train, progress)
     spk_norm = _SpeakerNorm(model, train, tc.speaker_norm, tc.seed) if tc.speaker_norm > 0 else None
+    ema = _ema(model, tc.ema_decay)
+    evm = ema.module if ema is not None else model  # the weights that are validated, kept and saved
     # plain shuffled batches are length buckets of equal length
     sampler = LengthBucketSampler([ds_tr.length(i) for i in range(len(ds_tr))] if tc.sort_by_length else [0] * len(ds_tr),
                                   tc.batch_size, shuffle=True, seed=tc.seed, groups=groups)
@@ -586,6 +594,8 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
             opt.load_state_dict(st.extra["optimizer"])
             if sched is not None and st.extra.get("scheduler") is not None:
                 sched.load_state_dict(st.extra["scheduler"])
+            if ema is not None:
+                ema.load_state_dict(st.extra["ema"])
             start_epoch, history = int(st.extra["epoch"]) + 1, list(st.extra["history"])
             best_score = float(st.extra["best_score"])
             best_state, bad = st.extra.get("best_state"), int(st.extra["bad_epochs"])
@@ -614,6 +624,8 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
                 if tc.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
                 opt.step()
+                if ema is not None:
+                    ema.update_parameters(model)
                 if per_batch:
                     sched.step()
                 tot += float(losses["total"].detach()) * len(batch)
@@ -622,12 +634,12 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
             rec: dict[str, float] = {"epoch": epoch + 1, "train_loss": tot_all / max(n_all, 1),
                                      "lr": opt.param_groups[-1]["lr"]}
             if ds_va is not None:
-                vm = _validate(model, ds_va, labels, avd_stats, weights, ctx, tc.batch_size, info)
+                vm = _validate(evm, ds_va, labels, avd_stats, weights, ctx, tc.batch_size, info)
                 rec.update({f"valid_{k}": v for k, v in vm.items() if k != "-loss"})
                 score = vm.get(tc.monitor, vm.get("ccc", vm["-loss"]))
                 if score > best_score:
                     best_score, bad = score, 0
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    best_state = {k: v.detach().clone() for k, v in evm.state_dict().items()}
                 else:
                     bad += 1
             if sched is not None and not per_batch:
@@ -643,7 +655,7 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
             if out is not None and main:
                 checkpoint(optimizer=opt.state_dict(), scheduler=sched.state_dict() if sched is not None else None,
                            epoch=epoch, history=history, best_score=best_score, best_state=best_state,
-                           bad_epochs=bad).save(out / RESUME_NAME)
+                           bad_epochs=bad, ema=ema.state_dict() if ema is not None else None).save(out / RESUME_NAME)
             if ds_va is not None and tc.patience > 0 and bad >= tc.patience:
                 log.info("early stop at epoch %d (best valid %s %.4f)", epoch, tc.monitor, best_score)
                 break
@@ -653,6 +665,8 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
             logf.close()
     if best_state is not None:
         model.load_state_dict(best_state)
+    elif ema is not None:
+        model.load_state_dict(ema.module.state_dict())
     model.eval()
     ckpt = checkpoint(history=history, best_valid=best_score if best_state is not None else None)
     if tc.calibration == "temperature":
@@ -661,6 +675,17 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
         ckpt.save(out / "checkpoint.pt")
     distributed.barrier(info)  # the other ranks return once rank 0's checkpoint is on disk
     return TrainResult(model, ckpt, history, round(time.time() - t0, 1))
+
+
+def _ema(model: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
+    """The exponential moving average of ``model``'s weights and buffers (None when ``decay`` is 0)."""
+    if decay == 0:
+        return None
+    if not 0 < decay < 1:
+        raise ConfigError(f"train.ema_decay must be in [0, 1) (0 = off), got {decay}")
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def _calibrate(model: torch.nn.Module, ds_va: UtteranceDataset | None, batch_size: int) -> tuple[float, dict[str, Any]]:
