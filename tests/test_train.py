@@ -340,3 +340,65 @@ def test_class_weights_on_the_balanced_draw():
     w = _class_weights([0, 0, 0, 1, 0, 1], 2, ["a", "a", "a", "a", "b", "b"])
     torch.testing.assert_close(w, torch.tensor([2.0 / (2 * 1.25), 2.0 / (2 * 0.75)]))
     torch.testing.assert_close(_class_weights([0, 0, 0, 1], 2, None), torch.tensor([4 / 6, 4 / 2]))
+
+
+def test_join_same_group_continues_with_the_same_speaker_and_emotion():
+    """train.augment.join: a picked item goes on with other members of its group, up to the target length."""
+    import random
+
+    import numpy as np
+
+    from serkit.train.augment import AugmentConfig, join_same_group
+
+    xs = [np.full((10, 2), float(i)) for i in range(6)]
+    groups = ["a", "a", "a", "b", "b", "c"]
+    out = join_same_group(xs, groups, 1.0, 25, random.Random(0))
+    for i, y in enumerate(out):
+        assert np.array_equal(y[:10], xs[i])  # starts with the item itself
+        parts = {float(v) for v in y[:, 0]}
+        assert all(groups[int(v)] == groups[i] for v in parts)  # only its own group
+        assert len(y) == {"a": 30, "b": 20, "c": 10}[groups[i]]  # up to 25 frames, or the group used up
+    assert out[5] is xs[5]
+    assert join_same_group(xs, groups, 0.0, 25, random.Random(0)) == xs
+    shares = [sum(len(y) > 10 for y in join_same_group(xs[:3] * 100, ["a"] * 300, 0.3, 25, random.Random(s)))
+              for s in range(3)]
+    assert all(60 < n < 120 for n in shares)  # about 30 % of 300
+    with pytest.raises(ConfigError, match="crop_frames"):
+        AugmentConfig(join=0.5).check_join()
+    with pytest.raises(ConfigError, match=r"\[0, 1\]"):
+        AugmentConfig(join=1.5, crop_frames=100).check_join()
+
+
+def test_join_in_the_loop(synthetic, monkeypatch):
+    """The loop feeds joined inputs (same speaker and emotion) to the batches; CTC recipes are refused."""
+    from serkit.train import loop
+
+    cfg = recipe_from_dict({
+        "data": {"corpus": "manifest"}, "features": {"name": "logmel", "n_mels": 16},
+        "model": {"name": "compact_cnn", "channels": [8], "hidden_dim": 8, "input_norm": "utterance"},
+        "train": {"epochs": 2, "batch_size": 4, "valid_fraction": 0.0, "sort_by_length": False,
+                  "augment": {"crop_frames": 10_000, "join": 1.0}},
+        "eval": {"protocol": "loso"}})
+    import dataclasses
+
+    utts = [dataclasses.replace(u, speaker=f"spk{i // 8}") for i, u in enumerate(synthetic)]  # 2 per (speaker, emotion)
+    p = prepare(cfg, utts, progress=False)
+    lengths = []
+    orig = loop._train_batches
+
+    def spy(ds, *a, **k):
+        lengths.append([ds.length(i) for i in range(len(ds))])
+        yield from orig(ds, *a, **k)
+
+    monkeypatch.setattr(loop, "_train_batches", spy)
+    train_model(cfg, p, None, labels=sorted({u.emotion for u in utts}), progress=False)
+    per_group: dict = {}
+    for u, x in zip(p.utts, p.inputs, strict=True):
+        per_group[(u.speaker, u.emotion)] = per_group.get((u.speaker, u.emotion), 0) + len(x)
+    want = [per_group[(u.speaker, u.emotion)] for u in p.utts]  # join 1.0, no length limit: the whole group
+    assert lengths == [want, want] and want != [len(x) for x in p.inputs]
+    import numpy as np
+
+    ctc = dataclasses.replace(p, tokens=[np.zeros(2, np.int64) for _ in p.utts])
+    with pytest.raises(ConfigError, match="transcript"):
+        train_model(cfg, ctc, None, labels=sorted({u.emotion for u in utts}), progress=False)

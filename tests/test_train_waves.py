@@ -44,3 +44,13 @@ def test_copies_draw_from_clean_and_precomputed(waves):
             opts = [src.clean[i], *src.copies[i]]
             seen.add(next(k for k, o in enumerate(opts) if np.array_equal(o, x)))
     assert seen == {0, 1, 2}  # the clean original and both copies are drawn
+
+
+def test_partner_keeps_the_recording_condition(waves):
+    src = AugmentedInputs(waves, FEAT, WaveAugmentConfig(p_gain=1.0, gain_db=(-20.0, -10.0), copies=2),
+                          seed=1, progress=False)
+    for epoch in range(6):
+        src.for_epoch(epoch)
+        for i, k in enumerate(src.drawn):
+            want = src.clean[2] if k == 0 else src.copies[2][k - 1]
+            assert src.partner(i, 2) is want

@@ -5,6 +5,9 @@ to every training batch, never to validation or test data:
 
 - random crops of long utterances (``crop_frames``), so the model also works on the few-second
   voice-activity segments it sees at prediction time;
+- joined utterances (``join``): a training utterance continued by others of the same speaker and
+  emotion up to ``crop_frames``, so the model also sees the longer stretches of one speaker that
+  prediction windows (up to 6 s) cut from continuous speech;
 - a random gain (``gain_db``), added to log-power features (log-Mel, spectrogram);
 - SpecAugment-style masks (D. S. Park et al., "SpecAugment: A Simple Data Augmentation Method for
   Automatic Speech Recognition", Interspeech 2019, arXiv:1904.08779, sec. 2: frequency and time
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +58,11 @@ class AugmentConfig:
         wave: wave-domain augmentation before the features are computed (noise, rooms,
             channels, codecs, speed, gain: :class:`serkit.data.augment.WaveAugmentConfig`);
             the loop feeds it through :class:`serkit.train.waves.AugmentedInputs`.
+        join: share of the training utterances that, each epoch, go on with other utterances of
+            the same speaker and emotion (drawn at random, appended frame to frame) until the
+            input reaches ``crop_frames`` frames (then cropped as usual): longer stretches of
+            one speaker in one emotion, as prediction sees in continuous speech. Needs
+            ``crop_frames``; 0 disables (:func:`join_same_group`).
     """
 
     crop_frames: int = 0
@@ -62,11 +71,71 @@ class AugmentConfig:
     time_mask: int = 0
     time_mask_fraction: float = 0.2
     wave: WaveAugmentConfig = field(default_factory=WaveAugmentConfig)
+    join: float = 0.0
 
     @property
     def enabled(self) -> bool:
         """Whether any augmentation is on."""
         return bool(self.crop_frames or self.gain_db or self.freq_mask or self.time_mask)
+
+    def check_join(self) -> None:
+        """Refuse a join share outside [0, 1] or without ``crop_frames`` (its target length)."""
+        if not 0.0 <= self.join <= 1.0:
+            raise ConfigError(f"train.augment.join must be in [0, 1] (0 = off), got {self.join}")
+        if self.join and not self.crop_frames:
+            raise ConfigError("train.augment.join appends utterances up to train.augment.crop_frames frames; "
+                              "set train.augment.crop_frames (e.g. 600 = 6 s of 10 ms frames)")
+
+
+def join_same_group(inputs: Sequence[np.ndarray], groups: Sequence[Hashable], share: float, max_frames: int,
+                    rng: random.Random, partner: Callable[[int, int], np.ndarray] | None = None) -> list[np.ndarray]:
+    """``train.augment.join``: continue a share of the items with other items of their group.
+
+    Each item is picked with probability ``share``; a picked item is followed by other members of
+    its group (no repeats, random order) until it has at least ``max_frames`` frames or the group
+    is used up. Items alone in their group stay as they are.
+
+    Args:
+        inputs: one ``(T, ...)`` array per item (this epoch's inputs).
+        groups: the group of each item (e.g. ``(speaker, emotion)``).
+        share: probability that an item is extended.
+        max_frames: target length in frames.
+        rng: random source (its own stream, so ``share = 0`` draws nothing).
+        partner: ``partner(i, j)`` gives the input of item ``j`` to append to item ``i`` (default
+            ``inputs[j]``; :meth:`serkit.train.waves.AugmentedInputs.partner` keeps the recording
+            condition of item ``i``).
+
+    Returns:
+        the items, extended or not (a new list; unchanged items are the same arrays).
+
+    Examples:
+        >>> import random
+        >>> xs = [np.zeros((3, 2)), np.ones((4, 2)), np.full((5, 2), 2.0)]
+        >>> out = join_same_group(xs, ["a", "a", "b"], 1.0, 6, random.Random(0))
+        >>> [x.shape[0] for x in out]
+        [7, 7, 5]
+    """
+    if share <= 0:
+        return list(inputs)
+    members: dict[Hashable, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
+    get = partner if partner is not None else (lambda i, j: inputs[j])
+    out = list(inputs)
+    for i, x in enumerate(inputs):
+        if rng.random() >= share:
+            continue
+        others = [j for j in members[groups[i]] if j != i]
+        rng.shuffle(others)
+        parts, n = [x], x.shape[0]
+        for j in others:
+            if n >= max_frames:
+                break
+            parts.append(get(i, j))
+            n += parts[-1].shape[0]
+        if len(parts) > 1:
+            out[i] = np.concatenate(parts, 0)
+    return out
 
 
 class FeatureAugmenter:
@@ -137,4 +206,4 @@ class FeatureAugmenter:
         return x
 
 
-__all__ = ["LOG_POWER_FEATURES", "AugmentConfig", "FeatureAugmenter"]
+__all__ = ["LOG_POWER_FEATURES", "AugmentConfig", "FeatureAugmenter", "join_same_group"]

@@ -40,7 +40,7 @@ from serkit.models.checkpoint import RESUME_NAME, Checkpoint, load_resume_state
 from serkit.models.ks_transformer import KsTransformerConfig
 from serkit.models.w2v2_ctc import greedy_ctc
 from serkit.train import distributed
-from serkit.train.augment import AugmentConfig, FeatureAugmenter
+from serkit.train.augment import AugmentConfig, FeatureAugmenter, join_same_group
 from serkit.train.losses import compute_losses, task_weights
 from serkit.typing import PathLike
 
@@ -546,6 +546,10 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
     check_calibration(tc.calibration, tc.valid_fraction)
     weights = task_weights(tc.loss_weights, tc.ctc_weighting)
     aug = FeatureAugmenter(tc.augment, feature_name=cfg.features.name) if tc.augment.enabled else None
+    tc.augment.check_join()
+    if tc.augment.join and (train.tokens is not None or train.text is not None):
+        raise ConfigError("train.augment.join joins audio only: a joined input would not match its transcript "
+                          "(CTC targets) or text features; set train.augment.join=0 for this recipe")
     avd_stats = fit_avd_stats(train.utts)
     ds_tr = _dataset(train, labels, avd_stats)
     ds_va = _dataset(valid, labels, avd_stats) if valid is not None and valid.utts else None
@@ -611,6 +615,11 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
             sampler.set_epoch(epoch)
             if waves is not None:
                 ds_tr.inputs = waves.for_epoch(epoch)
+            if tc.augment.join:
+                ds_tr.inputs = join_same_group(
+                    train.inputs if waves is None else ds_tr.inputs, [(u.speaker, u.emotion) for u in train.utts],
+                    tc.augment.join, tc.augment.crop_frames, random.Random(tc.seed * 1_000_003 + epoch + 104_729),
+                    partner=waves.partner if waves is not None else None)
             model.train()
             tot, n = 0.0, 0
             if spk_norm is not None:

@@ -60,6 +60,7 @@ class AugmentedInputs:
         self.augmenter = WaveAugmenter(augment, seed=seed, pool=self.waves, cache_dir=cache_dir)
         self.clean = list(clean) if clean is not None else [compute_features(w, features) for w in self.waves]
         self.copies: list[list[np.ndarray]] = []
+        self.drawn: list[int] = []  # per utterance, the version for_epoch last gave (0 = clean, k = copy k)
         if augment.copies > 0:
             bar = tqdm(total=len(self.waves) * augment.copies, desc="augmented copies", unit="utt",
                        disable=not progress)
@@ -77,12 +78,28 @@ class AugmentedInputs:
 
     def for_epoch(self, epoch: int) -> list[np.ndarray]:
         """Inputs of every utterance for one epoch (deterministic in ``(seed, epoch)``)."""
-        out = []
+        out, self.drawn = [], []
         for i, w in enumerate(self.waves):
             rng = np.random.default_rng([self.seed, epoch, i])
             if self.copies:
                 k = int(rng.integers(len(self.copies[i]) + 1))
                 out.append(self.clean[i] if k == 0 else self.copies[i][k - 1])
             else:
+                k = 1
                 out.append(compute_features(self.augmenter(w, rng), self.features))
+            self.drawn.append(k)
         return out
+
+    def partner(self, i: int, j: int) -> np.ndarray:
+        """Utterance ``j`` in the kind of version utterance ``i`` got this epoch (for ``train.augment.join``).
+
+        Clean after clean; after augmented copy k, utterance j's copy k (its own random condition);
+        without precomputed copies, a fresh augmentation of j. The first :meth:`for_epoch` of the
+        epoch must come first.
+        """
+        k = self.drawn[i]
+        if k == 0:
+            return self.clean[j]
+        if self.copies:
+            return self.copies[j][k - 1]
+        return compute_features(self.augmenter(self.waves[j], np.random.default_rng([self.seed, -1, i, j])), self.features)
