@@ -1,0 +1,64 @@
+"""Dev-speaker diagnostic: does the model's label depend on how long the speech runs on?
+
+Each development speaker's clips of one emotion (their VAD speech spans, 0.15 s gaps) are joined into
+pieces of about 6 s, as a window of continuous speech is, and classified end to end through
+``Predictor`` (as ``serkit predict`` runs); the clips are classified one by one as well. Prints UA and
+the predicted-label counts of both. Development speakers only (emodb_09, emodb_10, ravdess_05-08):
+round 8 of the default model's selection used it (docs/model_card.md).
+
+Run: python benchmarks/long_pieces.py CHECKPOINT [--seconds 6] [--max-window S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections import Counter, defaultdict
+
+import numpy as np
+
+from serkit.data import audio
+from serkit.data.corpora import load_corpus
+from serkit.data.corpora.common import find_data_root
+from serkit.eval.metrics import unweighted_accuracy
+from serkit.inference import Predictor
+from serkit.vad import segment_blocks
+
+DEV = ["emodb_09", "emodb_10", "ravdess_05", "ravdess_06", "ravdess_07", "ravdess_08"]
+GAP_S = 0.15
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoint")
+    ap.add_argument("--seconds", type=float, default=6.0, help="target length of a joined piece")
+    ap.add_argument("--max-window", type=float, default=None, help="prediction window (default: the Predictor's)")
+    a = ap.parse_args()
+    pred = Predictor.from_checkpoint(a.checkpoint)
+    utts = [u for u in load_corpus("emodb+ravdess", root=find_data_root(None), labels="common6") if u.speaker in DEV]
+    groups = defaultdict(list)
+    for u in utts:
+        segs = list(segment_blocks(iter([audio.load(u.path)]), pred.segment))
+        if segs:
+            groups[(u.speaker, u.emotion)].append(np.concatenate([s.samples for s in segs]))
+    if a.max_window:
+        pred.segment = dataclasses.replace(pred.segment, max_window=a.max_window)
+    gap = np.zeros(int(GAP_S * 16000), np.float32)
+    single, pieces = [], []
+    for (_, emo), xs in sorted(groups.items()):
+        single += [(emo, pred.predict_signal(x)["label"]) for x in xs]
+        cur: list[np.ndarray] = []
+        for x in xs:
+            cur.append(x)
+            if sum(len(c) for c in cur) / 16000 >= a.seconds:
+                y = np.concatenate([np.concatenate([c, gap]) for c in cur])
+                pieces.append((emo, pred.predict_signal(y)["label"]))
+                cur = []
+    labels = sorted({e for e, _ in single})
+    for name, rows in (("single clips", single), (f"~{a.seconds:g} s pieces", pieces)):
+        ua = unweighted_accuracy([e for e, _ in rows], [p or "-" for _, p in rows], labels)
+        print(f"{name}: {len(rows)}, UA {ua:.3f}, predicted {dict(Counter(p for _, p in rows).most_common())}")
+
+
+if __name__ == "__main__":
+    main()
