@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import numpy as np
 
-from serkit.data import audio
-from serkit.data.corpora import load_corpus
-from serkit.data.corpora.common import find_data_root
-from serkit.eval.metrics import unweighted_accuracy
-from serkit.inference import Predictor
-from serkit.vad import segment_blocks
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from select_default import dev_set  # noqa: E402  (benchmarks/ is not a package)
 
-DEV = ["emodb_09", "emodb_10", "ravdess_05", "ravdess_06", "ravdess_07", "ravdess_08"]
+from serkit.data import audio  # noqa: E402
+from serkit.data.corpora.common import find_data_root  # noqa: E402
+from serkit.eval.metrics import unweighted_accuracy  # noqa: E402
+from serkit.inference import Predictor  # noqa: E402
+from serkit.vad import segment_blocks  # noqa: E402
+
 GAP_S = 0.15
 
 
@@ -35,9 +38,8 @@ def main() -> None:
     ap.add_argument("--max-window", type=float, default=None, help="prediction window (default: the Predictor's)")
     a = ap.parse_args()
     pred = Predictor.from_checkpoint(a.checkpoint)
-    utts = [u for u in load_corpus("emodb+ravdess", root=find_data_root(None), labels="common6") if u.speaker in DEV]
     groups = defaultdict(list)
-    for u in utts:
+    for u in dev_set(find_data_root(None)):
         segs = list(segment_blocks(iter([audio.load(u.path)]), pred.segment))
         if segs:
             groups[(u.speaker, u.emotion)].append(np.concatenate([s.samples for s in segs]))

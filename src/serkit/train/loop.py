@@ -561,6 +561,7 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
     if info.device != "cpu":
         model.to(info.device)
     groups = _balance_groups(train.utts, tc.balance)
+    join_groups = [(u.speaker, u.emotion) for u in train.utts] if tc.augment.join else []
     waves = _wave_inputs(cfg, train, progress)
     spk_norm = _SpeakerNorm(model, train, tc.speaker_norm, tc.seed) if tc.speaker_norm > 0 else None
     ema = _ema(model, tc.ema_decay)
@@ -617,7 +618,7 @@ def train_model(cfg: ExperimentConfig, train: Prepared, valid: Prepared | None, 
                 ds_tr.inputs = waves.for_epoch(epoch)
             if tc.augment.join:
                 ds_tr.inputs = join_same_group(
-                    train.inputs if waves is None else ds_tr.inputs, [(u.speaker, u.emotion) for u in train.utts],
+                    train.inputs if waves is None else ds_tr.inputs, join_groups,
                     tc.augment.join, tc.augment.crop_frames, random.Random(tc.seed * 1_000_003 + epoch + 104_729),
                     partner=waves.partner if waves is not None else None)
             model.train()
