@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from serkit.errors import ConfigError
-from serkit.eval.metrics import calibration_bins, expected_calibration_error
+from serkit.eval.metrics import calibration_bins, ece_consistency, expected_calibration_error
 from serkit.inference import Predictor
 from serkit.testing import pseudo_wave, save_tiny_checkpoint
 from serkit.train.calibration import calibrated_probs, check_calibration, fit_temperature
@@ -36,6 +36,25 @@ def test_ece_of_calibrated_scores_is_small_and_of_overconfident_large():
     z, y = _data(4000)
     assert expected_calibration_error(calibrated_probs(z), y) < 0.03
     assert expected_calibration_error(calibrated_probs(3 * z), y) > 0.08
+
+
+def test_ece_consistency_is_the_floor_of_a_perfectly_calibrated_model():
+    # labels drawn from the scores themselves: perfectly calibrated, yet the 15-bin ECE of 300 items is not 0
+    rng = np.random.default_rng(1)
+    p = calibrated_probs(_data(300)[0])
+    eces = [expected_calibration_error(p, [rng.choice(4, p=q) for q in p]) for _ in range(60)]
+    floor = ece_consistency(p)
+    assert 0.02 < floor["mean"] < floor["p95"] and floor["n"] == 300
+    assert abs(np.mean(eces) - floor["mean"]) < 0.015  # the resampled floor matches direct simulation
+    assert np.mean(np.array(eces) <= floor["p95"]) > 0.8
+    # the floor shrinks with the test-set size; a clearly over-confident model lies far above it
+    assert ece_consistency(calibrated_probs(_data(4000)[0]))["mean"] < floor["mean"] / 2
+    z, y = _data(300)
+    over = calibrated_probs(3 * z)
+    r = ece_consistency(over, observed=expected_calibration_error(over, y))
+    assert r["p"] < 0.01 and expected_calibration_error(over, y) > r["p95"]
+    with pytest.raises(ValueError, match="ece_consistency"):
+        ece_consistency(np.zeros((0, 3)))
 
 
 def test_temperature_recovers_the_scale_and_lowers_ece():

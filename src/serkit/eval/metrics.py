@@ -2,7 +2,8 @@
 
 WA is plain accuracy; UA is the mean per-class recall (unweighted average recall); F1 is
 macro-averaged; CCC is Lin's concordance correlation coefficient, per dimension; ECE is the
-expected calibration error of the top label over 15 equal-width confidence bins.
+expected calibration error of the top label over 15 equal-width confidence bins, with the
+ECE a perfectly calibrated model would show on a test set of the same size (:func:`ece_consistency`).
 
 Examples:
     >>> weighted_accuracy([0, 0, 0, 1], [0, 0, 0, 0])
@@ -127,6 +128,54 @@ def expected_calibration_error(probs: np.ndarray, y_true: Sequence[int] | np.nda
         raise ValueError("expected_calibration_error needs at least one prediction")
     m = b["count"] > 0
     return float(np.sum(b["count"][m] / n * np.abs(b["accuracy"][m] - b["confidence"][m])))
+
+
+def ece_consistency(probs: np.ndarray, n_bins: int = 15, *, draws: int = 2000, seed: int = 0,
+                    observed: float | None = None) -> dict[str, float]:
+    """The ECE a *perfectly calibrated* model with these scores would show on a test set this size.
+
+    ECE over a finite test set is biased upwards: even when every top-label confidence is exactly
+    the probability of being right, the accuracy within a bin scatters around its confidence, and
+    the count-weighted gaps add up. Consistency resampling (Bröcker and Smith, "Increasing the
+    reliability of reliability diagrams", Weather and Forecasting 2007) measures that floor: draw
+    the scores with replacement, draw each outcome as correct with probability equal to its
+    confidence, and compute the ECE; repeat ``draws`` times. An observed ECE below the 95th
+    percentile is consistent with perfect calibration at this test-set size.
+
+    Args:
+        probs: ``(N, C)`` class probabilities (only the top-label confidence is used).
+        n_bins: bins of :func:`expected_calibration_error`.
+        draws: resamples.
+        seed: random seed (the figures are reproducible).
+        observed: the test set's actual ECE; if given, ``p`` is the share of resamples at least as large.
+
+    Returns:
+        ``{"mean", "p95", "n"}`` (and ``"p"`` with ``observed``).
+
+    Examples:
+        >>> p = np.tile([0.7, 0.3], (100, 1))
+        >>> r = ece_consistency(p, draws=500)
+        >>> 0.02 < r["mean"] < 0.07 and r["mean"] < r["p95"]
+        True
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or len(p) == 0:
+        raise ValueError(f"ece_consistency needs probs (N, C) with N > 0, got shape {p.shape}")
+    conf = p.max(1)
+    n = len(conf)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(draws, n))
+    c = conf[idx]
+    correct = rng.random((draws, n)) < c
+    b = np.clip(np.ceil(c * n_bins).astype(int) - 1, 0, n_bins - 1) + n_bins * np.arange(draws)[:, None]
+    size = draws * n_bins
+    gap = (np.bincount(b.ravel(), weights=c.ravel(), minlength=size)
+           - np.bincount(b.ravel(), weights=correct.ravel().astype(np.float64), minlength=size)).reshape(draws, n_bins)
+    ece = np.abs(gap).sum(1) / n  # sum_b |B_b|/N * |conf_b - acc_b| = sum_b |sum conf - sum correct| / N
+    out = {"mean": float(ece.mean()), "p95": float(np.percentile(ece, 95)), "n": int(n)}
+    if observed is not None:
+        out["p"] = float(np.mean(ece >= observed))
+    return out
 
 
 def edit_distance(ref: Sequence, hyp: Sequence) -> int:
