@@ -256,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
             curves["T = 1 (uncalibrated)"] = r["uncalibrated"]["bins"]
             ece["T = 1 (uncalibrated)"] = r["uncalibrated"]["ece"]
         plot_reliability({k: {kk: np.array(v, dtype=float) for kk, v in b.items()} for k, b in curves.items()},
-                         Path(args.figures) / f"reliability_{key}.png", title=f"{name} on {ts}", ece=ece)
+                         Path(args.figures) / f"reliability_{key}.png", title=f"{name} on {ts}", ece=ece,
+                         band=f"T = {r['temperature']:.2f}")
         print(f"{key}: UA {r['calibrated']['ua']:.3f} ECE {r['calibrated']['ece']:.3f} "
               f"(T=1: {r['uncalibrated']['ece']:.3f})", flush=True)
     svm_dir = res / "svm"

@@ -87,7 +87,7 @@ def test_reliability_diagram(tmp_path):
     curves = {"uncalibrated": calibration_bins(calibrated_probs(z), y),
               "temperature": calibration_bins(calibrated_probs(z, t), y)}
     ece = {k: expected_calibration_error(calibrated_probs(z, tt), y) for k, tt in (("uncalibrated", 1), ("temperature", t))}
-    p = plot_reliability(curves, tmp_path / "rel.png", title="test", ece=ece)
+    p = plot_reliability(curves, tmp_path / "rel.png", title="test", ece=ece, band="temperature")
     assert p.is_file() and p.stat().st_size > 5000
 
 

@@ -12,7 +12,7 @@ from serkit.viz.figure import save_figure
 
 
 def plot_reliability(curves: Mapping[str, Mapping[str, np.ndarray]], path: PathLike, *, title: str = "",
-                     ece: Mapping[str, float] | None = None) -> Path:
+                     ece: Mapping[str, float] | None = None, band: str | None = None) -> Path:
     """Reliability diagram of one or more score sets (e.g. "uncalibrated", "temperature").
 
     Args:
@@ -21,6 +21,10 @@ def plot_reliability(curves: Mapping[str, Mapping[str, np.ndarray]], path: PathL
         path: output PNG.
         title: plot title.
         ece: name -> ECE, shown in the legend.
+        band: name of the curve whose consistency band is drawn: per bin, the 5-95 % range of the
+            accuracy a perfectly calibrated model would show with that bin's count and mean
+            confidence (binomial; Bröcker and Smith 2007). Points inside it are consistent with
+            perfect calibration at this test-set size.
 
     Returns:
         the written path.
@@ -35,6 +39,14 @@ def plot_reliability(curves: Mapping[str, Mapping[str, np.ndarray]], path: PathL
     n_bins = len(next(iter(curves.values()))["count"])
     edges = np.linspace(0, 1, n_bins + 1)
     width = 1.0 / n_bins
+    if band is not None:
+        from scipy.stats import binom
+
+        b = curves[band]
+        n, c = np.asarray(b["count"]), np.asarray(b["confidence"], dtype=float)
+        m = n > 0
+        lo, hi = binom.ppf(0.05, n[m], c[m]) / n[m], binom.ppf(0.95, n[m], c[m]) / n[m]
+        ax.vlines(c[m], lo, hi, color="grey", alpha=0.45, lw=5, label=f"5-95 % if perfectly calibrated ({band})")
     for k, (name, b) in enumerate(curves.items()):
         m = np.asarray(b["count"]) > 0
         lab = name + (f" (ECE {ece[name]:.3f})" if ece and name in ece else "")
