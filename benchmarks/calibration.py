@@ -157,10 +157,11 @@ def fit_file_temperature(model: str, utts: list) -> dict:
     grid = np.round(np.arange(0.5, 5.0001, 0.01), 2)
     nll = [float(-np.mean(np.log(np.clip(file_probs(t)[np.arange(len(y)), y], 1e-12, None)))) for t in grid]
     best = float(grid[int(np.argmin(nll))])
+    p_best = file_probs(best)
+    ece_best = expected_calibration_error(p_best, y)
     return {"model": model, "n_files": len(files), "temperature": best, "nll_T1": nll[int(np.where(grid == 1.0)[0][0])],
             "nll_T": min(nll), "ece_T1": expected_calibration_error(file_probs(1.0), y),
-            "ece_T": expected_calibration_error(file_probs(best), y),
-            "ece_T_consistency": ece_consistency(file_probs(best), observed=expected_calibration_error(file_probs(best), y)),
+            "ece_T": ece_best, "ece_T_consistency": ece_consistency(p_best, observed=ece_best),
             "fitted_on": "dev speakers " + ", ".join(DEV_SPEAKERS) + " (file scores end to end, never a test speaker)"}
 
 

@@ -80,6 +80,11 @@ def classification_scores(y_true: Sequence, y_pred: Sequence, labels: Sequence |
             "f1": macro_f1(y_true, y_pred, labels)}
 
 
+def _bin_index(conf: np.ndarray, n_bins: int) -> np.ndarray:
+    """Equal-width bin of each confidence: bin i holds (i/n, (i+1)/n]; confidence 0 goes into the first."""
+    return np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
+
+
 def calibration_bins(probs: np.ndarray, y_true: Sequence[int] | np.ndarray, n_bins: int = 15) -> dict[str, np.ndarray]:
     """Top-label reliability bins: equal-width confidence bins over [0, 1].
 
@@ -99,8 +104,7 @@ def calibration_bins(probs: np.ndarray, y_true: Sequence[int] | np.ndarray, n_bi
         raise ValueError(f"calibration_bins needs probs (N, C) and y_true (N,), got {p.shape} and {y.shape}")
     conf = p.max(1)
     correct = (p.argmax(1) == y).astype(np.float64)
-    # bin i holds (i/n, (i+1)/n]; confidence 0 goes into the first bin
-    idx = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
+    idx = _bin_index(conf, n_bins)
     count = np.bincount(idx, minlength=n_bins).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         c = np.bincount(idx, weights=conf, minlength=n_bins) / count
@@ -167,7 +171,7 @@ def ece_consistency(probs: np.ndarray, n_bins: int = 15, *, draws: int = 2000, s
     idx = rng.integers(0, n, size=(draws, n))
     c = conf[idx]
     correct = rng.random((draws, n)) < c
-    b = np.clip(np.ceil(c * n_bins).astype(int) - 1, 0, n_bins - 1) + n_bins * np.arange(draws)[:, None]
+    b = _bin_index(c, n_bins) + n_bins * np.arange(draws)[:, None]  # one block of bins per draw
     size = draws * n_bins
     gap = (np.bincount(b.ravel(), weights=c.ravel(), minlength=size)
            - np.bincount(b.ravel(), weights=correct.ravel().astype(np.float64), minlength=size)).reshape(draws, n_bins)
